@@ -1,0 +1,1 @@
+"""crmflow_runner."""
