@@ -1,0 +1,75 @@
+"""Settings of every crmflow process, read from the environment (one source of truth).
+
+Each knob is an environment variable named ``CRMFLOW_<FIELD>`` unless an alias says otherwise
+(``INTERNAL_API_KEY`` and ``MAX_CHAIN_DEPTH`` keep the seed's names). The README lists them all.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crmflow.actions import DEFAULT_PATIENT_FIELD_ALLOWLIST
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRMFLOW_", extra="ignore")
+
+    # PostgreSQL
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 55432
+    pg_user: str = "crmflow"
+    pg_password: str = "crmflow"
+    pg_db: str = "crmflow"
+    db_pool_size: int = 5
+
+    # Kafka and Kafka Connect
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    connect_url: str = "http://127.0.0.1:8083"
+    connector_name: str = "crmflow-outbox"
+    topic_partitions: int = 6
+
+    # rules-api
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    internal_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("INTERNAL_API_KEY", "CRMFLOW_INTERNAL_API_KEY")
+    )
+    api_key_secret: str = Field(
+        default="crmflow-dev-secret-change-me",
+        description="Server secret of the keyed hash (HMAC-SHA256) that stores API keys.",
+    )
+    max_body_bytes: int = 256 * 1024
+    test_wait_seconds: float = 10.0
+
+    # evaluator
+    max_chain_depth: int = Field(
+        default=3, validation_alias=AliasChoices("MAX_CHAIN_DEPTH", "CRMFLOW_MAX_CHAIN_DEPTH")
+    )
+    evaluator_port: int = 8001
+    evaluator_batch_size: int = 500
+    evaluator_batch_seconds: float = 0.01
+
+    # action-runner
+    runner_port: int = 8002
+    runner_batch_size: int = 500
+    runner_poll_seconds: float = 0.05
+    scheduler_interval_seconds: float = 0.5
+    patient_field_allowlist: tuple[str, ...] = DEFAULT_PATIENT_FIELD_ALLOWLIST
+    max_retries: int = 5
+
+    log_level: str = "INFO"
+
+    @property
+    def database_url(self) -> str:
+        return (
+            f"postgresql+psycopg://{self.pg_user}:{self.pg_password}"
+            f"@{self.pg_host}:{self.pg_port}/{self.pg_db}"
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,47 @@
+"""Kafka topic names and their configuration: the one source of truth.
+
+CDC topics are named ``crm.<aggregate_type>`` by the Debezium EventRouter
+(``route.topic.replacement=crm.${routedByValue}`` in deploy/connect/crmflow-outbox.json).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CDC_TOPIC_PREFIX = "crm."
+
+PATIENT = "crm.patient"
+APPOINTMENT = "crm.appointment"
+MESSAGE = "crm.message"
+RULES = "crm.rule"
+COMMANDS = "crmflow.commands"
+DEAD_LETTERS = "crmflow.dlq"
+
+EVENT_TOPICS: tuple[str, ...] = (PATIENT, APPOINTMENT, MESSAGE)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int | None  # None: the deployment's default (CRMFLOW_TOPIC_PARTITIONS)
+    config: dict[str, str] = field(default_factory=dict)
+
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(PATIENT, None),
+    TopicSpec(APPOINTMENT, None),
+    TopicSpec(MESSAGE, None),
+    TopicSpec(COMMANDS, None),
+    # Rules are read from the start by every evaluator worker: compaction keeps the latest
+    # version of every rule forever (auto-created topics would expire them after 7 days).
+    TopicSpec(
+        RULES,
+        1,
+        {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": "3600000"},
+    ),
+    TopicSpec(DEAD_LETTERS, 1, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
+)
+
+
+def topic_for_aggregate(aggregate_type: str) -> str:
+    return f"{CDC_TOPIC_PREFIX}{aggregate_type}"
