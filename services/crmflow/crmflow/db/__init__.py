@@ -1,0 +1,1 @@
+"""PostgreSQL adapter: table definitions, engine, Alembic migrations."""

@@ -1,0 +1,267 @@
+"""Table definitions (SQLAlchemy Core). Alembic migrations create them; a test checks both agree.
+
+Every table carries ``practice_id``: every query filters by it. Timestamps come from the
+database (``clock_timestamp()``, so rows written late in a long transaction carry their own time,
+which the latency benchmark relies on).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, UUID
+
+metadata = MetaData()
+
+NOW = text("clock_timestamp()")
+NEW_ID = text("gen_random_uuid()")
+
+
+def _id() -> Column:
+    return Column("id", UUID(as_uuid=False), primary_key=True, server_default=NEW_ID)
+
+
+def _practice() -> Column:
+    return Column("practice_id", UUID(as_uuid=False), ForeignKey("practices.id"), nullable=False)
+
+
+def _created() -> Column:
+    return Column("created_at", TIMESTAMP(timezone=True), nullable=False, server_default=NOW)
+
+
+def _updated() -> Column:
+    return Column("updated_at", TIMESTAMP(timezone=True), nullable=False, server_default=NOW)
+
+
+def _run_ref() -> Column:
+    """The automation run that created a row (null when a user did)."""
+    return Column("run_id", UUID(as_uuid=False), nullable=True)
+
+
+practices = Table(
+    "practices",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    _created(),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    _id(),
+    _practice(),
+    Column("key_hash", Text, nullable=False, unique=True),
+    Column("key_prefix", Text, nullable=False),
+    _created(),
+    Column("revoked_at", TIMESTAMP(timezone=True), nullable=True),
+)
+
+patients = Table(
+    "patients",
+    metadata,
+    _id(),
+    _practice(),
+    Column("first_name", Text, nullable=False),
+    Column("last_name", Text, nullable=False),
+    Column("email", Text),
+    Column("phone", Text),
+    Column("date_of_birth", Date),
+    Column("status", Text, nullable=False, server_default="active"),
+    Column("tags", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("preferred_contact_method", Text),
+    Column("preferred_language", Text),
+    Column("next_follow_up_at", TIMESTAMP(timezone=True)),
+    _created(),
+    _updated(),
+    Index("ix_patients_practice", "practice_id", "created_at"),
+)
+
+appointments = Table(
+    "appointments",
+    metadata,
+    _id(),
+    _practice(),
+    Column("patient_id", UUID(as_uuid=False), ForeignKey("patients.id"), nullable=False),
+    Column("starts_at", TIMESTAMP(timezone=True), nullable=False),
+    Column("visit_type", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("provider", Text),
+    _created(),
+    _updated(),
+    Index("ix_appointments_patient", "practice_id", "patient_id"),
+)
+
+notes = Table(
+    "notes",
+    metadata,
+    _id(),
+    _practice(),
+    Column("patient_id", UUID(as_uuid=False), ForeignKey("patients.id"), nullable=False),
+    Column("body", Text, nullable=False),
+    _run_ref(),
+    _created(),
+    Index("ix_notes_patient", "practice_id", "patient_id", "created_at"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    _id(),
+    _practice(),
+    Column("patient_id", UUID(as_uuid=False), ForeignKey("patients.id"), nullable=True),
+    Column("title", Text, nullable=False),
+    Column("description", Text),
+    Column("status", Text, nullable=False, server_default="draft"),
+    Column("due_at", TIMESTAMP(timezone=True)),
+    Column("assignee", Text),
+    _run_ref(),
+    _created(),
+    _updated(),
+    Index("ix_tasks_patient", "practice_id", "patient_id", "created_at"),
+)
+
+message_drafts = Table(
+    "message_drafts",
+    metadata,
+    _id(),
+    _practice(),
+    Column("patient_id", UUID(as_uuid=False), ForeignKey("patients.id"), nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("to_address", Text, nullable=False),
+    Column("subject", Text),
+    Column("body", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default="draft"),
+    _run_ref(),
+    _created(),
+    Index("ix_message_drafts_patient", "practice_id", "patient_id", "created_at"),
+)
+
+outbox_events = Table(
+    "outbox_events",
+    metadata,
+    _id(),
+    Column("practice_id", UUID(as_uuid=False), nullable=False),
+    # Debezium's EventRouter routes by aggregate_type (topic crm.<aggregate_type>) and keys by
+    # aggregate_id; payload is the event envelope (NULL -> tombstone).
+    Column("aggregate_type", Text, nullable=False),
+    Column("aggregate_id", Text, nullable=False),
+    Column("event_name", Text, nullable=False),
+    Column("payload", JSONB, nullable=True),
+    # pending -> published: set by the action-runner when the evaluator's marker for this event
+    # arrives, so "pending" means "not yet seen downstream" (see /api/internal/outbox/publish).
+    Column("status", Text, nullable=False, server_default="pending"),
+    Column("correlation_id", Text),
+    Column("causation_id", Text),
+    Column("depth", Integer, nullable=False, server_default="0"),
+    _created(),
+    Column("published_at", TIMESTAMP(timezone=True)),
+    Column("kafka_topic", Text),
+    Column("kafka_partition", Integer),
+    Column("kafka_offset", BigInteger),
+    Column("kafka_timestamp", TIMESTAMP(timezone=True)),
+    Column("runs_expected", Integer),
+    Index("ix_outbox_events_status", "status", "created_at"),
+    Index("ix_outbox_events_practice", "practice_id", "created_at"),
+)
+
+automation_rules = Table(
+    "automation_rules",
+    metadata,
+    _id(),
+    _practice(),
+    Column("name", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("trigger_event", Text, nullable=False),
+    Column("conditions_json", JSONB, nullable=True),
+    Column("actions_json", JSONB, nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
+    _created(),
+    _updated(),
+    # Deleted rules stay as rows so their runs keep their history; the API hides them.
+    Column("deleted_at", TIMESTAMP(timezone=True)),
+    Index("ix_automation_rules_practice", "practice_id", "trigger_event"),
+)
+
+automation_runs = Table(
+    "automation_runs",
+    metadata,
+    # Deterministic: uuid5(event id, rule id), so a redelivered event never makes a second run.
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    _practice(),
+    Column("rule_id", UUID(as_uuid=False), nullable=False),
+    Column("rule_version", Integer, nullable=False),
+    Column("event_id", UUID(as_uuid=False), nullable=False),
+    Column("event_name", Text, nullable=False),
+    Column("patient_id", Text),
+    Column("status", Text, nullable=False),
+    Column("trace", JSONB),
+    Column("error", Text),
+    Column("correlation_id", Text),
+    Column("causation_id", Text),
+    Column("depth", Integer, nullable=False, server_default="0"),
+    Column("started_at", TIMESTAMP(timezone=True), nullable=False, server_default=NOW),
+    Column("finished_at", TIMESTAMP(timezone=True)),
+    _created(),
+    _updated(),
+    Index("ix_automation_runs_practice", "practice_id", "started_at"),
+    Index("ix_automation_runs_rule", "rule_id", "started_at"),
+    Index("ix_automation_runs_event", "event_id"),
+)
+
+automation_action_logs = Table(
+    "automation_action_logs",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _practice(),
+    Column("run_id", UUID(as_uuid=False), ForeignKey("automation_runs.id"), nullable=False),
+    Column("action_index", Integer, nullable=False),
+    Column("action_type", Text, nullable=False),
+    Column("args", JSONB),
+    Column("status", Text, nullable=False),
+    Column("result", JSONB),
+    Column("error", Text),
+    Column("attempt", Integer, nullable=False, server_default="1"),
+    _created(),
+    Index("ix_automation_action_logs_run", "run_id", "action_index"),
+    Index("ix_automation_action_logs_practice", "practice_id", "created_at"),
+)
+
+# The idempotency key of an action's effect: inserted in the same transaction as the effect.
+action_executions = Table(
+    "action_executions",
+    metadata,
+    Column("run_id", UUID(as_uuid=False), nullable=False),
+    Column("action_index", Integer, nullable=False),
+    _practice(),
+    _created(),
+    PrimaryKeyConstraint("run_id", "action_index"),
+)
+
+# Durable delays: the rest of a run, due at ``due_at``; the runner's scheduler resumes it.
+scheduled_resumes = Table(
+    "scheduled_resumes",
+    metadata,
+    Column("run_id", UUID(as_uuid=False), nullable=False),
+    Column("action_index", Integer, nullable=False),
+    _practice(),
+    Column("due_at", TIMESTAMP(timezone=True), nullable=False),
+    Column("command", JSONB, nullable=False),
+    Column("status", Text, nullable=False, server_default="pending"),
+    _created(),
+    Column("resumed_at", TIMESTAMP(timezone=True)),
+    PrimaryKeyConstraint("run_id", "action_index"),
+    Index("ix_scheduled_resumes_due", "status", "due_at"),
+)

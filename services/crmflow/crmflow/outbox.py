@@ -1,0 +1,109 @@
+"""The outbox writer: an event row written in the caller's transaction, next to the entity write.
+
+Any host application can call ``write_event`` inside its own transaction; Debezium streams the
+row's insert from the WAL to ``crm.<aggregate_type>``, keyed by ``aggregate_id``. The database
+sets ``occurredAt`` (and ``created_at``), so event time never depends on an application clock.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+RULE_AGGREGATE = "rule"
+RULE_CHANGED = "crmflow/rule.changed"
+
+_INSERT_EVENT = text(
+    """
+    INSERT INTO outbox_events (id, practice_id, aggregate_type, aggregate_id, event_name, payload,
+                               correlation_id, causation_id, depth, created_at)
+    SELECT :id, :practice_id, :aggregate_type, :aggregate_id, :event_name,
+           CAST(:payload AS jsonb) || jsonb_build_object('occurredAt', to_json(t.now)),
+           :correlation_id, :causation_id, :depth, t.now
+    FROM (SELECT clock_timestamp() AS now) AS t
+    RETURNING payload
+    """
+)
+
+_INSERT_STATE = text(
+    """
+    INSERT INTO outbox_events (id, practice_id, aggregate_type, aggregate_id, event_name, payload)
+    VALUES (:id, :practice_id, :aggregate_type, :aggregate_id, :event_name, CAST(:payload AS jsonb))
+    """
+)
+_DELETE_STATE = text("DELETE FROM outbox_events WHERE id = :id")
+
+
+def write_event(
+    conn: Connection,
+    *,
+    practice_id: str,
+    aggregate_type: str,
+    name: str,
+    entity_type: str,
+    entity_id: str,
+    data: Mapping[str, Any],
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+    depth: int = 0,
+    only_rule_id: str | None = None,
+) -> dict[str, Any]:
+    """Insert one event into the outbox; returns the envelope as it will appear on Kafka."""
+    event_id = str(uuid.uuid4())
+    envelope: dict[str, Any] = {
+        "id": event_id,
+        "practiceId": practice_id,
+        "name": name,
+        "entityType": entity_type,
+        "entityId": entity_id,
+        "data": data,
+        "correlationId": correlation_id or event_id,
+        "causationId": causation_id,
+        "depth": depth,
+    }
+    if only_rule_id:
+        envelope["onlyRuleId"] = only_rule_id
+    row = conn.execute(
+        _INSERT_EVENT,
+        {
+            "id": event_id,
+            "practice_id": practice_id,
+            "aggregate_type": aggregate_type,
+            "aggregate_id": entity_id,
+            "event_name": name,
+            "payload": json.dumps(envelope, default=str),
+            "correlation_id": envelope["correlationId"],
+            "causation_id": causation_id,
+            "depth": depth,
+        },
+    ).one()
+    payload: dict[str, Any] = row.payload
+    return payload
+
+
+def publish_state(
+    conn: Connection, *, practice_id: str, aggregate_type: str, aggregate_id: str,
+    name: str, state: Mapping[str, Any] | None,
+) -> None:
+    """Publish the latest state of an aggregate to its compacted topic (None -> tombstone).
+
+    The row is deleted in the same transaction: Debezium still reads the insert from the WAL and
+    the publication streams inserts only, so state rows never accumulate in the outbox table.
+    """
+    row_id = str(uuid.uuid4())
+    conn.execute(
+        _INSERT_STATE,
+        {
+            "id": row_id,
+            "practice_id": practice_id,
+            "aggregate_type": aggregate_type,
+            "aggregate_id": aggregate_id,
+            "event_name": name,
+            "payload": None if state is None else json.dumps(state, default=str),
+        },
+    )
+    conn.execute(_DELETE_STATE, {"id": row_id})

@@ -1,0 +1,104 @@
+"""Automation rules in PostgreSQL; every change is published to the compacted crm.rule topic
+through the outbox, in the same transaction (the evaluator never queries PostgreSQL for rules)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from crmflow.crm.serialize import to_json
+from crmflow.db.tables import automation_rules
+from crmflow.outbox import RULE_AGGREGATE, RULE_CHANGED, publish_state
+
+RULE_FIELDS: dict[str, str] = {
+    "id": "id",
+    "practiceId": "practice_id",
+    "name": "name",
+    "enabled": "enabled",
+    "triggerEvent": "trigger_event",
+    "conditionsJson": "conditions_json",
+    "actionsJson": "actions_json",
+    "version": "version",
+    "createdAt": "created_at",
+    "updatedAt": "updated_at",
+}
+EDITABLE = ("name", "enabled", "triggerEvent", "conditionsJson", "actionsJson")
+
+
+def _publish(conn: Connection, rule: Mapping[str, Any], *, deleted: bool = False) -> None:
+    publish_state(
+        conn, practice_id=rule["practiceId"], aggregate_type=RULE_AGGREGATE,
+        aggregate_id=rule["id"], name=RULE_CHANGED, state=None if deleted else rule,
+    )
+
+
+def _live(practice_id: str):
+    return (automation_rules.c.practice_id == practice_id) & automation_rules.c.deleted_at.is_(None)
+
+
+def create_rule(conn: Connection, practice_id: str, values: Mapping[str, Any]) -> dict:
+    row = conn.execute(
+        insert(automation_rules)
+        .values(practice_id=practice_id, **{RULE_FIELDS[k]: values[k] for k in EDITABLE if k in values})
+        .returning(automation_rules)
+    ).mappings().one()
+    rule = to_json(row, RULE_FIELDS)
+    _publish(conn, rule)
+    return rule
+
+
+def get_rule(conn: Connection, practice_id: str, rule_id: str) -> dict | None:
+    row = conn.execute(
+        select(automation_rules).where(_live(practice_id), automation_rules.c.id == rule_id)
+    ).mappings().first()
+    return None if row is None else to_json(row, RULE_FIELDS)
+
+
+def list_rules(conn: Connection, practice_id: str, *, trigger: str | None = None,
+               enabled: bool | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+    where = _live(practice_id)
+    if trigger is not None:
+        where &= automation_rules.c.trigger_event == trigger
+    if enabled is not None:
+        where &= automation_rules.c.enabled == enabled
+    total = conn.execute(select(func.count()).select_from(automation_rules).where(where)).scalar_one()
+    rows = conn.execute(
+        select(automation_rules).where(where)
+        .order_by(automation_rules.c.created_at.desc(), automation_rules.c.id)
+        .limit(limit).offset(offset)
+    ).mappings()
+    return [to_json(r, RULE_FIELDS) for r in rows], total
+
+
+def update_rule(conn: Connection, practice_id: str, rule_id: str, changes: Mapping[str, Any]) -> dict | None:
+    """Apply a partial update; bumps ``version`` when anything is given."""
+    values = {RULE_FIELDS[k]: changes[k] for k in EDITABLE if k in changes}
+    query = update(automation_rules).where(_live(practice_id), automation_rules.c.id == rule_id)
+    if values:
+        query = query.values(
+            version=automation_rules.c.version + 1, updated_at=func.clock_timestamp(), **values
+        )
+    else:
+        query = query.values(version=automation_rules.c.version)
+    row = conn.execute(query.returning(automation_rules)).mappings().first()
+    if row is None:
+        return None
+    rule = to_json(row, RULE_FIELDS)
+    if values:
+        _publish(conn, rule)
+    return rule
+
+
+def delete_rule(conn: Connection, practice_id: str, rule_id: str) -> bool:
+    row = conn.execute(
+        update(automation_rules)
+        .where(_live(practice_id), automation_rules.c.id == rule_id)
+        .values(deleted_at=func.clock_timestamp(), enabled=False)
+        .returning(automation_rules)
+    ).mappings().first()
+    if row is None:
+        return False
+    _publish(conn, to_json(row, RULE_FIELDS), deleted=True)
+    return True
