@@ -1,0 +1,5 @@
+import sys
+
+from crmflow.cli import main
+
+sys.exit(main())

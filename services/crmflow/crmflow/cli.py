@@ -1,0 +1,111 @@
+"""The ``crmflow`` command line (also ``python -m crmflow``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from crmflow.settings import Settings, get_settings
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _print(obj: object) -> None:
+    print(json.dumps(obj), flush=True)
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from crmflow.db.migrate import upgrade
+
+    upgrade(settings, args.revision)
+    print(f"database migrated to {args.revision}", file=sys.stderr)
+    return 0
+
+
+def cmd_topics_create(args: argparse.Namespace, settings: Settings) -> int:
+    from crmflow.kafka import create_topics
+
+    created = create_topics(settings)
+    print(f"topics created: {', '.join(created) or 'none (all exist)'}", file=sys.stderr)
+    return 0
+
+
+def cmd_practice_create(args: argparse.Namespace, settings: Settings) -> int:
+    from crmflow.apikeys import create_key, create_practice
+    from crmflow.db.engine import make_engine
+
+    with make_engine(settings, pool_size=1).begin() as conn:
+        practice_id = create_practice(conn, args.name)
+        api_key = create_key(conn, practice_id, settings.api_key_secret)
+    _print({"id": practice_id, "apiKey": api_key})
+    return 0
+
+
+def cmd_key_create(args: argparse.Namespace, settings: Settings) -> int:
+    from crmflow.apikeys import create_key, practice_exists
+    from crmflow.crm.models import is_uuid
+    from crmflow.db.engine import make_engine
+
+    with make_engine(settings, pool_size=1).begin() as conn:
+        if not is_uuid(args.practice) or not practice_exists(conn, args.practice):
+            print(f"error: no practice {args.practice}", file=sys.stderr)
+            return 2
+        _print({"apiKey": create_key(conn, args.practice, settings.api_key_secret)})
+    return 0
+
+
+def cmd_key_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from crmflow.apikeys import revoke_key
+    from crmflow.db.engine import make_engine
+
+    with make_engine(settings, pool_size=1).begin() as conn:
+        revoked = revoke_key(conn, args.key, settings.api_key_secret)
+    _print({"revoked": revoked})
+    return 0 if revoked else 1
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from crmflow.demo import run_demo
+
+    return run_demo(settings, timeout=args.timeout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crmflow", description=__doc__)
+    sub = parser.add_subparsers(dest="group", required=True)
+
+    p = sub.add_parser("migrate", help="apply database migrations (Alembic)")
+    p.add_argument("revision", nargs="?", default="head")
+    p.set_defaults(func=cmd_migrate)
+
+    topics = sub.add_parser("topics", help="Kafka topics").add_subparsers(dest="action", required=True)
+    topics.add_parser("create", help="create missing topics").set_defaults(func=cmd_topics_create)
+
+    practice = sub.add_parser("practice", help="practices").add_subparsers(dest="action", required=True)
+    p = practice.add_parser("create", help='create a practice; prints {"id", "apiKey"}')
+    p.add_argument("name")
+    p.set_defaults(func=cmd_practice_create)
+
+    key = sub.add_parser("key", help="API keys").add_subparsers(dest="action", required=True)
+    p = key.add_parser("create", help='create an API key; prints {"apiKey"}')
+    p.add_argument("--practice", required=True, help="practice id")
+    p.set_defaults(func=cmd_key_create)
+    p = key.add_parser("revoke", help="revoke a key (the key itself, or its prefix)")
+    p.add_argument("key")
+    p.set_defaults(func=cmd_key_revoke)
+
+    p = sub.add_parser("demo", help="seed a demo practice and rule, create a patient, show the note")
+    p.add_argument("--timeout", type=float, default=60.0)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args, get_settings()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
