@@ -1,0 +1,142 @@
+"""The Faust app: the agent that turns CDC events into commands for the action-runner.
+
+At-least-once (Faust's exactly_once is unreliable): a batch's commands are published and
+acknowledged by the broker before the batch's offsets are acked, so a crash re-evaluates events
+and the runner's deterministic run ids make that harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+import faust
+from faust.types import EventT
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from crmflow import topics
+from crmflow.deadletter import dead_letter_headers
+from crmflow.envelope import BadEvent, parse_event
+from crmflow.settings import Settings
+
+from crmflow_evaluator import metrics
+from crmflow_evaluator.evaluation import evaluate_event
+from crmflow_evaluator.rules_index import RulesIndex
+from crmflow_evaluator.rules_loader import RulesLoader
+
+log = logging.getLogger(__name__)
+SERVICE = "evaluator"
+
+
+def _dumps(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":"), default=str).encode()
+
+
+def build_app(settings: Settings, *, data_dir: str) -> faust.App:
+    app = faust.App(
+        "crmflow-evaluator",
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        datadir=data_dir,
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_linger_ms=1,
+        web_host="127.0.0.1",
+        web_port=settings.evaluator_port,
+        web_bind=settings.api_host,
+        stream_buffer_maxsize=max(4096, settings.evaluator_batch_size * 4),
+    )
+    index = RulesIndex()
+    loader = RulesLoader(settings.kafka_bootstrap, index)
+    events_topic = app.topic(*topics.EVENT_TOPICS, key_type=bytes, value_type=bytes)
+    commands_topic = app.topic(topics.COMMANDS, key_type=bytes, value_type=bytes)
+    dlq_topic = app.topic(topics.DEAD_LETTERS, key_type=bytes, value_type=bytes)
+
+    @app.task
+    async def load_rules() -> None:
+        await loader.run()
+
+    async def dead_letter(event: EventT, error: BadEvent) -> asyncio.Future:
+        msg = event.message
+        metrics.DEAD_LETTERED.labels(error.reason).inc()
+        log.warning("event dead-lettered", extra={"reason": error.reason, "topic": msg.topic,
+                                                  "partition": msg.partition, "offset": msg.offset})
+        return await dlq_topic.send(
+            key=msg.key, value=msg.value, force=True,
+            headers=dead_letter_headers(
+                reason=error.reason, detail=error.detail, service=SERVICE, topic=msg.topic,
+                partition=msg.partition, offset=msg.offset, original=list(msg.headers or []),
+            ),
+        )
+
+    async def handle(event: EventT) -> list[asyncio.Future]:
+        msg = event.message
+        metrics.EVENTS_CONSUMED.labels(msg.topic).inc()
+        try:
+            parsed = parse_event(msg.value)
+        except BadEvent as error:
+            return [await dead_letter(event, error)]
+        outcome = evaluate_event(
+            parsed, index, max_depth=settings.max_chain_depth,
+            source={"topic": msg.topic, "partition": msg.partition, "offset": msg.offset,
+                    "timestamp": msg.timestamp},
+        )
+        futures = []
+        for message in outcome.messages:
+            if message["kind"] == "run":
+                metrics.EVALUATIONS.labels(message["status"]).inc()
+            futures.append(
+                await commands_topic.send(key=outcome.key, value=_dumps(message), force=True)
+            )
+        if msg.timestamp:
+            metrics.EVENT_AGE_SECONDS.observe(max(0.0, time.time() - msg.timestamp))
+        return futures
+
+    @app.agent(events_topic, concurrency=1)
+    async def evaluate(stream: faust.StreamT) -> None:
+        async for batch in stream.take_events(
+            settings.evaluator_batch_size, within=settings.evaluator_batch_seconds
+        ):
+            await loader.ready.wait()
+            started = time.perf_counter()
+            futures: list[asyncio.Future] = []
+            for event in batch:
+                try:
+                    futures += await handle(event)
+                except Exception as exc:  # never crash the worker on one event
+                    log.exception("event could not be evaluated")
+                    futures.append(await dead_letter(event, BadEvent("evaluation_error", repr(exc))))
+            # Offsets of this batch are acked only after the broker has every message.
+            await asyncio.gather(*futures)
+            metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        ready = loader.ready.is_set()
+        return web.json({"status": "ready" if ready else "loading rules", "rules": len(index)},
+                        status=200 if ready else 503)
+
+    @app.page("/rules/{rule_id}")
+    async def held_rule(web: Any, request: Any, rule_id: str) -> Any:
+        """The version of a rule this worker holds (how tools see a change has arrived)."""
+        rule = index.by_id(rule_id)
+        if rule is None:
+            return web.json({"detail": "rule not held"}, status=404)
+        return web.json({"id": rule.id, "version": rule.version, "enabled": rule.enabled})
+
+    @app.page("/metrics")
+    async def prometheus(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    app.crmflow_index = index  # type: ignore[attr-defined]
+    return app

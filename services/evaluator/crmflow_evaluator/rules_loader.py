@@ -1,0 +1,84 @@
+"""Loads the compacted crm.rule topic into the RulesIndex and follows it.
+
+A group-less consumer reads every partition from the beginning; ``ready`` is set once it has
+caught up with the end offsets seen at start, and the agent holds events until then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from crmflow import topics
+
+from crmflow_evaluator.metrics import RULES_LOADED
+from crmflow_evaluator.rules_index import RulesIndex
+
+log = logging.getLogger(__name__)
+
+
+class RulesLoader:
+    def __init__(self, bootstrap: str, index: RulesIndex) -> None:
+        self.bootstrap = bootstrap
+        self.index = index
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=100,
+        )
+        await consumer.start()
+        try:
+            await self._follow(consumer)
+        finally:
+            await consumer.stop()
+
+    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
+        started = time.monotonic()
+        partitions = await self._partitions(consumer)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        records = 0
+        while True:
+            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+            for tp_records in batch.values():
+                for record in tp_records:
+                    self._apply(record.key, record.value)
+                    records += 1
+            if not self.ready.is_set():
+                positions = [await consumer.position(tp) for tp in partitions]
+                if all(pos >= end[tp] for pos, tp in zip(positions, partitions, strict=True)):
+                    self.ready.set()
+                    log.info(
+                        "rules loaded",
+                        extra={"rules": len(self.index), "records": records,
+                               "seconds": round(time.monotonic() - started, 3)},
+                    )
+            RULES_LOADED.set(len(self.index))
+
+    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        for _ in range(100):
+            found = consumer.partitions_for_topic(topics.RULES)
+            if found:
+                return [TopicPartition(topics.RULES, p) for p in sorted(found)]
+            await consumer.topics()  # refreshes metadata
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"topic {topics.RULES} does not exist: run `crmflow topics create`")
+
+    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        if key is None:
+            log.warning("rules record without key ignored")
+            return
+        try:
+            self.index.apply(key.decode(), value)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("bad rules record ignored", extra={"ruleId": key.decode(errors="replace"),
+                                                         "error": str(exc)[:200]})
