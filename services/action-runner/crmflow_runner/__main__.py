@@ -1,0 +1,38 @@
+"""Entry point: ``python -m crmflow_runner`` runs the action-runner until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from crmflow.logs import configure_logging
+from crmflow.settings import get_settings
+
+from crmflow_runner.bootstrap import bootstrap
+from crmflow_runner.http import serve
+
+log = logging.getLogger("crmflow_runner")
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, service="action-runner")
+    runner = bootstrap(settings)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: runner.stop.set())
+    server = serve(settings.api_host, settings.runner_port,
+                   lambda: (runner.consumer.assigned, {"assigned": runner.consumer.assigned}))
+    threading.Thread(target=runner.scheduler.run, name="scheduler", daemon=True).start()
+    log.info("action-runner started", extra={"port": settings.runner_port})
+    try:
+        runner.consumer.run()
+    finally:
+        runner.consumer.consumer.close()
+        runner.consumer.producer.flush(10)
+        server.shutdown()
+        log.info("action-runner stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""The Kafka side of the runner: poll a batch, execute it in one transaction, then commit offsets.
+
+One consumer processes its partitions serially, so a patient's commands (one partition) run in
+order. Offsets are committed only after PostgreSQL has committed the batch; a crash in between
+redelivers commands whose runs already exist, which the executor ignores.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any
+
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from pydantic import Field, TypeAdapter, ValidationError
+from sqlalchemy import Engine
+
+from crmflow import topics
+from crmflow.commands import EventEvaluated, RunCommand
+from crmflow.deadletter import dead_letter_headers
+
+from crmflow_runner import metrics
+from crmflow_runner.executor import Executor
+from crmflow_runner.retry import backoff_seconds, is_outage, is_transient
+
+log = logging.getLogger(__name__)
+SERVICE = "action-runner"
+_COMMAND = TypeAdapter(Annotated[RunCommand | EventEvaluated, Field(discriminator="kind")])
+
+
+class Poison(ValueError):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+def decode(msg: Message) -> dict[str, Any]:
+    try:
+        command = json.loads(msg.value() or b"")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Poison("not_json", str(exc)[:200]) from None
+    try:
+        _COMMAND.validate_python(command)
+    except ValidationError as exc:
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+        raise Poison("invalid_command", detail) from None
+    return command
+
+
+class CommandConsumer:
+    def __init__(self, *, consumer: Consumer, producer: Producer, engine: Engine,
+                 executor: Executor, batch_size: int, poll_seconds: float, max_retries: int,
+                 stop: threading.Event) -> None:
+        self.consumer = consumer
+        self.producer = producer
+        self.engine = engine
+        self.executor = executor
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.max_retries = max_retries
+        self.stop = stop
+        self.assigned = False
+
+    def run(self) -> None:
+        self.consumer.subscribe([topics.COMMANDS], on_assign=self._on_assign,
+                                on_revoke=self._on_revoke)
+        last_lag = 0.0
+        while not self.stop.is_set():
+            messages = [m for m in self.consumer.consume(self.batch_size, self.poll_seconds)
+                        if self._usable(m)]
+            if messages:
+                self.process(messages)
+            if time.monotonic() - last_lag > 5:
+                self._report_lag()
+                last_lag = time.monotonic()
+
+    def process(self, messages: Sequence[Message]) -> None:
+        started = time.perf_counter()
+        batch: list[tuple[Message, dict[str, Any]]] = []
+        for msg in messages:
+            try:
+                batch.append((msg, decode(msg)))
+            except Poison as exc:
+                self.dead_letter(msg, exc.reason, str(exc))
+        for _, command in batch:
+            metrics.COMMANDS.labels(command["kind"]).inc()
+        if batch and not self._execute_batch(batch):
+            return  # stopping during an outage: nothing committed, all will be redelivered
+        self.producer.flush(30)
+        self._commit(messages)
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        _observe_latency([command for _, command in batch])
+
+    def _execute_batch(self, batch: list[tuple[Message, dict[str, Any]]]) -> bool:
+        """Run the whole batch in one transaction; on repeated failure, one command at a time.
+
+        Returns False only when asked to stop while the database is unreachable.
+        """
+        ok = self._with_retries([command for _, command in batch])
+        if ok is None:
+            return False
+        if not ok:
+            log.warning("batch failed; executing its commands one by one",
+                        extra={"commands": len(batch)})
+            for msg, command in batch:
+                single = self._with_retries([command])
+                if single is None:
+                    return False
+                if not single:
+                    self.dead_letter(msg, "retries_exhausted",
+                                     f"executing the command failed {self.max_retries} times")
+        return True
+
+    def _with_retries(self, commands: list[dict[str, Any]]) -> bool | None:
+        """True when committed; False when retries are exhausted; None when asked to stop."""
+        attempt = 0
+        while not self.stop.is_set():
+            attempt += 1
+            try:
+                with self.engine.begin() as conn:
+                    self.executor.execute(conn, commands, attempt=attempt)
+                return True
+            except Exception as exc:
+                outage = is_outage(exc)
+                if not is_transient(exc) or (attempt >= self.max_retries and not outage):
+                    log.error("commands failed", exc_info=not is_transient(exc),
+                              extra={"attempt": attempt, "commands": len(commands),
+                                     "error": type(exc).__name__})
+                    return False
+                metrics.RETRIES.labels("outage" if outage else "transient").inc()
+                delay = backoff_seconds(attempt, cap=5.0 if outage else 2.0)
+                log.warning("transient database failure; retrying",
+                            extra={"attempt": attempt, "in_seconds": round(delay, 3),
+                                   "outage": outage, "error": type(exc).__name__})
+                self.stop.wait(delay)
+        return None
+
+    def dead_letter(self, msg: Message, reason: str, detail: str) -> None:
+        """Park the original record, with why and where from, on the dead-letter topic."""
+        metrics.DEAD_LETTERED.labels(reason).inc()
+        log.error("command dead-lettered", extra={"reason": reason, "partition": msg.partition(),
+                                                  "offset": msg.offset()})
+        self.producer.produce(
+            topics.DEAD_LETTERS, key=msg.key(), value=msg.value(),
+            headers=dead_letter_headers(
+                reason=reason, detail=detail, service=SERVICE, topic=msg.topic(),
+                partition=msg.partition(), offset=msg.offset(), original=msg.headers() or [],
+            ),
+        )
+
+    def _commit(self, messages: Sequence[Message]) -> None:
+        highest: dict[tuple[str, int], int] = {}
+        for m in messages:
+            key = (m.topic(), m.partition())
+            highest[key] = max(highest.get(key, -1), m.offset())
+        offsets = [TopicPartition(t, p, o + 1) for (t, p), o in highest.items()]
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+        except Exception as exc:  # e.g. rebalanced away: the new owner's redelivery is harmless
+            log.warning("offset commit failed", extra={"error": str(exc)[:200]})
+
+    def _usable(self, msg: Message) -> bool:
+        err = msg.error()
+        if err is None:
+            return True
+        if err.code() != KafkaError._PARTITION_EOF:
+            log.warning("consumer error", extra={"error": err.str()})
+        return False
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.assigned = True
+        log.info("partitions assigned", extra={"partitions": [p.partition for p in partitions]})
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info("partitions revoked", extra={"partitions": [p.partition for p in partitions]})
+
+    def _report_lag(self) -> None:
+        try:
+            assignment = self.consumer.assignment()
+            for tp in self.consumer.position(assignment):
+                _, high = self.consumer.get_watermark_offsets(tp, cached=True)
+                if tp.offset >= 0 and high >= 0:
+                    metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(0, high - tp.offset))
+        except Exception:  # metrics never break consumption
+            log.debug("lag report failed", exc_info=True)
+
+
+def _observe_latency(commands: Sequence[dict[str, Any]]) -> None:
+    now = time.time()
+    for c in commands:
+        event = c.get("event")
+        if c["kind"] == "run" and event and isinstance(event.get("occurredAt"), str):
+            try:
+                occurred = datetime.fromisoformat(event["occurredAt"]).timestamp()
+            except ValueError:
+                continue
+            metrics.END_TO_END_SECONDS.observe(max(0.0, now - occurred))
+

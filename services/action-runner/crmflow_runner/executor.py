@@ -1,0 +1,240 @@
+"""Executes a batch of commands in ONE PostgreSQL transaction (the caller's).
+
+Exactly once in effect: a run row is inserted with ``ON CONFLICT DO NOTHING`` on its
+deterministic id, and each action's effect, its log and its idempotency key
+(``action_executions``: run id + action index) are written in the same transaction, so a
+redelivered command, or a resumed run, finds what was done and does not do it again. The
+caller commits, then commits the Kafka offsets.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from crmflow.actions import ACTION_TYPES
+from crmflow.db.tables import (
+    action_executions,
+    automation_action_logs,
+    automation_runs,
+    notes,
+    scheduled_resumes,
+    tasks,
+)
+from crmflow.phi import minimal_args
+from crmflow.templates import UnresolvedPlaceholder, render_args
+from crmflow.validation import DomainValidationError
+
+from crmflow_runner import metrics
+from crmflow_runner.errors import PermanentActionError
+from crmflow_runner.handlers import Handler, parse_args
+from crmflow_runner.run_context import DeferredWrites, PatientCache, RunContext
+
+log = logging.getLogger(__name__)
+
+DELAY = "delay_seconds"
+# Inserted in this order at the end of a batch (foreign keys: logs after runs, effects first).
+FLUSH_ORDER = [notes, tasks, action_executions, automation_action_logs, scheduled_resumes]
+
+_MARK_EVENT = text(
+    """
+    UPDATE outbox_events SET status = 'published', published_at = clock_timestamp(),
+           kafka_topic = :topic, kafka_partition = :partition, kafka_offset = :offset,
+           kafka_timestamp = to_timestamp(:timestamp), runs_expected = :runs_expected
+    WHERE id = :event_id AND practice_id = :practice_id
+    """
+)
+_FINISH_RUN = text(
+    """
+    UPDATE automation_runs SET status = :status, error = :error, updated_at = clock_timestamp(),
+           finished_at = CASE WHEN :status = 'waiting' THEN NULL ELSE clock_timestamp() END
+    WHERE id = :run_id
+    """
+)
+_TERMINAL_AT_INSERT = {"skipped", "blocked", "failed"}
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    status: str  # succeeded | failed | waiting
+    error: str | None = None
+
+
+class Executor:
+    def __init__(self, handlers: Mapping[str, Handler]) -> None:
+        self.handlers = handlers
+
+    # -- commands from Kafka -------------------------------------------------------------
+    def execute(self, conn: Connection, commands: Sequence[dict[str, Any]], *,
+                attempt: int = 1) -> list[RunOutcome]:
+        markers = [c for c in commands if c["kind"] == "event"]
+        runs = [c for c in commands if c["kind"] == "run"]
+        if markers:
+            conn.execute(_MARK_EVENT, [_marker_params(m) for m in markers])
+        claimed = self._claim_runs(conn, runs)
+        to_execute = [c for c in runs if c["runId"] in claimed and c["status"] == "matched"]
+        for c in runs:
+            if c["runId"] in claimed:
+                metrics.RUNS.labels(c["status"] if c["status"] != "matched" else "started").inc()
+        done = self._done_actions(conn, [c["runId"] for c in to_execute if claimed[c["runId"]]])
+        return self._execute_runs(conn, [(c, 0) for c in to_execute], done, attempt)
+
+    def _claim_runs(self, conn: Connection, runs: Sequence[dict[str, Any]]) -> dict[str, bool]:
+        """Insert new runs; returns run id -> resuming (True for a run left 'running')."""
+        if not runs:
+            return {}
+        rows = {c["runId"]: _run_row(c) for c in runs}
+        inserted = set(
+            conn.execute(
+                pg_insert(automation_runs).values(list(rows.values()))
+                .on_conflict_do_nothing().returning(automation_runs.c.id)
+            ).scalars()
+        )
+        claimed = {run_id: False for run_id in inserted}
+        others = [run_id for run_id in rows if run_id not in inserted]
+        if others:  # redelivered: only a run interrupted while 'running' is picked up again
+            running = conn.execute(
+                select(automation_runs.c.id).where(
+                    automation_runs.c.id.in_(others), automation_runs.c.status == "running"
+                )
+            ).scalars()
+            resumed = {run_id: True for run_id in running}
+            claimed.update(resumed)
+            metrics.DUPLICATES.inc(len(others) - len(resumed))
+        return claimed
+
+    @staticmethod
+    def _done_actions(conn: Connection, run_ids: Sequence[str]) -> set[tuple[str, int]]:
+        if not run_ids:
+            return set()
+        rows = conn.execute(
+            select(action_executions.c.run_id, action_executions.c.action_index).where(
+                action_executions.c.run_id.in_(run_ids)
+            )
+        )
+        return {(str(r.run_id), r.action_index) for r in rows}
+
+    # -- delayed runs, from the scheduler -----------------------------------------------
+    def resume(self, conn: Connection, resumes: Sequence[Mapping[str, Any]]) -> list[RunOutcome]:
+        run_ids = [str(r["run_id"]) for r in resumes]
+        done = self._done_actions(conn, run_ids)
+        work = [(r["command"], r["action_index"]) for r in resumes]
+        return self._execute_runs(conn, work, done, attempt=1)
+
+    # -- shared ---------------------------------------------------------------------------
+    def _execute_runs(self, conn: Connection, work: Sequence[tuple[dict[str, Any], int]],
+                      done: set[tuple[str, int]], attempt: int) -> list[RunOutcome]:
+        patients = PatientCache(conn)
+        patients.preload({
+            (c["practiceId"], c["patientId"]) for c, _ in work if isinstance(c.get("patientId"), str)
+        })
+        writes = DeferredWrites()
+        outcomes = [
+            self._run_actions(RunContext(c, writes, patients, attempt), start, done)
+            for c, start in work
+        ]
+        writes.flush(conn, FLUSH_ORDER)
+        if outcomes:
+            conn.execute(_FINISH_RUN, [
+                {"run_id": o.run_id, "status": o.status, "error": o.error} for o in outcomes
+            ])
+        for o in outcomes:
+            metrics.RUNS.labels(o.status).inc()
+        return outcomes
+
+    def _run_actions(self, ctx: RunContext, start: int, done: set[tuple[str, int]]) -> RunOutcome:
+        actions = ctx.command["actions"]
+        for index in range(start, len(actions)):
+            if (ctx.run_id, index) in done:
+                continue
+            action = actions[index] if isinstance(actions[index], dict) else {}
+            action_type = str(action.get("type"))
+            try:
+                if action_type == DELAY:
+                    self._schedule(ctx, index, action)
+                    return RunOutcome(ctx.run_id, "waiting")
+                self._execute_action(ctx, index, action_type, action.get("args"))
+            except (PermanentActionError, UnresolvedPlaceholder, DomainValidationError) as exc:
+                error = _error_text(exc)
+                self._log(ctx, index, action_type, None, "failed", error=error)
+                metrics.ACTIONS.labels(action_type, "failed").inc()
+                for later in range(index + 1, len(actions)):
+                    later_type = str((actions[later] or {}).get("type"))
+                    self._log(ctx, later, later_type, None, "skipped",
+                              error=f"skipped: action {index} failed")
+                    metrics.ACTIONS.labels(later_type, "skipped").inc()
+                return RunOutcome(ctx.run_id, "failed", f"action {index} ({action_type}): {error}")
+        return RunOutcome(ctx.run_id, "succeeded")
+
+    def _execute_action(self, ctx: RunContext, index: int, action_type: str, raw_args: Any) -> None:
+        handler = self.handlers.get(action_type)
+        if handler is None:
+            raise PermanentActionError(f"unknown action type {action_type!r}")
+        rendered = render_args(raw_args if raw_args is not None else {}, ctx.context)
+        args = parse_args(ACTION_TYPES[action_type], rendered)
+        result = handler(ctx, args)
+        self._key(ctx, index)
+        self._log(ctx, index, action_type, rendered, "succeeded", result=result)
+        metrics.ACTIONS.labels(action_type, "succeeded").inc()
+
+    def _schedule(self, ctx: RunContext, index: int, action: dict[str, Any]) -> None:
+        args = parse_args(ACTION_TYPES[DELAY], render_args(action.get("args") or {}, ctx.context))
+        due_at = datetime.now(UTC) + timedelta(seconds=args.seconds)  # type: ignore[attr-defined]
+        ctx.writes.add(scheduled_resumes, {
+            "run_id": ctx.run_id, "action_index": index + 1, "practice_id": ctx.practice_id,
+            "due_at": due_at, "command": ctx.command, "status": "pending",
+        })
+        self._key(ctx, index)
+        self._log(ctx, index, DELAY, args.model_dump(), "scheduled",
+                  result={"dueAt": due_at.isoformat()})
+        metrics.ACTIONS.labels(DELAY, "scheduled").inc()
+
+    @staticmethod
+    def _key(ctx: RunContext, index: int) -> None:
+        ctx.writes.add(action_executions, {
+            "run_id": ctx.run_id, "action_index": index, "practice_id": ctx.practice_id,
+        })
+
+    @staticmethod
+    def _log(ctx: RunContext, index: int, action_type: str, args: Any, status: str, *,
+             result: Any = None, error: str | None = None) -> None:
+        ctx.writes.add(automation_action_logs, {
+            "practice_id": ctx.practice_id, "run_id": ctx.run_id, "action_index": index,
+            "action_type": action_type, "args": None if args is None else minimal_args(args),
+            "status": status, "result": result, "error": error,
+            "attempt": ctx.attempt,
+        })
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, DomainValidationError):
+        return "; ".join(f"{'.'.join(map(str, e.loc)) or '$'}: {e.msg}" for e in exc.errors)
+    return str(exc)
+
+
+def _marker_params(marker: Mapping[str, Any]) -> dict[str, Any]:
+    source = marker["source"]
+    return {
+        "event_id": marker["eventId"], "practice_id": marker["practiceId"],
+        "topic": source["topic"], "partition": source["partition"], "offset": source["offset"],
+        "timestamp": source.get("timestamp"), "runs_expected": marker["runsExpected"],
+    }
+
+
+def _run_row(c: Mapping[str, Any]) -> dict[str, Any]:
+    final = c["status"] in _TERMINAL_AT_INSERT
+    return {
+        "id": c["runId"], "practice_id": c["practiceId"], "rule_id": c["ruleId"],
+        "rule_version": c["ruleVersion"], "event_id": c["eventId"], "event_name": c["eventName"],
+        "patient_id": c.get("patientId"), "status": c["status"] if final else "running",
+        "trace": c.get("trace"), "error": c.get("error"), "correlation_id": c["correlationId"],
+        "causation_id": c["causationId"], "depth": c["depth"],
+        "finished_at": func.clock_timestamp() if final else None,
+    }

@@ -1,0 +1,122 @@
+"""The effect of each action type. Handlers check everything they can before writing, so a
+permanent error leaves nothing behind; the executor owns transactions, logs and idempotency."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from crmflow.actions import check_patient_fields
+from crmflow.crm.entities import NotFound, update_patient
+from crmflow.crm.models import PatientUpdate
+from crmflow.crm.serialize import DRAFT_FIELDS, to_json
+from crmflow.db.tables import message_drafts, notes, tasks
+from crmflow.outbox import write_event
+
+from crmflow_runner.errors import PermanentActionError
+from crmflow_runner.run_context import RunContext
+
+Handler = Callable[[RunContext, Any], dict[str, Any]]
+
+
+def create_note(ctx: RunContext, args: Any) -> dict[str, Any]:
+    ctx.patients.get(ctx.practice_id, args.patientId)
+    note_id = str(uuid.uuid4())
+    ctx.writes.add(notes, {"id": note_id, "practice_id": ctx.practice_id,
+                           "patient_id": args.patientId, "body": args.body, "run_id": ctx.run_id})
+    return {"noteId": note_id}
+
+
+def create_task(ctx: RunContext, args: Any) -> dict[str, Any]:
+    if args.patientId is not None:
+        ctx.patients.get(ctx.practice_id, args.patientId)
+    task_id = str(uuid.uuid4())
+    due_at = (
+        datetime.now(UTC) + timedelta(seconds=args.dueInSeconds)
+        if args.dueInSeconds is not None else None
+    )
+    ctx.writes.add(tasks, {
+        "id": task_id, "practice_id": ctx.practice_id, "patient_id": args.patientId,
+        "title": args.title, "description": args.description, "status": "draft",
+        "due_at": due_at, "assignee": args.assignee, "run_id": ctx.run_id,
+    })
+    return {"taskId": task_id, "status": "draft"}
+
+
+def _draft(ctx: RunContext, args: Any, channel: str, subject: str | None) -> dict[str, Any]:
+    patient = ctx.patients.get(ctx.practice_id, args.patientId)
+    to_address = patient["phone"] if channel == "sms" else patient["email"]
+    if not to_address:
+        kind = "phone number" if channel == "sms" else "email address"
+        raise PermanentActionError(f"patient {args.patientId} has no {kind}")
+    conn = ctx.patients.conn
+    row = conn.execute(
+        message_drafts.insert()
+        .values(practice_id=ctx.practice_id, patient_id=args.patientId, channel=channel,
+                to_address=to_address, subject=subject, body=args.body, run_id=ctx.run_id)
+        .returning(message_drafts)
+    ).mappings().one()
+    draft = to_json(row, DRAFT_FIELDS)
+    cause = ctx.cause
+    write_event(
+        conn, practice_id=ctx.practice_id, aggregate_type="message", name="crm/message.drafted",
+        entity_type="message", entity_id=draft["id"],
+        data={"message": draft, "patient": patient},
+        correlation_id=cause.correlation_id, causation_id=cause.causation_id, depth=cause.depth,
+    )
+    return {"draftId": draft["id"], "channel": channel}
+
+
+def draft_sms(ctx: RunContext, args: Any) -> dict[str, Any]:
+    return _draft(ctx, args, "sms", None)
+
+
+def draft_email(ctx: RunContext, args: Any) -> dict[str, Any]:
+    return _draft(ctx, args, "email", args.subject)
+
+
+def _field_errors(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+
+
+def make_update_patient_fields(allowlist: Sequence[str]) -> Handler:
+    def update_patient_fields(ctx: RunContext, args: Any) -> dict[str, Any]:
+        errors = check_patient_fields(args.fields, allowlist)
+        if errors:
+            raise PermanentActionError("; ".join(e.msg for e in errors))
+        try:
+            values = PatientUpdate.model_validate(args.fields).values()
+        except ValidationError as exc:
+            raise PermanentActionError(f"invalid fields: {_field_errors(exc)}") from None
+        ctx.patients.get(ctx.practice_id, args.patientId)
+        try:
+            after, changes = update_patient(
+                ctx.patients.conn, ctx.practice_id, args.patientId, values, ctx.cause
+            )
+        except NotFound as exc:
+            raise PermanentActionError(str(exc)) from None
+        ctx.patients.put(ctx.practice_id, after)
+        return {"patientId": after["id"], "changed": sorted(changes)}
+
+    return update_patient_fields
+
+
+def build_handlers(allowlist: Sequence[str]) -> dict[str, Handler]:
+    return {
+        "create_note": create_note,
+        "create_task": create_task,
+        "draft_sms": draft_sms,
+        "draft_email": draft_email,
+        "update_patient_fields": make_update_patient_fields(allowlist),
+    }
+
+
+def parse_args(model: type[BaseModel], args: Any) -> BaseModel:
+    try:
+        return model.model_validate(args)
+    except ValidationError as exc:
+        raise PermanentActionError(f"invalid args: {_field_errors(exc)}") from None
