@@ -1,0 +1,74 @@
+# crmflow: `make up` brings the whole system up and shows one event flowing through;
+# `make test` runs every test against a real stack of its own. `make help` lists the rest.
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON_BIN ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK := deploy/local/stack.sh
+SERVICES := deploy/local/services.sh
+# The test stack runs beside a `make up` stack: own run folder, own ports.
+TEST_ENV := CRMFLOW_RUN_DIR=$(CURDIR)/.run/test CRMFLOW_PG_PORT=55433 CRMFLOW_KAFKA_PORT=19092 \
+	CRMFLOW_KAFKA_CONTROLLER_PORT=19093 CRMFLOW_CONNECT_PORT=18083 CRMFLOW_API_PORT=18000 \
+	CRMFLOW_EVALUATOR_PORT=18001 CRMFLOW_RUNNER_PORT=18002
+
+.PHONY: help install venv up down status demo test test-unit lint typecheck clean reset
+
+help:  ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@echo "== Python environment ($(VENV)) =="
+	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --no-deps -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+venv: $(VENV)/.installed  ## create the Python environment (pinned: requirements.lock)
+
+install: venv  ## install everything that is missing (PostgreSQL, Kafka jars, Debezium, Python)
+	$(STACK) install
+
+up: install  ## start everything, seed a demo practice and rule, show one event end to end
+	@start=$$(date +%s)
+	$(STACK) start all
+	$(PY) -m crmflow migrate
+	$(PY) -m crmflow topics create
+	$(STACK) register
+	$(SERVICES) start all
+	echo "== demo: one patient through outbox -> Debezium -> Kafka -> evaluator -> action-runner =="
+	$(PY) -m crmflow demo
+	echo
+	echo "crmflow is up ($$(( $$(date +%s) - start )) s):"
+	echo "  rules-api      http://127.0.0.1:$${CRMFLOW_API_PORT:-8000}  (docs: /docs, web page: /settings/automations)"
+	echo "  evaluator      http://127.0.0.1:$${CRMFLOW_EVALUATOR_PORT:-8001}/metrics"
+	echo "  action-runner  http://127.0.0.1:$${CRMFLOW_RUNNER_PORT:-8002}/metrics"
+	echo "  Kafka 127.0.0.1:$${CRMFLOW_KAFKA_PORT:-9092}  Connect http://127.0.0.1:$${CRMFLOW_CONNECT_PORT:-8083}  PostgreSQL 127.0.0.1:$${CRMFLOW_PG_PORT:-55432}"
+	echo "  logs: .run/logs/   status: make status   stop: make down"
+
+down:  ## stop everything `make up` started
+	$(SERVICES) stop all
+	$(STACK) stop all
+
+status:  ## what runs
+	$(STACK) status
+	$(SERVICES) status
+
+test: install  ## run all tests (unit, integration, e2e) against a test stack it starts and stops
+	export $(TEST_ENV)
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+test-unit: venv  ## unit tests only (no services needed)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: venv  ## ruff and mypy
+	$(PY) -m ruff check services tests bench
+	$(PY) -m ruff format --check services tests bench
+	$(PY) -m mypy
+
+reset: down  ## stop everything and delete all local data
+	$(STACK) reset
