@@ -1,0 +1,303 @@
+"""Compile a condition tree once (per rule version) into nested closures.
+
+Per event, evaluation is then only field look-ups and comparisons: no dict walking of the
+condition, no operator dispatch, no operand parsing.  ``explain`` walks a parallel node tree that
+reuses the same leaf closures, so a trace can never disagree with ``evaluate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from crmflow.conditions.jsonvalues import summarise
+from crmflow.conditions.operators import LEAF_OPERATORS, Built, LeafFn, OperandError
+from crmflow.conditions.paths import MISSING, path_error, split_path
+from crmflow.conditions.timeparse import utc_now
+from crmflow.validation import DomainValidationError, FieldError, Loc
+
+MAX_DEPTH: Final = 32
+"""Most groups that may enclose one another (a bare leaf has depth 0, ``and`` of leaves 1)."""
+
+OPERATORS: Final = frozenset(LEAF_OPERATORS)
+GROUP_OPERATORS: Final = frozenset({"and", "or", "not"})
+
+_LEAF_KEYS: Final = frozenset({"field", "operator", "value"})
+_GROUP_KEYS: Final = frozenset({"operator", "conditions"})
+_NOT_KEYS: Final = frozenset({"operator", "conditions", "condition"})
+
+
+def _always(data: Any, now: datetime | None) -> bool:
+    return True
+
+
+def _never(data: Any, now: datetime | None) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Whether the condition matched, and a JSON-serialisable trace (None: no condition)."""
+
+    matched: bool
+    trace: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"matched": self.matched, "trace": self.trace}
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    field: str
+    operator: str
+    value: Any
+    shows_value: bool
+    built: Built
+
+    def explain(self, data: Any, now: datetime | None) -> tuple[bool, dict[str, Any]]:
+        passed = self.built.fn(data, now)
+        trace: dict[str, Any] = {"field": self.field, "operator": self.operator}
+        if self.shows_value:
+            trace["value"] = summarise(self.value)
+        actual = self.built.actual(data)
+        if actual is MISSING:
+            trace["actual"], trace["missing"] = "missing", True
+        else:
+            trace["actual"] = summarise(actual)
+        if self.built.uses_now:
+            trace["now"] = now.isoformat() if now is not None else None
+        trace["passed"] = passed
+        return passed, trace
+
+
+@dataclass(frozen=True)
+class _Group:
+    operator: str
+    children: tuple[_Leaf | _Group, ...]
+    fn: LeafFn = field(compare=False)
+
+    def explain(self, data: Any, now: datetime | None) -> tuple[bool, dict[str, Any]]:
+        # Every child is explained (no short-circuit) so a dry-run shows each failing condition.
+        results = [child.explain(data, now) for child in self.children]
+        passed = self.fn(data, now)
+        return passed, {"operator": self.operator, "passed": passed, "conditions": [t for _, t in results]}
+
+
+class CompiledCondition:
+    """A validated condition ready to run against many events; immutable and thread-safe."""
+
+    __slots__ = ("_fn", "_root", "uses_now")
+
+    def __init__(self, root: _Leaf | _Group | None) -> None:
+        self._root = root
+        self._fn: LeafFn = _always if root is None else root.fn if isinstance(root, _Group) else root.built.fn
+        self.uses_now = _uses_now(root)
+
+    def evaluate(self, data: Any, *, now: datetime | None = None) -> bool:
+        """True when ``data`` (an event's ``data``) satisfies the condition; never raises."""
+        return self._fn(data, now)
+
+    def explain(self, data: Any, *, now: datetime | None = None) -> Explanation:
+        if self._root is None:
+            return Explanation(True, None)
+        if self.uses_now:
+            now = utc_now(now)  # one instant for the whole trace, and shown in it
+        passed, trace = self._root.explain(data, now)
+        return Explanation(passed, trace)
+
+    def __repr__(self) -> str:
+        return f"<CompiledCondition {'always' if self._root is None else self._root.operator}>"
+
+
+def _uses_now(node: _Leaf | _Group | None) -> bool:
+    if node is None:
+        return False
+    if isinstance(node, _Leaf):
+        return node.built.uses_now
+    return any(_uses_now(child) for child in node.children)
+
+
+def compile_condition(condition: Any) -> CompiledCondition:
+    """Validate and compile ``condition``; None (or ``{}``) always matches.
+
+    Raises DomainValidationError listing every problem, each with its path from the condition root.
+    """
+    if condition is None or (type(condition) is dict and not condition):
+        return CompiledCondition(None)
+    errors: list[FieldError] = []
+    root = _compile(condition, (), 0, errors)
+    if errors or root is None:
+        raise DomainValidationError(errors or [FieldError((), "invalid condition", "value_error")])
+    return CompiledCondition(root)
+
+
+def validate_condition(condition: Any) -> list[FieldError]:
+    """Every problem of ``condition`` (empty when it compiles)."""
+    try:
+        compile_condition(condition)
+    except DomainValidationError as exc:
+        return exc.errors
+    return []
+
+
+def _short(value: Any) -> str:
+    text = (
+        repr(value) if isinstance(value, str | int | float | bool) or value is None else type(value).__name__
+    )
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def _compile(node: Any, loc: Loc, depth: int, errors: list[FieldError]) -> _Leaf | _Group | None:
+    if type(node) is not dict:
+        errors.append(FieldError(loc, "condition must be an object", "dict_type"))
+        return None
+    operator = node.get("operator", MISSING)
+    if operator is MISSING:
+        kind = "group" if "conditions" in node else "leaf"
+        errors.append(FieldError((*loc, "operator"), f"operator is required ({kind})", "missing"))
+        return None
+    if type(operator) is str and operator in GROUP_OPERATORS:
+        return _compile_group(node, operator, loc, depth + 1, errors)
+    if type(operator) is str and operator in OPERATORS:
+        return _compile_leaf(node, operator, loc, errors)
+    expected = ", ".join(sorted(OPERATORS | GROUP_OPERATORS))
+    errors.append(
+        FieldError(
+            (*loc, "operator"),
+            f"unknown operator {_short(operator)}; expected one of {expected}",
+            "unknown_operator",
+        )
+    )
+    return None
+
+
+def _extra_keys(node: dict[str, Any], allowed: frozenset[str], loc: Loc, errors: list[FieldError]) -> None:
+    for key in node:
+        if key not in allowed:
+            errors.append(FieldError((*loc, str(key)), "extra fields not permitted", "extra_forbidden"))
+
+
+def _compile_leaf(node: dict[str, Any], operator: str, loc: Loc, errors: list[FieldError]) -> _Leaf | None:
+    spec = LEAF_OPERATORS[operator]
+    before = len(errors)
+    _extra_keys(node, _LEAF_KEYS, loc, errors)
+    path = node.get("field", MISSING)
+    problem = "field is required" if path is MISSING else path_error(path)
+    if problem is not None:
+        errors.append(FieldError((*loc, "field"), problem, "missing" if path is MISSING else "value_error"))
+    if spec.needs_value and "value" not in node:
+        errors.append(FieldError((*loc, "value"), f"value is required for operator {operator!r}", "missing"))
+        return None
+    try:  # the operand is checked even when the field is bad, so every error is reported at once
+        built = spec.build(split_path(path) if problem is None else ("_",), node.get("value"))
+    except OperandError as exc:
+        errors.extend(e.with_prefix(*loc) for e in exc.errors)
+        return None
+    if len(errors) > before:
+        return None
+    return _Leaf(path, operator, node.get("value"), spec.needs_value, built)
+
+
+def _compile_group(
+    node: dict[str, Any], operator: str, loc: Loc, depth: int, errors: list[FieldError]
+) -> _Group | None:
+    if depth > MAX_DEPTH:
+        errors.append(FieldError(loc, f"conditions nested deeper than {MAX_DEPTH} levels", "too_deep"))
+        return None
+    start = len(errors)
+    _extra_keys(node, _NOT_KEYS if operator == "not" else _GROUP_KEYS, loc, errors)
+    entries = _operands(node, operator, loc, errors)
+    children: list[_Leaf | _Group] = []
+    for item, item_loc in entries:
+        child = _compile(item, item_loc, depth, errors)
+        if child is not None:
+            children.append(child)
+    if len(errors) > start:
+        return None
+    fns = [c.fn if isinstance(c, _Group) else c.built.fn for c in children]
+    return _Group(operator, tuple(children), _combine(operator, fns))
+
+
+def _operands(
+    node: dict[str, Any], operator: str, loc: Loc, errors: list[FieldError]
+) -> list[tuple[Any, Loc]]:
+    """The group's child conditions with their locations.
+
+    ``not`` takes ``conditions: [one]`` or, as a convenience, ``condition: {...}``.
+    """
+    if operator == "not" and "condition" in node:
+        if "conditions" in node:
+            errors.append(
+                FieldError(loc, "give 'not' either 'condition' or 'conditions', not both", "value_error")
+            )
+            return []
+        return [(node["condition"], (*loc, "condition"))]
+    items_loc = (*loc, "conditions")
+    items = node.get("conditions", MISSING)
+    if items is MISSING:
+        errors.append(FieldError(items_loc, f"conditions are required for {operator!r}", "missing"))
+    elif type(items) is not list:
+        errors.append(FieldError(items_loc, "conditions must be an array", "list_type"))
+    elif operator == "not" and len(items) != 1:
+        errors.append(FieldError(items_loc, "'not' takes exactly one condition", "value_error"))
+    else:
+        return [(item, (*items_loc, i)) for i, item in enumerate(items)]
+    return []
+
+
+def _combine(operator: str, fns: Sequence[LeafFn]) -> LeafFn:
+    """One closure for a group, unrolled for the common small sizes."""
+    if operator == "not":
+        (inner,) = fns
+
+        def negation(d: Any, now: datetime | None) -> bool:
+            return not inner(d, now)
+
+        return negation
+    if operator == "and":
+        return _all_of(tuple(fns))
+    return _any_of(tuple(fns))
+
+
+def _all_of(fns: tuple[LeafFn, ...]) -> LeafFn:
+    if not fns:
+        return _always
+    if len(fns) == 1:
+        return fns[0]
+    if len(fns) == 2:
+        a, b = fns
+        return lambda d, now: a(d, now) and b(d, now)
+    if len(fns) == 3:
+        a, b, c = fns
+        return lambda d, now: a(d, now) and b(d, now) and c(d, now)
+
+    def all_of(d: Any, now: datetime | None) -> bool:
+        for fn in fns:  # noqa: SIM110 - a plain loop is faster than all() over a generator
+            if not fn(d, now):
+                return False
+        return True
+
+    return all_of
+
+
+def _any_of(fns: tuple[LeafFn, ...]) -> LeafFn:
+    if not fns:
+        return _never
+    if len(fns) == 1:
+        return fns[0]
+    if len(fns) == 2:
+        a, b = fns
+        return lambda d, now: a(d, now) or b(d, now)
+    if len(fns) == 3:
+        a, b, c = fns
+        return lambda d, now: a(d, now) or b(d, now) or c(d, now)
+
+    def any_of(d: Any, now: datetime | None) -> bool:
+        for fn in fns:  # noqa: SIM110 - a plain loop is faster than any() over a generator
+            if fn(d, now):
+                return True
+        return False
+
+    return any_of
