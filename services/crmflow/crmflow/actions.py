@@ -1,0 +1,225 @@
+"""Action argument schemas (SPEC section 6) and the save-time validation of ``actionsJson``.
+
+Models validate *unrendered* arguments at save time and rendered ones in the runner: string
+limits apply to both.  Numbers are strict (``"60"`` and ``true`` are not integers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Annotated, Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from crmflow.templates import TemplateSyntaxError, parse, render_args
+from crmflow.triggers import TRIGGER_NAMES, placeholder_can_resolve
+from crmflow.validation import DomainValidationError, FieldError, Loc
+
+MAX_ACTIONS: Final = 50
+MAX_DELAY_SECONDS: Final = 31_536_000  # one year
+MAX_DUE_IN_SECONDS: Final = 10 * MAX_DELAY_SECONDS
+
+DEFAULT_PATIENT_FIELD_ALLOWLIST: Final = (
+    "status",
+    "tags",
+    "preferredContactMethod",
+    "preferredLanguage",
+    "nextFollowUpAt",
+)
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+Body = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+Description = Annotated[str, StringConstraints(max_length=10_000)]
+
+
+class ActionArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class CreateTaskArgs(ActionArgs):
+    title: Title
+    description: Description | None = None
+    dueInSeconds: int | None = Field(None, ge=0, le=MAX_DUE_IN_SECONDS)
+    patientId: Id | None = None
+    assignee: Id | None = None
+
+
+class CreateNoteArgs(ActionArgs):
+    patientId: Id
+    body: Body
+
+
+class DraftSmsArgs(ActionArgs):
+    patientId: Id
+    body: Annotated[str, StringConstraints(min_length=1, max_length=1_600)]  # ten SMS segments
+
+
+class DraftEmailArgs(ActionArgs):
+    patientId: Id
+    subject: Title
+    body: Body
+
+
+class UpdatePatientFieldsArgs(ActionArgs):
+    patientId: Id
+    fields: dict[str, Any] = Field(min_length=1, max_length=len(DEFAULT_PATIENT_FIELD_ALLOWLIST) * 4)
+
+
+class DelaySecondsArgs(ActionArgs):
+    seconds: int = Field(ge=0, le=MAX_DELAY_SECONDS)
+
+
+ACTION_TYPES: Final[Mapping[str, type[ActionArgs]]] = {
+    "create_task": CreateTaskArgs,
+    "create_note": CreateNoteArgs,
+    "draft_sms": DraftSmsArgs,
+    "draft_email": DraftEmailArgs,
+    "update_patient_fields": UpdatePatientFieldsArgs,
+    "delay_seconds": DelaySecondsArgs,
+}
+
+_ITEM_KEYS: Final = frozenset({"type", "args"})
+
+
+def check_patient_fields(fields: Any, allowlist: Sequence[str]) -> list[FieldError]:
+    """Errors for every key of ``fields`` outside ``allowlist`` (locs ``("fields", key)``)."""
+    if not isinstance(fields, Mapping):
+        return [FieldError(("fields",), "fields must be an object", "dict_type")]
+    allowed = ", ".join(allowlist) or "none"
+    return [
+        FieldError(
+            ("fields", str(key)),
+            f"field {key!r} may not be updated (allowed: {allowed})",
+            "field_not_allowed",
+        )
+        for key in fields
+        if key not in allowlist
+    ]
+
+
+def _item_errors(item: Any) -> tuple[str | None, list[FieldError]]:
+    """The action type of ``item`` and the problems of its shape (locs relative to the item)."""
+    if not isinstance(item, Mapping):
+        return None, [FieldError((), "action must be an object with 'type' and 'args'", "dict_type")]
+    errors = [
+        FieldError((str(k),), "extra fields not permitted", "extra_forbidden")
+        for k in item
+        if k not in _ITEM_KEYS
+    ]
+    action_type = item.get("type")
+    if "type" not in item:
+        errors.append(FieldError(("type",), "type is required", "missing"))
+    elif not isinstance(action_type, str) or action_type not in ACTION_TYPES:
+        shown = repr(action_type)[:40] if isinstance(action_type, str) else type(action_type).__name__
+        known = ", ".join(ACTION_TYPES)
+        errors.append(
+            FieldError(
+                ("type",), f"unknown action type {shown}; expected one of {known}", "unknown_action_type"
+            )
+        )
+        action_type = None
+    if "args" not in item:
+        errors.append(FieldError(("args",), "args is required", "missing"))
+    elif not isinstance(item["args"], Mapping):
+        errors.append(FieldError(("args",), "args must be an object", "dict_type"))
+    return action_type, errors
+
+
+def _model_errors(model: type[ActionArgs], args: Any) -> tuple[ActionArgs | None, list[FieldError]]:
+    try:
+        return model.model_validate(args), []
+    except ValidationError as exc:
+        return None, [
+            FieldError(("args", *e["loc"]), e["msg"], e["type"]) for e in exc.errors(include_url=False)
+        ]
+
+
+def _strings(value: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:
+    if isinstance(value, str):
+        yield loc, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(item, (*loc, str(key)))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, (*loc, i))
+
+
+def _placeholder_errors(args: Mapping[str, Any], trigger: str | None) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for loc, text in _strings(args, ("args",)):
+        try:
+            paths = parse(text).placeholders
+        except TemplateSyntaxError as exc:
+            errors.append(FieldError(loc, str(exc), "template_syntax"))
+            continue
+        if trigger is not None:
+            errors.extend(
+                FieldError(
+                    loc, f"placeholder {{{path}}} can never resolve for {trigger}", "unresolvable_placeholder"
+                )
+                for path in paths
+                if not placeholder_can_resolve(trigger, path)
+            )
+    return errors
+
+
+def validate_action(
+    item: Any, trigger: str | None = None, patient_field_allowlist: Sequence[str] | None = None
+) -> list[FieldError]:
+    """Every problem of one ``{type, args}`` item (locs relative to the item)."""
+    action_type, errors = _item_errors(item)
+    if action_type is None or errors:
+        return errors
+    args = item["args"]
+    model, errors = _model_errors(ACTION_TYPES[action_type], args)
+    errors += _placeholder_errors(args, trigger if trigger in TRIGGER_NAMES else None)
+    if (
+        model is not None
+        and patient_field_allowlist is not None
+        and isinstance(model, UpdatePatientFieldsArgs)
+    ):
+        errors += [e.with_prefix("args") for e in check_patient_fields(model.fields, patient_field_allowlist)]
+    return errors
+
+
+def validate_actions(
+    actions_json: Any, trigger: str | None, *, patient_field_allowlist: Sequence[str] | None = None
+) -> list[FieldError]:
+    """Every problem of ``actionsJson``, with locs like ``(2, "args", "subject")``.
+
+    With a known ``trigger``, placeholders that can never resolve for it are errors too; with an
+    unknown one they are only parsed (the unknown trigger is reported by the caller).  With a
+    ``patient_field_allowlist``, ``update_patient_fields`` is checked against it as well.
+    """
+    if not isinstance(actions_json, list):
+        return [FieldError((), "actions must be an array of {type, args}", "list_type")]
+    if len(actions_json) > MAX_ACTIONS:
+        return [FieldError((), f"at most {MAX_ACTIONS} actions are allowed", "too_long")]
+    errors: list[FieldError] = []
+    for index, item in enumerate(actions_json):
+        errors += [e.with_prefix(index) for e in validate_action(item, trigger, patient_field_allowlist)]
+    return errors
+
+
+def parse_action(item: Any) -> tuple[str, ActionArgs]:
+    """``(type, args model)`` of one action item; raises DomainValidationError (locs from the item)."""
+    action_type, errors = _item_errors(item)
+    if action_type is None or errors:
+        raise DomainValidationError(errors)
+    model, errors = _model_errors(ACTION_TYPES[action_type], item["args"])
+    if model is None:
+        raise DomainValidationError(errors)
+    return action_type, model
+
+
+def render_action(item: Any, context: Mapping[str, Any]) -> tuple[str, ActionArgs]:
+    """Render the item's args against ``context`` and parse them: what the runner executes.
+
+    Raises UnresolvedPlaceholder, TemplateSyntaxError or DomainValidationError.
+    """
+    action_type, errors = _item_errors(item)
+    if action_type is None or errors:
+        raise DomainValidationError(errors)
+    return parse_action({"type": action_type, "args": render_args(item["args"], context)})
