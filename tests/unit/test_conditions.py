@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
 from crmflow.conditions import compile_condition, evaluate, explain
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -188,7 +187,9 @@ def test_operator(field: str, operator: str, value: Any, expected: bool) -> None
 def test_not_equals_is_exactly_not_equals_on_the_table() -> None:
     for field, operator, value, _ in CASES:
         if operator == "equals":
-            assert evaluate(leaf(field, "not_equals", value), DATA) is not evaluate(leaf(field, operator, value), DATA)
+            assert evaluate(leaf(field, "not_equals", value), DATA) is not evaluate(
+                leaf(field, operator, value), DATA
+            )
 
 
 @pytest.mark.parametrize(
@@ -207,9 +208,10 @@ def test_not_equals_is_exactly_not_equals_on_the_table() -> None:
     ],
 )
 def test_within_next(field: str, value: Any, now: datetime, expected: bool) -> None:
-    assert compile_condition({"field": field, "operator": "within_next", "value": value}).evaluate(
-        DATA, now=now
-    ) is expected
+    assert (
+        compile_condition({"field": field, "operator": "within_next", "value": value}).evaluate(DATA, now=now)
+        is expected
+    )
 
 
 @pytest.mark.parametrize(
@@ -279,8 +281,17 @@ def test_within_near_the_end_of_time_does_not_overflow() -> None:
             {
                 "operator": "and",
                 "conditions": [
-                    {"operator": "or", "conditions": [leaf("patient.age", "less_than", 18), leaf("patient.age", "greater_than", 40)]},
-                    {"operator": "not", "conditions": [{"operator": "and", "conditions": [leaf("status", "changed")]}]},
+                    {
+                        "operator": "or",
+                        "conditions": [
+                            leaf("patient.age", "less_than", 18),
+                            leaf("patient.age", "greater_than", 40),
+                        ],
+                    },
+                    {
+                        "operator": "not",
+                        "conditions": [{"operator": "and", "conditions": [leaf("status", "changed")]}],
+                    },
                     leaf("patient.tags", "contains", "vip"),
                     leaf("patient.address.city", "in", ["Lyon", "Paris"]),
                 ],
@@ -307,7 +318,9 @@ def test_groups_of_every_size_short_circuit_correctly(size: int) -> None:
     assert evaluate({"operator": "or", "conditions": [no] * size}, DATA) is False
 
 
-@pytest.mark.parametrize("data", [None, [], "text", 42, 1.5, True, [{"patient": {}}], {"patient": "x"}, {"patient": None}])
+@pytest.mark.parametrize(
+    "data", [None, [], "text", 42, 1.5, True, [{"patient": {}}], {"patient": "x"}, {"patient": None}]
+)
 def test_data_that_is_not_an_object_never_matches_a_leaf(data: Any) -> None:
     for operator in ("equals", "contains", "greater_than", "in", "starts_with", "matches", "within_next"):
         value = {"in": ["a"], "within_next": "1d", "greater_than": 1}.get(operator, "a")
@@ -319,7 +332,12 @@ def test_data_that_is_not_an_object_never_matches_a_leaf(data: Any) -> None:
 def test_strange_numbers_never_raise() -> None:
     data = {"n": 10**400, "f": float("nan"), "inf": float("inf"), "neg": -(10**5000)}
     for field in ("n", "f", "inf", "neg"):
-        for operator, value in [("greater_than", 1.5), ("less_than", 10**300), ("equals", 1e308), ("in", [1, 2.5])]:
+        for operator, value in [
+            ("greater_than", 1.5),
+            ("less_than", 10**300),
+            ("equals", 1e308),
+            ("in", [1, 2.5]),
+        ]:
             evaluate(leaf(field, operator, value), data)
         json.dumps(explain(leaf(field, "equals", 1), data), allow_nan=False)
     assert evaluate(leaf("n", "greater_than", 1e308), data) is True
@@ -352,7 +370,13 @@ class TestExplain:
 
     def test_missing_field_is_marked(self) -> None:
         trace = explain(leaf("patient.fax", "exists"), DATA)["trace"]
-        assert trace == {"field": "patient.fax", "operator": "exists", "actual": "missing", "missing": True, "passed": False}
+        assert trace == {
+            "field": "patient.fax",
+            "operator": "exists",
+            "actual": "missing",
+            "missing": True,
+            "passed": False,
+        }
 
     def test_null_is_not_missing(self) -> None:
         trace = explain(leaf("patient.phone", "exists"), DATA)["trace"]
@@ -361,7 +385,10 @@ class TestExplain:
     def test_group_trace_shows_every_child(self) -> None:
         condition = {
             "operator": "and",
-            "conditions": [leaf("patient.phone", "exists"), {"operator": "not", "condition": leaf("patient.email", "exists")}],
+            "conditions": [
+                leaf("patient.phone", "exists"),
+                {"operator": "not", "condition": leaf("patient.email", "exists")},
+            ],
         }
         out = explain(condition, DATA)
         assert out["matched"] is False
@@ -377,7 +404,9 @@ class TestExplain:
         assert trace["actual"] == {"from": "scheduled", "to": "cancelled"}
 
     def test_within_trace_records_now(self) -> None:
-        trace = compile_condition(leaf("appointment.startsAt", "within_next", "1d")).explain(DATA, now=NOW).trace
+        trace = (
+            compile_condition(leaf("appointment.startsAt", "within_next", "1d")).explain(DATA, now=NOW).trace
+        )
         assert trace is not None and trace["now"] == NOW.isoformat()
 
     def test_no_condition(self) -> None:
@@ -385,7 +414,13 @@ class TestExplain:
 
     def test_large_values_are_shortened(self) -> None:
         data = {"body": "x" * 5000, "list": list(range(1000)), "big": 10**100}
-        trace = explain({"operator": "and", "conditions": [leaf("body", "exists"), leaf("list", "exists"), leaf("big", "exists")]}, data)["trace"]
+        trace = explain(
+            {
+                "operator": "and",
+                "conditions": [leaf("body", "exists"), leaf("list", "exists"), leaf("big", "exists")],
+            },
+            data,
+        )["trace"]
         body, items, big = trace["conditions"]
         assert len(body["actual"]) < 200
         assert items["actual"] == "<array of 1000 items>"
