@@ -436,3 +436,21 @@ def test_compiled_condition_is_reusable_across_events() -> None:
     compiled = compile_condition(leaf("appointment.status", "in", ["scheduled", "confirmed"]))
     events = [{"appointment": {"status": s}} for s in ("scheduled", "cancelled", "confirmed", 3)]
     assert [compiled.evaluate(e) for e in events] == [True, False, True, False]
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "expected"),
+    [
+        ([{"a": 1}], "0.a", True),
+        ([{"a": 1}], "a", False),
+        ({"a": [{"b": [0, 1]}]}, "a.0.b.1", True),
+        ({"a": {"b": {"c": 1}}}, "a.b.c", True),
+        ({"a": {"b": {"c": 1, "d": 2}}}, "a.b.d.e", False),
+        ({"0": 1}, "0", True),
+        ({"a": {"0": 1}}, "a.0", True),
+    ],
+)
+def test_paths_on_any_container(data: Any, field: str, expected: bool) -> None:
+    condition = {"field": field, "operator": "equals", "value": 1}
+    assert evaluate(condition, data) is expected
+    assert explain(condition, data)["matched"] is expected

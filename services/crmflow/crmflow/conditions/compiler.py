@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
+from crmflow.conditions.codegen import generate
 from crmflow.conditions.jsonvalues import summarise
 from crmflow.conditions.operators import LEAF_OPERATORS, Built, LeafFn, OperandError
 from crmflow.conditions.paths import MISSING, path_error, split_path
@@ -92,7 +93,9 @@ class CompiledCondition:
 
     def __init__(self, root: _Leaf | _Group | None) -> None:
         self._root = root
-        self._fn: LeafFn = _always if root is None else root.fn if isinstance(root, _Group) else root.built.fn
+        self._fn: LeafFn = _always
+        if root is not None:
+            self._fn = generate(root) or (root.fn if isinstance(root, _Group) else root.built.fn)
         self.uses_now = _uses_now(root)
 
     def evaluate(self, data: Any, *, now: datetime | None = None) -> bool:
