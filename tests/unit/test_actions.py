@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from crmflow.actions import (
     ACTION_TYPES,
     DEFAULT_PATIENT_FIELD_ALLOWLIST,

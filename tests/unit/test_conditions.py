@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from crmflow.conditions import compile_condition, evaluate, explain
+
+from crmflow.conditions import HOT_AFTER, compile_condition, evaluate, explain
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -176,8 +177,11 @@ CASES: list[tuple[str, str, Any, bool]] = [
 @pytest.mark.parametrize(("field", "operator", "value", "expected"), CASES)
 def test_operator(field: str, operator: str, value: Any, expected: bool) -> None:
     condition = leaf(field, operator, value)
+    for codegen in ("off", "eager"):
+        assert compile_condition(condition, codegen=codegen).evaluate(DATA, now=NOW) is expected, codegen
     compiled = compile_condition(condition)
-    assert compiled.evaluate(DATA, now=NOW) is expected
+    for _ in range(HOT_AFTER + 2):  # across the switch from closures to generated code
+        assert compiled.evaluate(DATA, now=NOW) is expected
     explained = compiled.explain(DATA, now=NOW)
     assert explained.matched is expected
     assert explained.trace is not None and explained.trace["passed"] is expected
@@ -301,7 +305,8 @@ def test_within_near_the_end_of_time_does_not_overflow() -> None:
     ],
 )
 def test_groups(condition: Any, expected: bool) -> None:
-    assert evaluate(condition, DATA) is expected
+    for codegen in ("off", "eager"):
+        assert compile_condition(condition, codegen=codegen).evaluate(DATA) is expected
 
 
 @pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 7])
@@ -452,5 +457,6 @@ def test_compiled_condition_is_reusable_across_events() -> None:
 )
 def test_paths_on_any_container(data: Any, field: str, expected: bool) -> None:
     condition = {"field": field, "operator": "equals", "value": 1}
-    assert evaluate(condition, data) is expected
+    for codegen in ("off", "eager"):
+        assert compile_condition(condition, codegen=codegen).evaluate(data) is expected
     assert explain(condition, data)["matched"] is expected

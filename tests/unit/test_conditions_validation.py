@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+
 from crmflow.conditions import MAX_DEPTH, compile_condition, evaluate, validate_condition
 from crmflow.conditions.regexsafe import MAX_SUBJECT, UnsafePattern, compile_safe_regex
 from crmflow.validation import DomainValidationError, FieldError

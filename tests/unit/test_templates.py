@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from crmflow.templates import (
     CONTEXT_ALIASES,
     TemplateSyntaxError,
@@ -72,9 +73,7 @@ def test_render(template: str, expected: str) -> None:
         ("{patient.age.x}", "patient.age.x", '"patient.age" is a number, not an object'),
     ],
 )
-def test_unresolved_names_the_path_not_the_data(
-    template: str, path: str, reason: str
-) -> None:
+def test_unresolved_names_the_path_not_the_data(template: str, path: str, reason: str) -> None:
     with pytest.raises(UnresolvedPlaceholder) as caught:
         render(template, CONTEXT)
     assert str(caught.value) == f"unresolved placeholder {{{path}}}: {reason}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from crmflow.conditions import OPERATORS, compile_condition
 from crmflow.conditions.paths import MISSING, lookup, split_path
 from crmflow.templates import CONTEXT_ALIASES, build_context, render

@@ -16,8 +16,10 @@ from typing import Any
 
 from crmflow.conditions.compiler import (
     GROUP_OPERATORS,
+    HOT_AFTER,
     MAX_DEPTH,
     OPERATORS,
+    Codegen,
     CompiledCondition,
     Explanation,
     compile_condition,
@@ -27,9 +29,11 @@ from crmflow.conditions.paths import MISSING
 
 __all__ = [
     "GROUP_OPERATORS",
+    "HOT_AFTER",
     "MAX_DEPTH",
     "MISSING",
     "OPERATORS",
+    "Codegen",
     "CompiledCondition",
     "Explanation",
     "compile_condition",

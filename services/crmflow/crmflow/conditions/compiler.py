@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from crmflow.conditions.codegen import generate
 from crmflow.conditions.jsonvalues import summarise
@@ -86,17 +86,40 @@ class _Group:
         return passed, {"operator": self.operator, "passed": passed, "conditions": [t for _, t in results]}
 
 
+Codegen = Literal["lazy", "eager", "off"]
+HOT_AFTER: Final = 8
+"""Evaluations after which a condition (with codegen="lazy") is turned into generated code."""
+
+
 class CompiledCondition:
-    """A validated condition ready to run against many events; immutable and thread-safe."""
+    """A validated condition ready to run against many events; immutable in behaviour.
 
-    __slots__ = ("_fn", "_root", "uses_now")
+    Evaluation starts on the closure tree and, once the condition has proved hot (``HOT_AFTER``
+    evaluations), switches to one generated function (:mod:`codegen`), so loading thousands of
+    rules stays cheap while busy rules run at full speed.  ``codegen="eager"`` generates at once,
+    ``"off"`` never.  The switch is a single attribute store: safe under threads.
+    """
 
-    def __init__(self, root: _Leaf | _Group | None) -> None:
+    __slots__ = ("_calls", "_closure", "_fn", "_root", "uses_now")
+
+    def __init__(self, root: _Leaf | _Group | None, codegen: Codegen = "lazy") -> None:
         self._root = root
-        self._fn: LeafFn = _always
-        if root is not None:
-            self._fn = generate(root) or (root.fn if isinstance(root, _Group) else root.built.fn)
+        self._calls = 0
+        self._closure: LeafFn = (
+            _always if root is None else root.fn if isinstance(root, _Group) else root.built.fn
+        )
+        self._fn: LeafFn = self._closure
+        if root is not None and codegen == "eager":
+            self._fn = generate(root) or self._closure
+        elif root is not None and codegen == "lazy":
+            self._fn = self._warm_up
         self.uses_now = _uses_now(root)
+
+    def _warm_up(self, data: Any, now: datetime | None) -> bool:
+        self._calls += 1
+        if self._calls >= HOT_AFTER and self._root is not None:
+            self._fn = generate(self._root) or self._closure
+        return self._closure(data, now)
 
     def evaluate(self, data: Any, *, now: datetime | None = None) -> bool:
         """True when ``data`` (an event's ``data``) satisfies the condition; never raises."""
@@ -122,18 +145,18 @@ def _uses_now(node: _Leaf | _Group | None) -> bool:
     return any(_uses_now(child) for child in node.children)
 
 
-def compile_condition(condition: Any) -> CompiledCondition:
+def compile_condition(condition: Any, *, codegen: Codegen = "lazy") -> CompiledCondition:
     """Validate and compile ``condition``; None (or ``{}``) always matches.
 
     Raises DomainValidationError listing every problem, each with its path from the condition root.
     """
     if condition is None or (type(condition) is dict and not condition):
-        return CompiledCondition(None)
+        return CompiledCondition(None, codegen)
     errors: list[FieldError] = []
     root = _compile(condition, (), 0, errors)
     if errors or root is None:
         raise DomainValidationError(errors or [FieldError((), "invalid condition", "value_error")])
-    return CompiledCondition(root)
+    return CompiledCondition(root, codegen)
 
 
 def validate_condition(condition: Any) -> list[FieldError]:
