@@ -49,8 +49,11 @@ def run_dir() -> Path:
 @pytest.fixture(scope="session")
 def stack(settings: Settings) -> Iterator[None]:
     """PostgreSQL, Kafka and Connect, migrated, topics created, connector registered."""
-    ports = [(settings.pg_host, settings.pg_port), ("127.0.0.1", int(os.environ.get(
-        "CRMFLOW_CONNECT_PORT", "8083"))), tuple(settings.kafka_bootstrap.split(":"))]
+    ports = [
+        (settings.pg_host, settings.pg_port),
+        ("127.0.0.1", int(os.environ.get("CRMFLOW_CONNECT_PORT", "8083"))),
+        tuple(settings.kafka_bootstrap.split(":")),
+    ]
     started = not all(_port_open(h, int(p)) for h, p in ports)
     if started:
         _run(STACK, "start", "all")
@@ -72,8 +75,7 @@ def services(stack: None, settings: Settings, run_dir: Path) -> Iterator[dict[st
     """The three services as subprocesses, started once; tests may kill and restart them."""
     procs = {
         "api": Service("api", "crmflow_api", settings.api_port, run_dir / "logs"),
-        "evaluator": Service("evaluator", "crmflow_evaluator", settings.evaluator_port,
-                             run_dir / "logs"),
+        "evaluator": Service("evaluator", "crmflow_evaluator", settings.evaluator_port, run_dir / "logs"),
         "runner": Service("runner", "crmflow_runner", settings.runner_port, run_dir / "logs"),
     }
     try:
@@ -97,6 +99,7 @@ def practice(engine: Engine, settings: Settings) -> dict[str, str]:
 @pytest.fixture
 def api(services: dict[str, Service], practice: dict[str, str]) -> Iterator[httpx.Client]:
     """An HTTP client of the running rules-api, authenticated as ``practice``."""
-    with httpx.Client(base_url=services["api"].url, timeout=15,
-                      headers={"Authorization": f"Bearer {practice['apiKey']}"}) as client:
+    with httpx.Client(
+        base_url=services["api"].url, timeout=15, headers={"Authorization": f"Bearer {practice['apiKey']}"}
+    ) as client:
         yield client

@@ -14,36 +14,44 @@ from tests.support.rules import note_rule
 pytestmark = pytest.mark.e2e
 
 
-def test_patient_created_makes_one_note_through_the_real_pipeline(api, services, engine, settings,
-                                                                  practice):
+def test_patient_created_makes_one_note_through_the_real_pipeline(api, services, engine, settings, practice):
     rule = note_rule(api, services["evaluator"], body="Welcome {patient.firstName}!")
 
     started = time.monotonic()
-    response = api.post("/api/patients", json={"firstName": "Grace", "lastName": "Hopper",
-                                               "email": "grace@example.com"})
+    response = api.post(
+        "/api/patients", json={"firstName": "Grace", "lastName": "Hopper", "email": "grace@example.com"}
+    )
     assert response.status_code == 201, response.text
     patient = response.json()
     assert {"id", "practiceId", "createdAt", "updatedAt"} <= patient.keys()
     assert patient["practiceId"] == practice["id"]
 
-    notes = wait_for(lambda: api.get(f"/api/patients/{patient['id']}/notes").json(), 10,
-                     what="the rule's note")
+    notes = wait_for(
+        lambda: api.get(f"/api/patients/{patient['id']}/notes").json(), 10, what="the rule's note"
+    )
     elapsed = time.monotonic() - started
     assert elapsed < 10
     assert [n["body"] for n in notes] == ["Welcome Grace!"]
 
     with engine.connect() as conn:
-        event = conn.execute(text(
-            "SELECT id, kafka_topic, kafka_partition, kafka_offset, status FROM outbox_events "
-            "WHERE aggregate_id = :pid AND event_name = 'crm/patient.created'"
-        ), {"pid": patient["id"]}).one()
-        runs = conn.execute(text(
-            "SELECT id, status, rule_id, rule_version FROM automation_runs WHERE event_id = :e"
-        ), {"e": event.id}).all()
-        logs = conn.execute(text(
-            "SELECT l.status, l.action_type FROM automation_action_logs l "
-            "JOIN automation_runs r ON r.id = l.run_id WHERE r.event_id = :e"
-        ), {"e": event.id}).all()
+        event = conn.execute(
+            text(
+                "SELECT id, kafka_topic, kafka_partition, kafka_offset, status FROM outbox_events "
+                "WHERE aggregate_id = :pid AND event_name = 'crm/patient.created'"
+            ),
+            {"pid": patient["id"]},
+        ).one()
+        runs = conn.execute(
+            text("SELECT id, status, rule_id, rule_version FROM automation_runs WHERE event_id = :e"),
+            {"e": event.id},
+        ).all()
+        logs = conn.execute(
+            text(
+                "SELECT l.status, l.action_type FROM automation_action_logs l "
+                "JOIN automation_runs r ON r.id = l.run_id WHERE r.event_id = :e"
+            ),
+            {"e": event.id},
+        ).all()
     assert event.status == "published"
     assert [(r.status, str(r.rule_id), r.rule_version) for r in runs] == [
         ("succeeded", rule["id"], rule["version"])
@@ -52,8 +60,13 @@ def test_patient_created_makes_one_note_through_the_real_pipeline(api, services,
 
     # The record Debezium wrote: key = patient id, headers id / practiceId / eventName.
     assert event.kafka_topic == "crm.patient"
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "e2e-inspect",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": "e2e-inspect",
+            "enable.auto.commit": False,
+        }
+    )
     try:
         consumer.assign([TopicPartition(event.kafka_topic, event.kafka_partition, event.kafka_offset)])
         record = wait_for(lambda: consumer.poll(1.0), 10, what="the CDC record")
@@ -61,7 +74,7 @@ def test_patient_created_makes_one_note_through_the_real_pipeline(api, services,
         consumer.close()
     assert record.error() is None
     assert record.key().decode() == patient["id"]
-    headers = {k: v.decode() for k, v in record.headers()}
+    headers = {k: v.decode() if v is not None else None for k, v in record.headers()}
     assert headers["id"] == str(event.id)
     assert headers["practiceId"] == practice["id"]
     assert headers["eventName"] == "crm/patient.created"

@@ -48,8 +48,11 @@ class Service:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", self.module], stdout=log, stderr=subprocess.STDOUT,
-            env={**os.environ, **self.env}, cwd=self.log_dir,
+            [sys.executable, "-m", self.module],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
+            cwd=self.log_dir,
         )
         wait_for(self.ready, timeout, 0.2, f"{self.name} to be ready (log: {self.log_path})")
 

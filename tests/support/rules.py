@@ -22,15 +22,21 @@ def create_rule(api: httpx.Client, evaluator: Service, **rule: Any) -> dict[str,
     response = api.post("/api/automations", json=body)
     assert response.status_code == 201, response.text
     created = response.json()
-    wait_for(lambda: evaluator_holds(evaluator, created["id"], created["version"]), 10,
-             what=f"the evaluator to hold rule {created['id']}")
+    wait_for(
+        lambda: evaluator_holds(evaluator, created["id"], created["version"]),
+        10,
+        what=f"the evaluator to hold rule {created['id']}",
+    )
     return created
 
 
-def note_rule(api: httpx.Client, evaluator: Service, body: str = "Welcome {patient.firstName}",
-              **extra: Any) -> dict[str, Any]:
+def note_rule(
+    api: httpx.Client, evaluator: Service, body: str = "Welcome {patient.firstName}", **extra: Any
+) -> dict[str, Any]:
     return create_rule(
-        api, evaluator, triggerEvent="crm/patient.created",
+        api,
+        evaluator,
+        triggerEvent="crm/patient.created",
         actionsJson=[{"type": "create_note", "args": {"patientId": "{patientId}", "body": body}}],
         **extra,
     )

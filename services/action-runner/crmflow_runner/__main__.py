@@ -8,7 +8,6 @@ import threading
 
 from crmflow.logs import configure_logging
 from crmflow.settings import get_settings
-
 from crmflow_runner.bootstrap import bootstrap
 from crmflow_runner.http import serve
 
@@ -21,8 +20,11 @@ def main() -> None:
     runner = bootstrap(settings)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: runner.stop.set())
-    server = serve(settings.api_host, settings.runner_port,
-                   lambda: (runner.consumer.assigned, {"assigned": runner.consumer.assigned}))
+    server = serve(
+        settings.api_host,
+        settings.runner_port,
+        lambda: (runner.consumer.assigned, {"assigned": runner.consumer.assigned}),
+    )
     threading.Thread(target=runner.scheduler.run, name="scheduler", daemon=True).start()
     log.info("action-runner started", extra={"port": settings.runner_port})
     try:

@@ -10,7 +10,6 @@ from confluent_kafka import Consumer, Producer
 from crmflow.db.engine import make_engine
 from crmflow.kafka import consumer_config, producer_config
 from crmflow.settings import Settings
-
 from crmflow_runner.consumer import CommandConsumer
 from crmflow_runner.executor import Executor
 from crmflow_runner.handlers import build_handlers

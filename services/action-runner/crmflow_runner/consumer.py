@@ -22,7 +22,6 @@ from sqlalchemy import Engine
 from crmflow import topics
 from crmflow.commands import EventEvaluated, RunCommand
 from crmflow.deadletter import dead_letter_headers
-
 from crmflow_runner import metrics
 from crmflow_runner.executor import Executor
 from crmflow_runner.retry import backoff_seconds, is_outage, is_transient
@@ -52,9 +51,18 @@ def decode(msg: Message) -> dict[str, Any]:
 
 
 class CommandConsumer:
-    def __init__(self, *, consumer: Consumer, producer: Producer, engine: Engine,
-                 executor: Executor, batch_size: int, poll_seconds: float, max_retries: int,
-                 stop: threading.Event) -> None:
+    def __init__(
+        self,
+        *,
+        consumer: Consumer,
+        producer: Producer,
+        engine: Engine,
+        executor: Executor,
+        batch_size: int,
+        poll_seconds: float,
+        max_retries: int,
+        stop: threading.Event,
+    ) -> None:
         self.consumer = consumer
         self.producer = producer
         self.engine = engine
@@ -66,12 +74,12 @@ class CommandConsumer:
         self.assigned = False
 
     def run(self) -> None:
-        self.consumer.subscribe([topics.COMMANDS], on_assign=self._on_assign,
-                                on_revoke=self._on_revoke)
+        self.consumer.subscribe([topics.COMMANDS], on_assign=self._on_assign, on_revoke=self._on_revoke)
         last_lag = 0.0
         while not self.stop.is_set():
-            messages = [m for m in self.consumer.consume(self.batch_size, self.poll_seconds)
-                        if self._usable(m)]
+            messages = [
+                m for m in self.consumer.consume(self.batch_size, self.poll_seconds) if self._usable(m)
+            ]
             if messages:
                 self.process(messages)
             if time.monotonic() - last_lag > 5:
@@ -104,15 +112,15 @@ class CommandConsumer:
         if ok is None:
             return False
         if not ok:
-            log.warning("batch failed; executing its commands one by one",
-                        extra={"commands": len(batch)})
+            log.warning("batch failed; executing its commands one by one", extra={"commands": len(batch)})
             for msg, command in batch:
                 single = self._with_retries([command])
                 if single is None:
                     return False
                 if not single:
-                    self.dead_letter(msg, "retries_exhausted",
-                                     f"executing the command failed {self.max_retries} times")
+                    self.dead_letter(
+                        msg, "retries_exhausted", f"executing the command failed {self.max_retries} times"
+                    )
         return True
 
     def _with_retries(self, commands: list[dict[str, Any]]) -> bool | None:
@@ -127,36 +135,51 @@ class CommandConsumer:
             except Exception as exc:
                 outage = is_outage(exc)
                 if not is_transient(exc) or (attempt >= self.max_retries and not outage):
-                    log.error("commands failed", exc_info=not is_transient(exc),
-                              extra={"attempt": attempt, "commands": len(commands),
-                                     "error": type(exc).__name__})
+                    log.error(
+                        "commands failed",
+                        exc_info=not is_transient(exc),
+                        extra={"attempt": attempt, "commands": len(commands), "error": type(exc).__name__},
+                    )
                     return False
                 metrics.RETRIES.labels("outage" if outage else "transient").inc()
                 delay = backoff_seconds(attempt, cap=5.0 if outage else 2.0)
-                log.warning("transient database failure; retrying",
-                            extra={"attempt": attempt, "in_seconds": round(delay, 3),
-                                   "outage": outage, "error": type(exc).__name__})
+                log.warning(
+                    "transient database failure; retrying",
+                    extra={
+                        "attempt": attempt,
+                        "in_seconds": round(delay, 3),
+                        "outage": outage,
+                        "error": type(exc).__name__,
+                    },
+                )
                 self.stop.wait(delay)
         return None
 
     def dead_letter(self, msg: Message, reason: str, detail: str) -> None:
         """Park the original record, with why and where from, on the dead-letter topic."""
         metrics.DEAD_LETTERED.labels(reason).inc()
-        log.error("command dead-lettered", extra={"reason": reason, "partition": msg.partition(),
-                                                  "offset": msg.offset()})
-        self.producer.produce(
-            topics.DEAD_LETTERS, key=msg.key(), value=msg.value(),
-            headers=dead_letter_headers(
-                reason=reason, detail=detail, service=SERVICE, topic=msg.topic(),
-                partition=msg.partition(), offset=msg.offset(), original=msg.headers() or [],
-            ),
+        log.error(
+            "command dead-lettered",
+            extra={"reason": reason, "partition": msg.partition(), "offset": msg.offset()},
         )
+        headers: list[tuple[str, str | bytes | None]] = [
+            *dead_letter_headers(
+                reason=reason,
+                detail=detail,
+                service=SERVICE,
+                topic=msg.topic() or "",
+                partition=msg.partition() or 0,
+                offset=msg.offset() or 0,
+                original=msg.headers() or [],
+            )
+        ]
+        self.producer.produce(topics.DEAD_LETTERS, key=msg.key(), value=msg.value(), headers=headers)
 
     def _commit(self, messages: Sequence[Message]) -> None:
         highest: dict[tuple[str, int], int] = {}
         for m in messages:
-            key = (m.topic(), m.partition())
-            highest[key] = max(highest.get(key, -1), m.offset())
+            key = (m.topic() or "", m.partition() or 0)
+            highest[key] = max(highest.get(key, -1), m.offset() or 0)
         offsets = [TopicPartition(t, p, o + 1) for (t, p), o in highest.items()]
         try:
             self.consumer.commit(offsets=offsets, asynchronous=False)
@@ -199,4 +222,3 @@ def _observe_latency(commands: Sequence[dict[str, Any]]) -> None:
             except ValueError:
                 continue
             metrics.END_TO_END_SECONDS.observe(max(0.0, now - occurred))
-

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, RowMapping, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from crmflow.actions import ACTION_TYPES
@@ -30,7 +30,6 @@ from crmflow.db.tables import (
 from crmflow.phi import minimal_args
 from crmflow.templates import UnresolvedPlaceholder, render_args
 from crmflow.validation import DomainValidationError
-
 from crmflow_runner import metrics
 from crmflow_runner.errors import PermanentActionError
 from crmflow_runner.handlers import Handler, parse_args
@@ -72,18 +71,22 @@ class Executor:
         self.handlers = handlers
 
     # -- commands from Kafka -------------------------------------------------------------
-    def execute(self, conn: Connection, commands: Sequence[dict[str, Any]], *,
-                attempt: int = 1) -> list[RunOutcome]:
+    def execute(
+        self, conn: Connection, commands: Sequence[dict[str, Any]], *, attempt: int = 1
+    ) -> list[RunOutcome]:
         markers = [c for c in commands if c["kind"] == "event"]
         runs = [c for c in commands if c["kind"] == "run"]
         if markers:
             conn.execute(_MARK_EVENT, [_marker_params(m) for m in markers])
         claimed = self._claim_runs(conn, runs)
-        to_execute = [c for c in runs if c["runId"] in claimed and c["status"] == "matched"]
+        to_execute = []
         for c in runs:
-            if c["runId"] in claimed:
-                metrics.RUNS.labels(c["status"] if c["status"] != "matched" else "started").inc()
-        done = self._done_actions(conn, [c["runId"] for c in to_execute if claimed[c["runId"]]])
+            if claimed.pop(c["runId"], None) is None:
+                continue  # not claimed, or a second copy in this batch
+            if c["status"] == "matched":
+                to_execute.append(c)
+            metrics.RUNS.labels(c["status"] if c["status"] != "matched" else "started").inc()
+        done = self._done_actions(conn, [c["runId"] for c in to_execute])
         return self._execute_runs(conn, [(c, 0) for c in to_execute], done, attempt)
 
     def _claim_runs(self, conn: Connection, runs: Sequence[dict[str, Any]]) -> dict[str, bool]:
@@ -93,8 +96,10 @@ class Executor:
         rows = {c["runId"]: _run_row(c) for c in runs}
         inserted = set(
             conn.execute(
-                pg_insert(automation_runs).values(list(rows.values()))
-                .on_conflict_do_nothing().returning(automation_runs.c.id)
+                pg_insert(automation_runs)
+                .values(list(rows.values()))
+                .on_conflict_do_nothing()
+                .returning(automation_runs.c.id)
             ).scalars()
         )
         claimed = {run_id: False for run_id in inserted}
@@ -122,29 +127,33 @@ class Executor:
         return {(str(r.run_id), r.action_index) for r in rows}
 
     # -- delayed runs, from the scheduler -----------------------------------------------
-    def resume(self, conn: Connection, resumes: Sequence[Mapping[str, Any]]) -> list[RunOutcome]:
+    def resume(self, conn: Connection, resumes: Sequence[RowMapping]) -> list[RunOutcome]:
         run_ids = [str(r["run_id"]) for r in resumes]
         done = self._done_actions(conn, run_ids)
         work = [(r["command"], r["action_index"]) for r in resumes]
         return self._execute_runs(conn, work, done, attempt=1)
 
     # -- shared ---------------------------------------------------------------------------
-    def _execute_runs(self, conn: Connection, work: Sequence[tuple[dict[str, Any], int]],
-                      done: set[tuple[str, int]], attempt: int) -> list[RunOutcome]:
+    def _execute_runs(
+        self,
+        conn: Connection,
+        work: Sequence[tuple[dict[str, Any], int]],
+        done: set[tuple[str, int]],
+        attempt: int,
+    ) -> list[RunOutcome]:
         patients = PatientCache(conn)
-        patients.preload({
-            (c["practiceId"], c["patientId"]) for c, _ in work if isinstance(c.get("patientId"), str)
-        })
+        patients.preload(
+            {(c["practiceId"], c["patientId"]) for c, _ in work if isinstance(c.get("patientId"), str)}
+        )
         writes = DeferredWrites()
         outcomes = [
-            self._run_actions(RunContext(c, writes, patients, attempt), start, done)
-            for c, start in work
+            self._run_actions(RunContext(c, writes, patients, attempt), start, done) for c, start in work
         ]
         writes.flush(conn, FLUSH_ORDER)
         if outcomes:
-            conn.execute(_FINISH_RUN, [
-                {"run_id": o.run_id, "status": o.status, "error": o.error} for o in outcomes
-            ])
+            conn.execute(
+                _FINISH_RUN, [{"run_id": o.run_id, "status": o.status, "error": o.error} for o in outcomes]
+            )
         for o in outcomes:
             metrics.RUNS.labels(o.status).inc()
         return outcomes
@@ -167,8 +176,9 @@ class Executor:
                 metrics.ACTIONS.labels(action_type, "failed").inc()
                 for later in range(index + 1, len(actions)):
                     later_type = str((actions[later] or {}).get("type"))
-                    self._log(ctx, later, later_type, None, "skipped",
-                              error=f"skipped: action {index} failed")
+                    self._log(
+                        ctx, later, later_type, None, "skipped", error=f"skipped: action {index} failed"
+                    )
                     metrics.ACTIONS.labels(later_type, "skipped").inc()
                 return RunOutcome(ctx.run_id, "failed", f"action {index} ({action_type}): {error}")
         return RunOutcome(ctx.run_id, "succeeded")
@@ -187,30 +197,57 @@ class Executor:
     def _schedule(self, ctx: RunContext, index: int, action: dict[str, Any]) -> None:
         args = parse_args(ACTION_TYPES[DELAY], render_args(action.get("args") or {}, ctx.context))
         due_at = datetime.now(UTC) + timedelta(seconds=args.seconds)  # type: ignore[attr-defined]
-        ctx.writes.add(scheduled_resumes, {
-            "run_id": ctx.run_id, "action_index": index + 1, "practice_id": ctx.practice_id,
-            "due_at": due_at, "command": ctx.command, "status": "pending",
-        })
+        ctx.writes.add(
+            scheduled_resumes,
+            {
+                "run_id": ctx.run_id,
+                "action_index": index + 1,
+                "practice_id": ctx.practice_id,
+                "due_at": due_at,
+                "command": ctx.command,
+                "status": "pending",
+            },
+        )
         self._key(ctx, index)
-        self._log(ctx, index, DELAY, args.model_dump(), "scheduled",
-                  result={"dueAt": due_at.isoformat()})
+        self._log(ctx, index, DELAY, args.model_dump(), "scheduled", result={"dueAt": due_at.isoformat()})
         metrics.ACTIONS.labels(DELAY, "scheduled").inc()
 
     @staticmethod
     def _key(ctx: RunContext, index: int) -> None:
-        ctx.writes.add(action_executions, {
-            "run_id": ctx.run_id, "action_index": index, "practice_id": ctx.practice_id,
-        })
+        ctx.writes.add(
+            action_executions,
+            {
+                "run_id": ctx.run_id,
+                "action_index": index,
+                "practice_id": ctx.practice_id,
+            },
+        )
 
     @staticmethod
-    def _log(ctx: RunContext, index: int, action_type: str, args: Any, status: str, *,
-             result: Any = None, error: str | None = None) -> None:
-        ctx.writes.add(automation_action_logs, {
-            "practice_id": ctx.practice_id, "run_id": ctx.run_id, "action_index": index,
-            "action_type": action_type, "args": None if args is None else minimal_args(args),
-            "status": status, "result": result, "error": error,
-            "attempt": ctx.attempt,
-        })
+    def _log(
+        ctx: RunContext,
+        index: int,
+        action_type: str,
+        args: Any,
+        status: str,
+        *,
+        result: Any = None,
+        error: str | None = None,
+    ) -> None:
+        ctx.writes.add(
+            automation_action_logs,
+            {
+                "practice_id": ctx.practice_id,
+                "run_id": ctx.run_id,
+                "action_index": index,
+                "action_type": action_type,
+                "args": None if args is None else minimal_args(args),
+                "status": status,
+                "result": result,
+                "error": error,
+                "attempt": ctx.attempt,
+            },
+        )
 
 
 def _error_text(exc: Exception) -> str:
@@ -222,19 +259,31 @@ def _error_text(exc: Exception) -> str:
 def _marker_params(marker: Mapping[str, Any]) -> dict[str, Any]:
     source = marker["source"]
     return {
-        "event_id": marker["eventId"], "practice_id": marker["practiceId"],
-        "topic": source["topic"], "partition": source["partition"], "offset": source["offset"],
-        "timestamp": source.get("timestamp"), "runs_expected": marker["runsExpected"],
+        "event_id": marker["eventId"],
+        "practice_id": marker["practiceId"],
+        "topic": source["topic"],
+        "partition": source["partition"],
+        "offset": source["offset"],
+        "timestamp": source.get("timestamp"),
+        "runs_expected": marker["runsExpected"],
     }
 
 
 def _run_row(c: Mapping[str, Any]) -> dict[str, Any]:
     final = c["status"] in _TERMINAL_AT_INSERT
     return {
-        "id": c["runId"], "practice_id": c["practiceId"], "rule_id": c["ruleId"],
-        "rule_version": c["ruleVersion"], "event_id": c["eventId"], "event_name": c["eventName"],
-        "patient_id": c.get("patientId"), "status": c["status"] if final else "running",
-        "trace": c.get("trace"), "error": c.get("error"), "correlation_id": c["correlationId"],
-        "causation_id": c["causationId"], "depth": c["depth"],
+        "id": c["runId"],
+        "practice_id": c["practiceId"],
+        "rule_id": c["ruleId"],
+        "rule_version": c["ruleVersion"],
+        "event_id": c["eventId"],
+        "event_name": c["eventName"],
+        "patient_id": c.get("patientId"),
+        "status": c["status"] if final else "running",
+        "trace": c.get("trace"),
+        "error": c.get("error"),
+        "correlation_id": c["correlationId"],
+        "causation_id": c["causationId"],
+        "depth": c["depth"],
         "finished_at": func.clock_timestamp() if final else None,
     }

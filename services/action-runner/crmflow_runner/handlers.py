@@ -16,7 +16,6 @@ from crmflow.crm.models import PatientUpdate
 from crmflow.crm.serialize import DRAFT_FIELDS, to_json
 from crmflow.db.tables import message_drafts, notes, tasks
 from crmflow.outbox import write_event
-
 from crmflow_runner.errors import PermanentActionError
 from crmflow_runner.run_context import RunContext
 
@@ -26,8 +25,16 @@ Handler = Callable[[RunContext, Any], dict[str, Any]]
 def create_note(ctx: RunContext, args: Any) -> dict[str, Any]:
     ctx.patients.get(ctx.practice_id, args.patientId)
     note_id = str(uuid.uuid4())
-    ctx.writes.add(notes, {"id": note_id, "practice_id": ctx.practice_id,
-                           "patient_id": args.patientId, "body": args.body, "run_id": ctx.run_id})
+    ctx.writes.add(
+        notes,
+        {
+            "id": note_id,
+            "practice_id": ctx.practice_id,
+            "patient_id": args.patientId,
+            "body": args.body,
+            "run_id": ctx.run_id,
+        },
+    )
     return {"noteId": note_id}
 
 
@@ -36,14 +43,22 @@ def create_task(ctx: RunContext, args: Any) -> dict[str, Any]:
         ctx.patients.get(ctx.practice_id, args.patientId)
     task_id = str(uuid.uuid4())
     due_at = (
-        datetime.now(UTC) + timedelta(seconds=args.dueInSeconds)
-        if args.dueInSeconds is not None else None
+        datetime.now(UTC) + timedelta(seconds=args.dueInSeconds) if args.dueInSeconds is not None else None
     )
-    ctx.writes.add(tasks, {
-        "id": task_id, "practice_id": ctx.practice_id, "patient_id": args.patientId,
-        "title": args.title, "description": args.description, "status": "draft",
-        "due_at": due_at, "assignee": args.assignee, "run_id": ctx.run_id,
-    })
+    ctx.writes.add(
+        tasks,
+        {
+            "id": task_id,
+            "practice_id": ctx.practice_id,
+            "patient_id": args.patientId,
+            "title": args.title,
+            "description": args.description,
+            "status": "draft",
+            "due_at": due_at,
+            "assignee": args.assignee,
+            "run_id": ctx.run_id,
+        },
+    )
     return {"taskId": task_id, "status": "draft"}
 
 
@@ -54,19 +69,36 @@ def _draft(ctx: RunContext, args: Any, channel: str, subject: str | None) -> dic
         kind = "phone number" if channel == "sms" else "email address"
         raise PermanentActionError(f"patient {args.patientId} has no {kind}")
     conn = ctx.patients.conn
-    row = conn.execute(
-        message_drafts.insert()
-        .values(practice_id=ctx.practice_id, patient_id=args.patientId, channel=channel,
-                to_address=to_address, subject=subject, body=args.body, run_id=ctx.run_id)
-        .returning(message_drafts)
-    ).mappings().one()
+    row = (
+        conn.execute(
+            message_drafts.insert()
+            .values(
+                practice_id=ctx.practice_id,
+                patient_id=args.patientId,
+                channel=channel,
+                to_address=to_address,
+                subject=subject,
+                body=args.body,
+                run_id=ctx.run_id,
+            )
+            .returning(message_drafts)
+        )
+        .mappings()
+        .one()
+    )
     draft = to_json(row, DRAFT_FIELDS)
     cause = ctx.cause
     write_event(
-        conn, practice_id=ctx.practice_id, aggregate_type="message", name="crm/message.drafted",
-        entity_type="message", entity_id=draft["id"],
+        conn,
+        practice_id=ctx.practice_id,
+        aggregate_type="message",
+        name="crm/message.drafted",
+        entity_type="message",
+        entity_id=draft["id"],
         data={"message": draft, "patient": patient},
-        correlation_id=cause.correlation_id, causation_id=cause.causation_id, depth=cause.depth,
+        correlation_id=cause.correlation_id,
+        causation_id=cause.causation_id,
+        depth=cause.depth,
     )
     return {"draftId": draft["id"], "channel": channel}
 

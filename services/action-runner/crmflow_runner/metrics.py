@@ -9,11 +9,13 @@ DUPLICATES = Counter("crmflow_runner_duplicate_commands_total", "Redelivered com
 DEAD_LETTERED = Counter("crmflow_runner_dead_lettered_total", "Commands dead-lettered", ["reason"])
 RETRIES = Counter("crmflow_runner_retries_total", "Transient failures retried", ["kind"])
 BATCH_SECONDS = Histogram(
-    "crmflow_runner_batch_seconds", "Time to execute and commit one batch",
+    "crmflow_runner_batch_seconds",
+    "Time to execute and commit one batch",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 END_TO_END_SECONDS = Histogram(
-    "crmflow_end_to_end_seconds", "Event occurredAt -> effects committed",
+    "crmflow_end_to_end_seconds",
+    "Event occurredAt -> effects committed",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 CONSUMER_LAG = Gauge("crmflow_runner_consumer_lag", "Commands not yet consumed", ["partition"])

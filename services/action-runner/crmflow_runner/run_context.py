@@ -13,7 +13,6 @@ from crmflow.crm.models import is_uuid
 from crmflow.crm.serialize import PATIENT_FIELDS, to_json
 from crmflow.db.tables import patients
 from crmflow.templates import build_context
-
 from crmflow_runner.errors import PermanentActionError
 
 

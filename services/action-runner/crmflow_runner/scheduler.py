@@ -14,7 +14,6 @@ import time
 from sqlalchemy import Engine, func, select, tuple_, update
 
 from crmflow.db.tables import scheduled_resumes
-
 from crmflow_runner import metrics
 from crmflow_runner.executor import Executor
 from crmflow_runner.retry import backoff_seconds
@@ -24,8 +23,7 @@ BATCH = 100
 
 
 class Scheduler:
-    def __init__(self, engine: Engine, executor: Executor, interval: float,
-                 stop: threading.Event) -> None:
+    def __init__(self, engine: Engine, executor: Executor, interval: float, stop: threading.Event) -> None:
         self.engine = engine
         self.executor = executor
         self.interval = interval
@@ -44,20 +42,27 @@ class Scheduler:
                 failures = 0
             except Exception as exc:
                 failures += 1
-                log.warning("scheduler tick failed", extra={"error": type(exc).__name__,
-                                                            "failures": failures})
+                log.warning(
+                    "scheduler tick failed", extra={"error": type(exc).__name__, "failures": failures}
+                )
 
     def tick(self) -> int:
         """Resume every due run (one batch); returns how many were resumed."""
         with self.engine.begin() as conn:
-            due = conn.execute(
-                select(scheduled_resumes)
-                .where(scheduled_resumes.c.status == "pending",
-                       scheduled_resumes.c.due_at <= func.clock_timestamp())
-                .order_by(scheduled_resumes.c.due_at)
-                .limit(BATCH)
-                .with_for_update(skip_locked=True)
-            ).mappings().all()
+            due = (
+                conn.execute(
+                    select(scheduled_resumes)
+                    .where(
+                        scheduled_resumes.c.status == "pending",
+                        scheduled_resumes.c.due_at <= func.clock_timestamp(),
+                    )
+                    .order_by(scheduled_resumes.c.due_at)
+                    .limit(BATCH)
+                    .with_for_update(skip_locked=True)
+                )
+                .mappings()
+                .all()
+            )
             if not due:
                 return 0
             self.executor.resume(conn, due)
@@ -73,7 +78,8 @@ class Scheduler:
     def _gauge(self) -> None:
         with self.engine.connect() as conn:
             waiting = conn.execute(
-                select(func.count()).select_from(scheduled_resumes)
+                select(func.count())
+                .select_from(scheduled_resumes)
                 .where(scheduled_resumes.c.status == "pending")
             ).scalar_one()
         metrics.WAITING_RESUMES.set(waiting)

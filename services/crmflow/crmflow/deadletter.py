@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 REASON = "x-dlq-reason"
 DETAIL = "x-dlq-detail"
@@ -14,10 +16,17 @@ FAILED_AT = "x-dlq-failed-at"
 
 
 def dead_letter_headers(
-    *, reason: str, detail: str, service: str, topic: str, partition: int, offset: int,
-    original: list[tuple[str, bytes]] | None = None,
+    *,
+    reason: str,
+    detail: str,
+    service: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    original: Iterable[tuple[str, str | bytes | None]] | Mapping[str, Any] | None = None,
 ) -> list[tuple[str, bytes]]:
-    headers = [(k, v) for k, v in (original or []) if not k.startswith("x-dlq-")]
+    pairs = original.items() if isinstance(original, Mapping) else (original or [])
+    headers = [(k, _bytes(v)) for k, v in pairs if not k.startswith("x-dlq-")]
     headers += [
         (REASON, reason.encode()),
         (DETAIL, detail[:1000].encode()),
@@ -28,3 +37,9 @@ def dead_letter_headers(
         (FAILED_AT, str(time.time()).encode()),
     ]
     return headers
+
+
+def _bytes(value: str | bytes | None) -> bytes:
+    if value is None:
+        return b""
+    return value if isinstance(value, bytes) else value.encode()

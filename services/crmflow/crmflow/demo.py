@@ -22,8 +22,10 @@ DEMO_RULE = {
     "triggerEvent": "crm/patient.created",
     "conditionsJson": {"field": "patient.email", "operator": "exists"},
     "actionsJson": [
-        {"type": "create_note",
-         "args": {"patientId": "{patientId}", "body": "Welcome {patient.firstName}! (demo rule)"}},
+        {
+            "type": "create_note",
+            "args": {"patientId": "{patientId}", "body": "Welcome {patient.firstName}! (demo rule)"},
+        },
     ],
 }
 
@@ -58,9 +60,14 @@ def run_demo(settings: Settings, *, timeout: float) -> int:
     headers = {"Authorization": f"Bearer {api_key}"}
     with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
         started = time.monotonic()
-        response = client.post("/api/patients", json={
-            "firstName": "Ada", "lastName": "Demo", "email": "ada.demo@example.com",
-        })
+        response = client.post(
+            "/api/patients",
+            json={
+                "firstName": "Ada",
+                "lastName": "Demo",
+                "email": "ada.demo@example.com",
+            },
+        )
         response.raise_for_status()
         patient = response.json()
         _say(f"POST /api/patients -> 201, patient {patient['id']}; waiting for the rule's note ...")

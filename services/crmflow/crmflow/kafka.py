@@ -42,13 +42,18 @@ def create_topics(settings: Settings) -> list[str]:
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     existing = set(admin.list_topics(timeout=15).topics)
     new = [
-        NewTopic(t.name, num_partitions=t.partitions or settings.topic_partitions,
-                 replication_factor=-1, config=t.config)
-        for t in TOPICS if t.name not in existing
+        NewTopic(
+            t.name,
+            num_partitions=t.partitions or settings.topic_partitions,
+            replication_factor=-1,
+            config=t.config,
+        )
+        for t in TOPICS
+        if t.name not in existing
     ]
     if not new:
         return []
-    for name, future in admin.create_topics(new, request_timeout=15).items():
+    for future in admin.create_topics(new, request_timeout=15).values():
         try:
             future.result()
         except KafkaException as exc:

@@ -86,8 +86,13 @@ def write_event(
 
 
 def publish_state(
-    conn: Connection, *, practice_id: str, aggregate_type: str, aggregate_id: str,
-    name: str, state: Mapping[str, Any] | None,
+    conn: Connection,
+    *,
+    practice_id: str,
+    aggregate_type: str,
+    aggregate_id: str,
+    name: str,
+    state: Mapping[str, Any] | None,
 ) -> None:
     """Publish the latest state of an aggregate to its compacted topic (None -> tombstone).
 

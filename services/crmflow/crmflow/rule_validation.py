@@ -18,12 +18,11 @@ def validate_rule(trigger: Any, conditions: Any, actions: Any) -> list[FieldErro
     known_trigger = isinstance(trigger, str) and trigger in TRIGGER_NAMES
     if not known_trigger:
         errors.append(
-            FieldError(("triggerEvent",), f"unknown trigger event; one of {sorted(TRIGGER_NAMES)}",
-                       "unknown_trigger")
+            FieldError(
+                ("triggerEvent",), f"unknown trigger event; one of {sorted(TRIGGER_NAMES)}", "unknown_trigger"
+            )
         )
-    errors += [
-        FieldError(("conditionsJson", *e.loc), e.msg, e.type) for e in validate_condition(conditions)
-    ]
+    errors += [FieldError(("conditionsJson", *e.loc), e.msg, e.type) for e in validate_condition(conditions)]
     errors += [
         FieldError(("actionsJson", *e.loc), e.msg, e.type)
         for e in validate_actions(actions, trigger if known_trigger else None)

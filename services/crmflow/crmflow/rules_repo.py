@@ -29,8 +29,12 @@ EDITABLE = ("name", "enabled", "triggerEvent", "conditionsJson", "actionsJson")
 
 def _publish(conn: Connection, rule: Mapping[str, Any], *, deleted: bool = False) -> None:
     publish_state(
-        conn, practice_id=rule["practiceId"], aggregate_type=RULE_AGGREGATE,
-        aggregate_id=rule["id"], name=RULE_CHANGED, state=None if deleted else rule,
+        conn,
+        practice_id=rule["practiceId"],
+        aggregate_type=RULE_AGGREGATE,
+        aggregate_id=rule["id"],
+        name=RULE_CHANGED,
+        state=None if deleted else rule,
     )
 
 
@@ -39,25 +43,38 @@ def _live(practice_id: str):
 
 
 def create_rule(conn: Connection, practice_id: str, values: Mapping[str, Any]) -> dict:
-    row = conn.execute(
-        insert(automation_rules)
-        .values(practice_id=practice_id, **{RULE_FIELDS[k]: values[k] for k in EDITABLE if k in values})
-        .returning(automation_rules)
-    ).mappings().one()
+    row = (
+        conn.execute(
+            insert(automation_rules)
+            .values(practice_id=practice_id, **{RULE_FIELDS[k]: values[k] for k in EDITABLE if k in values})
+            .returning(automation_rules)
+        )
+        .mappings()
+        .one()
+    )
     rule = to_json(row, RULE_FIELDS)
     _publish(conn, rule)
     return rule
 
 
 def get_rule(conn: Connection, practice_id: str, rule_id: str) -> dict | None:
-    row = conn.execute(
-        select(automation_rules).where(_live(practice_id), automation_rules.c.id == rule_id)
-    ).mappings().first()
+    row = (
+        conn.execute(select(automation_rules).where(_live(practice_id), automation_rules.c.id == rule_id))
+        .mappings()
+        .first()
+    )
     return None if row is None else to_json(row, RULE_FIELDS)
 
 
-def list_rules(conn: Connection, practice_id: str, *, trigger: str | None = None,
-               enabled: bool | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+def list_rules(
+    conn: Connection,
+    practice_id: str,
+    *,
+    trigger: str | None = None,
+    enabled: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict], int]:
     where = _live(practice_id)
     if trigger is not None:
         where &= automation_rules.c.trigger_event == trigger
@@ -65,9 +82,11 @@ def list_rules(conn: Connection, practice_id: str, *, trigger: str | None = None
         where &= automation_rules.c.enabled == enabled
     total = conn.execute(select(func.count()).select_from(automation_rules).where(where)).scalar_one()
     rows = conn.execute(
-        select(automation_rules).where(where)
+        select(automation_rules)
+        .where(where)
         .order_by(automation_rules.c.created_at.desc(), automation_rules.c.id)
-        .limit(limit).offset(offset)
+        .limit(limit)
+        .offset(offset)
     ).mappings()
     return [to_json(r, RULE_FIELDS) for r in rows], total
 
@@ -92,12 +111,16 @@ def update_rule(conn: Connection, practice_id: str, rule_id: str, changes: Mappi
 
 
 def delete_rule(conn: Connection, practice_id: str, rule_id: str) -> bool:
-    row = conn.execute(
-        update(automation_rules)
-        .where(_live(practice_id), automation_rules.c.id == rule_id)
-        .values(deleted_at=func.clock_timestamp(), enabled=False)
-        .returning(automation_rules)
-    ).mappings().first()
+    row = (
+        conn.execute(
+            update(automation_rules)
+            .where(_live(practice_id), automation_rules.c.id == rule_id)
+            .values(deleted_at=func.clock_timestamp(), enabled=False)
+            .returning(automation_rules)
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         return False
     _publish(conn, to_json(row, RULE_FIELDS), deleted=True)

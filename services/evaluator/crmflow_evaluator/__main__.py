@@ -8,7 +8,6 @@ import faust
 
 from crmflow.logs import configure_logging
 from crmflow.settings import get_settings
-
 from crmflow_evaluator.app import build_app
 
 

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 import faust
@@ -21,7 +22,6 @@ from crmflow import topics
 from crmflow.deadletter import dead_letter_headers
 from crmflow.envelope import BadEvent, parse_event
 from crmflow.settings import Settings
-
 from crmflow_evaluator import metrics
 from crmflow_evaluator.evaluation import evaluate_event
 from crmflow_evaluator.rules_index import RulesIndex
@@ -62,20 +62,34 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
     async def load_rules() -> None:
         await loader.run()
 
-    async def dead_letter(event: EventT, error: BadEvent) -> asyncio.Future:
+    async def dead_letter(event: EventT, error: BadEvent) -> Awaitable[Any]:
         msg = event.message
         metrics.DEAD_LETTERED.labels(error.reason).inc()
-        log.warning("event dead-lettered", extra={"reason": error.reason, "topic": msg.topic,
-                                                  "partition": msg.partition, "offset": msg.offset})
+        log.warning(
+            "event dead-lettered",
+            extra={
+                "reason": error.reason,
+                "topic": msg.topic,
+                "partition": msg.partition,
+                "offset": msg.offset,
+            },
+        )
         return await dlq_topic.send(
-            key=msg.key, value=msg.value, force=True,
+            key=msg.key,
+            value=msg.value,
+            force=True,
             headers=dead_letter_headers(
-                reason=error.reason, detail=error.detail, service=SERVICE, topic=msg.topic,
-                partition=msg.partition, offset=msg.offset, original=list(msg.headers or []),
+                reason=error.reason,
+                detail=error.detail,
+                service=SERVICE,
+                topic=msg.topic,
+                partition=msg.partition,
+                offset=msg.offset,
+                original=msg.headers,
             ),
         )
 
-    async def handle(event: EventT) -> list[asyncio.Future]:
+    async def handle(event: EventT) -> list[Awaitable[Any]]:
         msg = event.message
         metrics.EVENTS_CONSUMED.labels(msg.topic).inc()
         try:
@@ -83,29 +97,33 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
         except BadEvent as error:
             return [await dead_letter(event, error)]
         outcome = evaluate_event(
-            parsed, index, max_depth=settings.max_chain_depth,
-            source={"topic": msg.topic, "partition": msg.partition, "offset": msg.offset,
-                    "timestamp": msg.timestamp},
+            parsed,
+            index,
+            max_depth=settings.max_chain_depth,
+            source={
+                "topic": msg.topic,
+                "partition": msg.partition,
+                "offset": msg.offset,
+                "timestamp": msg.timestamp,
+            },
         )
         futures = []
         for message in outcome.messages:
             if message["kind"] == "run":
                 metrics.EVALUATIONS.labels(message["status"]).inc()
-            futures.append(
-                await commands_topic.send(key=outcome.key, value=_dumps(message), force=True)
-            )
+            futures.append(await commands_topic.send(key=outcome.key, value=_dumps(message), force=True))
         if msg.timestamp:
             metrics.EVENT_AGE_SECONDS.observe(max(0.0, time.time() - msg.timestamp))
         return futures
 
     @app.agent(events_topic, concurrency=1)
     async def evaluate(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(
+        async for batch in stream.take_events(  # type: ignore[attr-defined]
             settings.evaluator_batch_size, within=settings.evaluator_batch_seconds
         ):
             await loader.ready.wait()
             started = time.perf_counter()
-            futures: list[asyncio.Future] = []
+            futures: list[Awaitable[Any]] = []
             for event in batch:
                 try:
                     futures += await handle(event)
@@ -123,8 +141,10 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
     @app.page("/readyz")
     async def readyz(web: Any, request: Any) -> Any:
         ready = loader.ready.is_set()
-        return web.json({"status": "ready" if ready else "loading rules", "rules": len(index)},
-                        status=200 if ready else 503)
+        return web.json(
+            {"status": "ready" if ready else "loading rules", "rules": len(index)},
+            status=200 if ready else 503,
+        )
 
     @app.page("/rules/{rule_id}")
     async def held_rule(web: Any, request: Any, rule_id: str) -> Any:

@@ -7,7 +7,6 @@ from typing import Any
 
 from crmflow.commands import command_key, run_id_for
 from crmflow.templates import build_context
-
 from crmflow_evaluator.rules_index import IndexedRule, RulesIndex
 
 

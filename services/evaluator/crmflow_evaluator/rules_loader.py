@@ -11,9 +11,9 @@ import logging
 import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from crmflow import topics
-
 from crmflow_evaluator.metrics import RULES_LOADED
 from crmflow_evaluator.rules_index import RulesIndex
 
@@ -59,19 +59,24 @@ class RulesLoader:
                     self.ready.set()
                     log.info(
                         "rules loaded",
-                        extra={"rules": len(self.index), "records": records,
-                               "seconds": round(time.monotonic() - started, 3)},
+                        extra={
+                            "rules": len(self.index),
+                            "records": records,
+                            "seconds": round(time.monotonic() - started, 3),
+                        },
                     )
             RULES_LOADED.set(len(self.index))
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        for _ in range(100):
-            found = consumer.partitions_for_topic(topics.RULES)
-            if found:
-                return [TopicPartition(topics.RULES, p) for p in sorted(found)]
-            await consumer.topics()  # refreshes metadata
-            await asyncio.sleep(0.2)
-        raise RuntimeError(f"topic {topics.RULES} does not exist: run `crmflow topics create`")
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            (described,) = await admin.describe_topics([topics.RULES])
+        finally:
+            await admin.close()
+        if described.get("error_code") or not described.get("partitions"):
+            raise RuntimeError(f"topic {topics.RULES} does not exist: run `crmflow topics create`")
+        return [TopicPartition(topics.RULES, p["partition"]) for p in described["partitions"]]
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         if key is None:
@@ -80,5 +85,7 @@ class RulesLoader:
         try:
             self.index.apply(key.decode(), value)
         except (ValueError, KeyError, TypeError) as exc:
-            log.error("bad rules record ignored", extra={"ruleId": key.decode(errors="replace"),
-                                                         "error": str(exc)[:200]})
+            log.error(
+                "bad rules record ignored",
+                extra={"ruleId": key.decode(errors="replace"), "error": str(exc)[:200]},
+            )

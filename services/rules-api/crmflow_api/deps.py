@@ -33,8 +33,9 @@ def current_practice(
 ) -> str:
     scheme, _, key = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not key:
-        raise HTTPException(401, "missing API key (Authorization: Bearer <key>)",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "missing API key (Authorization: Bearer <key>)", headers={"WWW-Authenticate": "Bearer"}
+        )
     practice_id = practice_for_key(conn, key.strip(), request.app.state.settings.api_key_secret)
     if practice_id is None:
         raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})

@@ -12,9 +12,7 @@ from crmflow.validation import FieldError
 
 
 def raise_field_errors(errors: list[FieldError], prefix: tuple[str, ...] = ("body",)) -> NoReturn:
-    raise RequestValidationError(
-        [{"loc": [*prefix, *e.loc], "msg": e.msg, "type": e.type} for e in errors]
-    )
+    raise RequestValidationError([{"loc": [*prefix, *e.loc], "msg": e.msg, "type": e.type} for e in errors])
 
 
 def not_found(what: str) -> HTTPException:

@@ -55,87 +55,130 @@ def _changes(before: Mapping[str, Any], after: Mapping[str, Any], names: list[st
     return {n: {"from": before[n], "to": after[n]} for n in names if before[n] != after[n]}
 
 
-def create_patient(conn: Connection, practice_id: str, values: Mapping[str, Any],
-                   cause: Cause = USER) -> dict:
-    row = conn.execute(
-        insert(patients)
-        .values(practice_id=practice_id, **to_columns(values, PATIENT_FIELDS))
-        .returning(patients)
-    ).mappings().one()
+def create_patient(
+    conn: Connection, practice_id: str, values: Mapping[str, Any], cause: Cause = USER
+) -> dict:
+    row = (
+        conn.execute(
+            insert(patients)
+            .values(practice_id=practice_id, **to_columns(values, PATIENT_FIELDS))
+            .returning(patients)
+        )
+        .mappings()
+        .one()
+    )
     patient = to_json(row, PATIENT_FIELDS)
     write_event(
-        conn, practice_id=practice_id, aggregate_type="patient", name="crm/patient.created",
-        entity_type="patient", entity_id=patient["id"], data={"patient": patient},
-        correlation_id=cause.correlation_id, causation_id=cause.causation_id, depth=cause.depth,
+        conn,
+        practice_id=practice_id,
+        aggregate_type="patient",
+        name="crm/patient.created",
+        entity_type="patient",
+        entity_id=patient["id"],
+        data={"patient": patient},
+        correlation_id=cause.correlation_id,
+        causation_id=cause.causation_id,
+        depth=cause.depth,
     )
     return patient
 
 
-def update_patient(conn: Connection, practice_id: str, patient_id: str, values: Mapping[str, Any],
-                   cause: Cause = USER) -> tuple[dict, dict]:
+def update_patient(
+    conn: Connection, practice_id: str, patient_id: str, values: Mapping[str, Any], cause: Cause = USER
+) -> tuple[dict, dict]:
     """Apply ``values``; emit crm/patient.updated with ``changes`` when anything changed."""
     before = get_patient(conn, practice_id, patient_id, lock=True)
     if not values:
         return before, {}
-    row = conn.execute(
-        update(patients)
-        .where(patients.c.id == patient_id, patients.c.practice_id == practice_id)
-        .values(updated_at=func.clock_timestamp(), **to_columns(values, PATIENT_FIELDS))
-        .returning(patients)
-    ).mappings().one()
+    row = (
+        conn.execute(
+            update(patients)
+            .where(patients.c.id == patient_id, patients.c.practice_id == practice_id)
+            .values(updated_at=func.clock_timestamp(), **to_columns(values, PATIENT_FIELDS))
+            .returning(patients)
+        )
+        .mappings()
+        .one()
+    )
     after = to_json(row, PATIENT_FIELDS)
     changes = _changes(before, after, list(values))
     if changes:
         write_event(
-            conn, practice_id=practice_id, aggregate_type="patient", name="crm/patient.updated",
-            entity_type="patient", entity_id=patient_id,
+            conn,
+            practice_id=practice_id,
+            aggregate_type="patient",
+            name="crm/patient.updated",
+            entity_type="patient",
+            entity_id=patient_id,
             data={"patient": after, "changes": changes},
-            correlation_id=cause.correlation_id, causation_id=cause.causation_id, depth=cause.depth,
+            correlation_id=cause.correlation_id,
+            causation_id=cause.causation_id,
+            depth=cause.depth,
         )
     return after, changes
 
 
-def create_appointment(conn: Connection, practice_id: str, values: Mapping[str, Any],
-                       cause: Cause = USER) -> dict:
+def create_appointment(
+    conn: Connection, practice_id: str, values: Mapping[str, Any], cause: Cause = USER
+) -> dict:
     patient = get_patient(conn, practice_id, values["patientId"])
-    row = conn.execute(
-        insert(appointments)
-        .values(practice_id=practice_id, **to_columns(values, APPOINTMENT_FIELDS))
-        .returning(appointments)
-    ).mappings().one()
+    row = (
+        conn.execute(
+            insert(appointments)
+            .values(practice_id=practice_id, **to_columns(values, APPOINTMENT_FIELDS))
+            .returning(appointments)
+        )
+        .mappings()
+        .one()
+    )
     appointment = to_json(row, APPOINTMENT_FIELDS)
     write_event(
-        conn, practice_id=practice_id, aggregate_type="appointment",
-        name="crm/appointment.created", entity_type="appointment", entity_id=appointment["id"],
+        conn,
+        practice_id=practice_id,
+        aggregate_type="appointment",
+        name="crm/appointment.created",
+        entity_type="appointment",
+        entity_id=appointment["id"],
         data={"appointment": appointment, "patient": patient},
-        correlation_id=cause.correlation_id, causation_id=cause.causation_id, depth=cause.depth,
+        correlation_id=cause.correlation_id,
+        causation_id=cause.causation_id,
+        depth=cause.depth,
     )
     return appointment
 
 
-def update_appointment(conn: Connection, practice_id: str, appointment_id: str,
-                       values: Mapping[str, Any], cause: Cause = USER) -> dict:
-    before = to_json(
-        _get(conn, appointments, practice_id, appointment_id, lock=True), APPOINTMENT_FIELDS
-    )
+def update_appointment(
+    conn: Connection, practice_id: str, appointment_id: str, values: Mapping[str, Any], cause: Cause = USER
+) -> dict:
+    before = to_json(_get(conn, appointments, practice_id, appointment_id, lock=True), APPOINTMENT_FIELDS)
     if not values:
         return before
     if "patientId" in values:
         get_patient(conn, practice_id, values["patientId"])
-    row = conn.execute(
-        update(appointments)
-        .where(appointments.c.id == appointment_id, appointments.c.practice_id == practice_id)
-        .values(updated_at=func.clock_timestamp(), **to_columns(values, APPOINTMENT_FIELDS))
-        .returning(appointments)
-    ).mappings().one()
+    row = (
+        conn.execute(
+            update(appointments)
+            .where(appointments.c.id == appointment_id, appointments.c.practice_id == practice_id)
+            .values(updated_at=func.clock_timestamp(), **to_columns(values, APPOINTMENT_FIELDS))
+            .returning(appointments)
+        )
+        .mappings()
+        .one()
+    )
     after = to_json(row, APPOINTMENT_FIELDS)
     changes = _changes(before, after, list(values))
     if changes:
         patient = get_patient(conn, practice_id, after["patientId"])
         write_event(
-            conn, practice_id=practice_id, aggregate_type="appointment",
-            name="crm/appointment.updated", entity_type="appointment", entity_id=appointment_id,
+            conn,
+            practice_id=practice_id,
+            aggregate_type="appointment",
+            name="crm/appointment.updated",
+            entity_type="appointment",
+            entity_id=appointment_id,
             data={"appointment": after, "patient": patient, "changes": changes},
-            correlation_id=cause.correlation_id, causation_id=cause.causation_id, depth=cause.depth,
+            correlation_id=cause.correlation_id,
+            causation_id=cause.causation_id,
+            depth=cause.depth,
         )
     return after

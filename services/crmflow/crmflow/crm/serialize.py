@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import RowMapping
+
 # JSON name -> column name, per entity. The single mapping used for reads, writes and changes.
 PATIENT_FIELDS: dict[str, str] = {
     "id": "id",
@@ -77,7 +79,7 @@ def json_value(value: Any) -> Any:
     return value
 
 
-def to_json(row: Mapping[str, Any], fields: Mapping[str, str]) -> dict[str, Any]:
+def to_json(row: Mapping[str, Any] | RowMapping, fields: Mapping[str, str]) -> dict[str, Any]:
     return {name: json_value(row[column]) for name, column in fields.items()}
 
 

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from crmflow.rule_validation import validate_rule
 from crmflow.rules_repo import create_rule, delete_rule, get_rule, list_rules, update_rule
 from crmflow.validation import FieldError
-
 from crmflow_api.deps import Db, PracticeId
 from crmflow_api.errors import not_found, raise_field_errors, require_uuid
 
@@ -55,14 +54,16 @@ def post_rule(body: RuleCreate, practice_id: PracticeId, db: Db) -> dict:
 
 @router.get("")
 def get_rules(
-    practice_id: PracticeId, db: Db,
+    practice_id: PracticeId,
+    db: Db,
     triggerEvent: str | None = None,
     enabled: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> RulePage:
-    items, total = list_rules(db, practice_id, trigger=triggerEvent, enabled=enabled,
-                              limit=limit, offset=offset)
+    items, total = list_rules(
+        db, practice_id, trigger=triggerEvent, enabled=enabled, limit=limit, offset=offset
+    )
     return RulePage(items=items, total=total, limit=limit, offset=offset)
 
 

@@ -17,7 +17,6 @@ from crmflow.crm.entities import (
 from crmflow.crm.models import AppointmentCreate, AppointmentUpdate, PatientCreate, PatientUpdate
 from crmflow.crm.serialize import DRAFT_FIELDS, NOTE_FIELDS, TASK_FIELDS, to_json
 from crmflow.db.tables import message_drafts, notes, tasks
-
 from crmflow_api.deps import Db, PracticeId
 from crmflow_api.errors import not_found, require_uuid
 
@@ -88,11 +87,8 @@ def read_appointment(appointment_id: str, practice_id: PracticeId, db: Db) -> di
 
 
 @router.patch("/appointments/{appointment_id}")
-def patch_appointment(appointment_id: str, body: AppointmentUpdate, practice_id: PracticeId,
-                      db: Db) -> dict:
+def patch_appointment(appointment_id: str, body: AppointmentUpdate, practice_id: PracticeId, db: Db) -> dict:
     try:
-        return update_appointment(
-            db, practice_id, require_uuid(appointment_id, "appointment"), body.values()
-        )
+        return update_appointment(db, practice_id, require_uuid(appointment_id, "appointment"), body.values())
     except NotFound as exc:
         raise not_found("patient" if "patient" in str(exc) else "appointment") from None

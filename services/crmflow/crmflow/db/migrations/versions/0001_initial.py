@@ -5,6 +5,8 @@ Revises:
 Create Date: 2026-11-25
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, UUID
@@ -25,8 +27,8 @@ def ts(name: str, *, nullable: bool = False, default: bool = True) -> sa.Column:
     )
 
 
-def uuid(name: str, **kw) -> sa.Column:
-    return sa.Column(name, UUID(as_uuid=False), **kw)
+def uuid(name: str, *args: Any, **kw: Any) -> sa.Column:
+    return sa.Column(name, UUID(as_uuid=False), *args, **kw)
 
 
 def id_col() -> sa.Column:
