@@ -1,0 +1,735 @@
+#!/usr/bin/env bash
+# crmflow local stack without Docker: PostgreSQL 15 (project-local cluster), Kafka (KRaft,
+# single node, jars from Maven Central) and Kafka Connect with the Debezium PostgreSQL plugin.
+#
+# Usage: deploy/local/stack.sh COMMAND [ARGS]
+#   install                    apt-get postgresql if missing; Kafka jars + Debezium plugin into
+#                              $CRMFLOW_CACHE_DIR (default ~/.cache/crmflow). Idempotent.
+#   start [pg|kafka|connect|all]   start (default all); running components are left alone
+#   stop  [pg|kafka|connect|all]   stop what this script started (pid files), connect->kafka->pg
+#   restart [COMPONENT|all]
+#   status                     table: component, pid, port, up/down (+ connectors)
+#   register [FILE]            PUT a connector config (default deploy/connect/crmflow-outbox.json)
+#                              and wait until connector and task are RUNNING
+#   unregister NAME            stop a connector, delete its stored offsets, delete it
+#                              (its replication slot stays in PostgreSQL)
+#   reset                      stop everything and delete the run folder (all data)
+#   logs [COMPONENT] [-f]      last lines of a component's log (or follow it)
+#   env                        print the stack's environment as export lines
+#   psql [ARGS]                psql as the crmflow role
+#   topics ARGS                org.apache.kafka.tools.TopicCommand --bootstrap-server ... ARGS
+#   consume ARGS               org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server ... ARGS
+#   kafka-class CLASS [ARGS]   any class on the Kafka classpath (tools logging)
+#
+# Settings (ports, folders, credentials, heaps): deploy/local/env.sh.
+# Layout: <run>/logs/<name>.log, <run>/pids/<name>.pid, <run>/pg (PGDATA), <run>/kafka, <run>/connect.
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+shopt -u patsub_replacement 2>/dev/null || true   # bash 5.2: '&' in ${x//a/b} is literal
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=env.sh
+. "$HERE/env.sh"
+
+RUN=$(realpath -m "$CRMFLOW_RUN_DIR")
+CACHE=$(realpath -m "$CRMFLOW_CACHE_DIR")
+LIB=$CACHE/lib
+PLUGINS=$CACHE/plugins
+LOGS=$RUN/logs
+PIDS=$RUN/pids
+KAFKA_DIR=$RUN/kafka
+KAFKA_DATA_DIR=$KAFKA_DIR/data
+CONNECT_DIR=$RUN/connect
+CONNECTOR_FILE=$CRMFLOW_ROOT/deploy/connect/crmflow-outbox.json
+# service_load only finds plugins with META-INF/services manifests (Debezium ships them) and
+# starts the worker seconds faster than scanning every jar; hybrid_warn is Kafka's default.
+# shellcheck disable=SC2034  # used in connect-distributed.properties.in via render
+CONNECT_PLUGIN_DISCOVERY=${CRMFLOW_CONNECT_PLUGIN_DISCOVERY:-service_load}
+# bump when the cache layout changes, to force a re-install
+INSTALL_LAYOUT=1
+JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+JVM_COMMON=(-server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35
+    -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true)
+
+say() { printf 'stack: %s\n' "$*"; }
+warn() { printf 'stack: WARNING: %s\n' "$*" >&2; }
+die() { printf 'stack: ERROR: %s\n' "$*" >&2; exit 1; }
+
+now() { local t=${EPOCHREALTIME:-$(date +%s.%N)}; printf '%s' "${t/,/.}"; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+as_root() {
+    if is_root; then "$@"
+    elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+    else die "need root for: $* (no sudo found)"; fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL: binaries, OS user, folders
+# ---------------------------------------------------------------------------------------------
+pg_bin_dir() {
+    if [ -n "${CRMFLOW_PG_BIN:-}" ]; then printf '%s' "$CRMFLOW_PG_BIN"; return; fi
+    if [ -x /usr/lib/postgresql/15/bin/postgres ]; then printf '%s' /usr/lib/postgresql/15/bin; return; fi
+    # another Debian/Ubuntu major (>= 14 has what Debezium's pgoutput needs): take the newest
+    local d
+    d=$(find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/postgres' 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$d" ] && printf '%s' "${d%/postgres}"
+}
+
+# PostgreSQL refuses to run as root: as root, the cluster belongs to the 'postgres' system user.
+if is_root; then PG_OS_USER=postgres; else PG_OS_USER=$(id -un); fi
+run_pg() {
+    if is_root; then (cd / && runuser -u "$PG_OS_USER" -- "$@"); else "$@"; fi
+}
+
+# PGDATA is <run>/pg, unless (as root) the postgres user cannot reach the run folder
+# (say a clone under /root): then a folder under /var/tmp, recorded in <run>/pg.location.
+pg_paths() {
+    PG_BASE=$RUN
+    if [ -f "$RUN/pg.location" ]; then
+        PG_BASE=$(<"$RUN/pg.location")
+    elif is_root && [ -d "$RUN" ] && ! runuser -u "$PG_OS_USER" -- test -x "$RUN"; then
+        PG_BASE=/var/tmp/crmflow-pg-$(printf '%s' "$RUN" | cksum | cut -d' ' -f1)
+        warn "user $PG_OS_USER cannot reach $RUN; PostgreSQL data goes to $PG_BASE"
+        printf '%s\n' "$PG_BASE" >"$RUN/pg.location"
+    fi
+    PG_DATA=$PG_BASE/pg
+    PG_SOCKET_DIR=$PG_BASE/pgsock
+    # unix socket paths are limited to 107 bytes
+    if [ $(( ${#PG_SOCKET_DIR} + 20 )) -gt 100 ]; then
+        PG_SOCKET_DIR=/tmp/crmflow-pgsock-$(printf '%s' "$RUN" | cksum | cut -d' ' -f1)
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# helpers: templates, pids, ports, waiting
+# ---------------------------------------------------------------------------------------------
+# render TEMPLATE: print it with every @NAME@ (outside # comments) replaced by the value of
+# shell variable NAME
+render() {
+    local line name
+    while IFS= read -r line || [ -n "$line" ]; do
+        if [[ $line != '#'* ]]; then
+            while [[ $line =~ @([A-Z][A-Z0-9_]*)@ ]]; do
+                name=${BASH_REMATCH[1]}
+                [[ -v $name ]] || die "$1: no value for @$name@"
+                line=${line//@$name@/${!name}}
+            done
+        fi
+        printf '%s\n' "$line"
+    done <"$1"
+}
+
+ensure_run_dirs() {
+    mkdir -p "$LOGS" "$PIDS"
+    [ -f "$RUN/.crmflow-run" ] || printf 'crmflow local stack run folder (stack.sh reset deletes it)\n' >"$RUN/.crmflow-run"
+}
+
+port_of() {
+    case $1 in
+        pg) printf '%s' "$CRMFLOW_PG_PORT" ;;
+        kafka) printf '%s' "$CRMFLOW_KAFKA_PORT" ;;
+        connect) printf '%s' "$CRMFLOW_CONNECT_PORT" ;;
+    esac
+}
+host_of() {
+    case $1 in
+        pg) printf '%s' "$CRMFLOW_PG_HOST" ;;
+        kafka) printf '%s' "$CRMFLOW_KAFKA_HOST" ;;
+        connect) printf '%s' "$CRMFLOW_CONNECT_HOST" ;;
+    esac
+}
+label_of() {
+    case $1 in
+        pg) printf 'PostgreSQL' ;;
+        kafka) printf 'Kafka' ;;
+        connect) printf 'Kafka Connect' ;;
+    esac
+}
+
+# shellcheck disable=SC2016
+port_open() { timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null; }
+
+# the marker a process of ours has on its command line
+marker_of() {
+    case $1 in
+        pg) pg_paths; printf '%s' "-D $PG_DATA" ;;
+        *) printf '%s' "-Dcrmflow.component=$1 -Dcrmflow.run=$RUN" ;;
+    esac
+}
+
+# print the pid of component $1 if its pid file names a live process of ours
+pid_of() {
+    local f=$PIDS/$1.pid pid cmd
+    [ -f "$f" ] || return 1
+    pid=$(<"$f")
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    [ -r "/proc/$pid/cmdline" ] || return 1
+    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    case " $cmd " in *" $(marker_of "$1") "*) printf '%s' "$pid" ;; *) return 1 ;; esac
+}
+
+rotate_log() {
+    local log=$LOGS/$1.log
+    if [ -s "$log" ]; then mv -f "$log" "$log.1"; fi
+    : >"$log"
+}
+
+fail_start() {   # fail_start NAME MESSAGE
+    local log=$LOGS/$1.log
+    printf 'stack: ERROR: %s; last lines of %s:\n' "$2" "$log" >&2
+    tail -n 40 "$log" | sed 's/^/    /' >&2 || true
+    exit 1
+}
+
+# wait_up NAME CHECK-COMMAND...: poll until CHECK succeeds, the process dies, or the timeout
+# (times count from LAUNCH_T0, set just before the process was launched)
+LAUNCH_T0=
+wait_up() {
+    local name=$1 label t0=${LAUNCH_T0:-$(now)} timeout=$CRMFLOW_START_TIMEOUT
+    shift
+    label=$(label_of "$name")
+    printf 'stack: waiting for %s on %s:%s ...' "$label" "$(host_of "$name")" "$(port_of "$name")"
+    while :; do
+        if "$@"; then printf ' up after %s s\n' "$(since "$t0")"; return 0; fi
+        if ! pid_of "$name" >/dev/null; then
+            printf ' exited\n'
+            fail_start "$name" "$label exited during start-up"
+        fi
+        if awk -v a="$t0" -v b="$(now)" -v t="$timeout" 'BEGIN { exit !(b - a > t) }'; then
+            printf ' timeout\n'
+            fail_start "$name" "$label did not start within $timeout s"
+        fi
+        sleep 0.3
+    done
+}
+
+# stop_pid NAME PID GRACEFUL-SIGNAL: signal, wait up to CRMFLOW_STOP_TIMEOUT, then SIGKILL
+stop_pid() {
+    local name=$1 pid=$2 sig=$3 label t0 i
+    label=$(label_of "$name")
+    t0=$(now)
+    printf 'stack: stopping %s (pid %s) ...' "$label" "$pid"
+    kill "-$sig" "$pid" 2>/dev/null || true
+    for ((i = 0; i < CRMFLOW_STOP_TIMEOUT * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || { printf ' stopped after %s s\n' "$(since "$t0")"; return 0; }
+        sleep 0.1
+    done
+    if [ "$name" = pg ]; then   # immediate shutdown is kinder to PostgreSQL than SIGKILL
+        printf ' still running after %s s, immediate shutdown (SIGQUIT) ...' "$CRMFLOW_STOP_TIMEOUT"
+        kill -QUIT "$pid" 2>/dev/null || true
+        for ((i = 0; i < 50; i++)); do
+            kill -0 "$pid" 2>/dev/null || { printf ' stopped\n'; return 0; }
+            sleep 0.1
+        done
+    fi
+    printf ' still running after %s s, SIGKILL\n' "$CRMFLOW_STOP_TIMEOUT"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    die "$label (pid $pid) survived SIGKILL"
+}
+
+# launch_java NAME HEAP-OPTS LOG4J2-FILE MAIN-CLASS ARGS...: detached, pid file written by the
+# process itself (bash execs into java, so the pid is java's)
+launch_java() {
+    local name=$1 heap=$2 log4j=$3 main=$4 i
+    shift 4
+    LAUNCH_T0=$(now)
+    local -a heap_opts
+    read -r -a heap_opts <<<"$heap"
+    rm -f "$PIDS/$name.pid"
+    # shellcheck disable=SC2016
+    setsid bash -c 'echo $$ >"$0"
+        for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
+        exec "$@"' "$PIDS/$name.pid" \
+        "$JAVA" "${heap_opts[@]}" "${JVM_COMMON[@]}" \
+        "-Dlog4j2.configurationFile=$log4j" "-Dcrmflow.component=$name" "-Dcrmflow.run=$RUN" \
+        -cp "$LIB/*" "$main" "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
+    for ((i = 0; i < 50; i++)); do [ -s "$PIDS/$name.pid" ] && return 0; sleep 0.1; done
+    fail_start "$name" "$(label_of "$name") did not launch"
+}
+
+kafka_tool() {   # kafka_tool CLASS ARGS...: run a Kafka CLI class in the foreground
+    jars_installed || die "Kafka jars not installed: run $0 install"
+    "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+        "-Dlog4j2.configurationFile=$HERE/log4j2-tools.properties" -cp "$LIB/*" "$@"
+}
+
+# ---------------------------------------------------------------------------------------------
+# install
+# ---------------------------------------------------------------------------------------------
+apt_install() {
+    say "apt-get install $*"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null \
+        || { as_root apt-get update -q >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; } \
+        || die "apt-get install $* failed"
+}
+
+install_pg() {
+    local bin
+    if [ -x /usr/lib/postgresql/15/bin/postgres ]; then
+        say "PostgreSQL 15: present (/usr/lib/postgresql/15/bin)"
+        return
+    fi
+    if [ -n "${CRMFLOW_PG_BIN:-}" ] && [ -x "$CRMFLOW_PG_BIN/postgres" ]; then
+        say "PostgreSQL: using CRMFLOW_PG_BIN=$CRMFLOW_PG_BIN"
+        return
+    fi
+    command -v apt-get >/dev/null 2>&1 || die "PostgreSQL 15 missing and no apt-get: install it and set CRMFLOW_PG_BIN"
+    apt_install postgresql
+    bin=$(pg_bin_dir) || true
+    [ -n "$bin" ] || die "apt-get installed postgresql but no server binary under /usr/lib/postgresql"
+    case $bin in
+        */15/bin) say "PostgreSQL 15: installed ($bin)" ;;
+        *) warn "this distribution's postgresql is not 15: using $bin (set CRMFLOW_PG_BIN to choose)" ;;
+    esac
+}
+
+install_tools() {
+    local -a pkgs=()
+    command -v "$JAVA" >/dev/null 2>&1 || pkgs+=(default-jdk-headless)
+    command -v mvn >/dev/null 2>&1 || pkgs+=(maven)
+    command -v curl >/dev/null 2>&1 || pkgs+=(curl)
+    command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
+    if [ ${#pkgs[@]} -gt 0 ]; then apt_install "${pkgs[@]}"; fi
+}
+
+install_key() {
+    { cat "$HERE/pom.xml"; printf 'layout=%s\n' "$INSTALL_LAYOUT"; } | sha256sum | cut -c1-16
+}
+jars_installed() {
+    [ -f "$CACHE/.installed" ] && [ "$(<"$CACHE/.installed")" = "$(install_key)" ] \
+        && [ -d "$LIB" ] && [ -d "$PLUGINS/debezium-connector-postgres" ]
+}
+
+install_jars() {   # serialised between concurrent callers; the lock is not inherited
+    mkdir -p "$CACHE"
+    (
+        if command -v flock >/dev/null 2>&1; then flock 9; fi
+        install_jars_locked
+    ) 9>"$CACHE/.lock"
+}
+
+install_jars_locked() {
+    local t0 tmp n
+    if jars_installed; then
+        say "Kafka + Connect jars and Debezium plugin: up to date ($CACHE, key $(install_key))"
+        return
+    fi
+    t0=$(now)
+    say "downloading Kafka + Connect jars and the Debezium plugin with Maven into $CACHE ..."
+    tmp=$(mktemp -d "$CACHE/.install.XXXXXX")
+    # shellcheck disable=SC2064
+    trap "rm -rf '$tmp'" EXIT
+    mvn -q -B -Dstyle.color=never -f "$HERE/pom.xml" dependency:copy-dependencies@lib dependency:unpack@debezium \
+        "-Dcrmflow.lib.dir=$tmp/lib" "-Dcrmflow.plugins.dir=$tmp/plugins" >"$tmp/mvn.log" 2>&1 \
+        || { sed 's/\x1b\[[0-9;]*m//g' "$tmp/mvn.log" >&2; die "Maven failed (output above); pom: $HERE/pom.xml"; }
+    rm -rf "$tmp/plugins/.markers"
+    compgen -G "$tmp/plugins/debezium-connector-postgres/debezium-connector-postgres-*.jar" >/dev/null \
+        || die "Debezium plugin tarball did not unpack into $tmp/plugins"
+    rm -rf "$LIB" "$PLUGINS"
+    mv "$tmp/lib" "$LIB"
+    mv "$tmp/plugins" "$PLUGINS"
+    install_key >"$CACHE/.installed"
+    n=$(find "$LIB" -name '*.jar' | wc -l)
+    say "installed $n jars into $LIB and $(find "$PLUGINS" -mindepth 1 -maxdepth 1 -type d | wc -l) plugin(s) into $PLUGINS in $(since "$t0") s"
+}
+
+cmd_install() {
+    local t0
+    t0=$(now)
+    install_pg
+    install_tools
+    install_jars
+    say "install done in $(since "$t0") s"
+}
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL
+# ---------------------------------------------------------------------------------------------
+pg_ready() { "$PG_BIN/pg_isready" -q -h "$CRMFLOW_PG_HOST" -p "$CRMFLOW_PG_PORT" -d postgres; }
+
+pg_admin() {   # psql as the cluster's superuser over the unix socket (peer authentication)
+    run_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$CRMFLOW_PG_PORT" \
+        -U "$PG_OS_USER" -d postgres "$@"
+}
+
+pg_write() {   # pg_write FILE: stdin into FILE, owned by the PostgreSQL OS user
+    if is_root; then run_pg tee "$1" >/dev/null; else cat >"$1"; fi
+}
+
+start_pg() {
+    local pid i
+    PG_BIN=$(pg_bin_dir) || true
+    if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/postgres" ]; then
+        die "PostgreSQL server not installed: run $0 install"
+    fi
+    if is_root && ! id -u "$PG_OS_USER" >/dev/null 2>&1; then
+        die "running as root needs the '$PG_OS_USER' system user (created by Debian's postgresql package)"
+    fi
+    pg_paths
+    if [ "$PG_BASE" != "$RUN" ]; then mkdir -p "$PG_BASE"; chmod 755 "$PG_BASE"; fi
+    mkdir -p "$PG_DATA" "$PG_SOCKET_DIR"
+    if is_root; then chown "$PG_OS_USER:" "$PG_DATA" "$PG_SOCKET_DIR"; fi
+    chmod 700 "$PG_DATA"
+    if [ ! -f "$PG_DATA/PG_VERSION" ]; then
+        say "initdb $PG_DATA (superuser $PG_OS_USER)"
+        run_pg "$PG_BIN/initdb" -D "$PG_DATA" -U "$PG_OS_USER" --encoding=UTF8 --no-locale \
+            --auth-local=peer --auth-host=scram-sha-256 >"$LOGS/pg-initdb.log" 2>&1 \
+            || { cat "$LOGS/pg-initdb.log" >&2; die "initdb failed"; }
+        printf "\n# crmflow: local settings (rendered from deploy/local/postgresql.conf.in)\ninclude_if_exists = 'crmflow.conf'\n" \
+            | run_pg tee -a "$PG_DATA/postgresql.conf" >/dev/null
+    fi
+    # re-rendered on every start, so edits to the templates take effect
+    render "$HERE/postgresql.conf.in" | pg_write "$PG_DATA/crmflow.conf"
+    render "$HERE/pg_hba.conf.in" | pg_write "$PG_DATA/pg_hba.conf"
+    rotate_log pg
+    rm -f "$PIDS/pg.pid"
+    # the log file is opened here (root may own it) and inherited by the server
+    LAUNCH_T0=$(now)
+    run_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -W start >>"$LOGS/pg.log" 2>&1 \
+        || fail_start pg "pg_ctl start failed"
+    for ((i = 0; i < 100; i++)); do
+        if [ -r "$PG_DATA/postmaster.pid" ] && pid=$(head -n 1 "$PG_DATA/postmaster.pid" 2>/dev/null) && [ -n "$pid" ]; then
+            printf '%s\n' "$pid" >"$PIDS/pg.pid"
+            break
+        fi
+        sleep 0.1
+    done
+    [ -s "$PIDS/pg.pid" ] || fail_start pg "PostgreSQL did not write $PG_DATA/postmaster.pid"
+    wait_up pg pg_ready
+    pg_bootstrap
+}
+
+# role + database, idempotent (password re-applied, so env changes take effect)
+pg_bootstrap() {
+    pg_admin -v user="$CRMFLOW_PG_USER" -v pass="$CRMFLOW_PG_PASSWORD" -v db="$CRMFLOW_PG_DB" <<'SQL' \
+        || die "could not create role/database $CRMFLOW_PG_USER/$CRMFLOW_PG_DB"
+SELECT format('CREATE ROLE %I', :'user') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'user') \gexec
+SELECT format('ALTER ROLE %I LOGIN REPLICATION CREATEDB PASSWORD %L', :'user', :'pass') \gexec
+SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'user') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \gexec
+SQL
+    say "PostgreSQL: role $CRMFLOW_PG_USER (LOGIN REPLICATION CREATEDB) and database $CRMFLOW_PG_DB ready; $CRMFLOW_DATABASE_URL"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Kafka
+# ---------------------------------------------------------------------------------------------
+kafka_ready() {
+    port_open "$CRMFLOW_KAFKA_HOST" "$CRMFLOW_KAFKA_PORT" \
+        && grep -q 'Kafka Server started' "$LOGS/kafka.log"
+}
+
+start_kafka() {
+    local cluster_id
+    mkdir -p "$KAFKA_DATA_DIR"
+    render "$HERE/server.properties.in" >"$KAFKA_DIR/server.properties"
+    if [ ! -f "$KAFKA_DATA_DIR/meta.properties" ]; then
+        if [ ! -s "$KAFKA_DIR/cluster.id" ]; then
+            kafka_tool kafka.tools.StorageTool random-uuid >"$KAFKA_DIR/cluster.id"
+        fi
+        cluster_id=$(<"$KAFKA_DIR/cluster.id")
+        say "formatting Kafka storage $KAFKA_DATA_DIR (cluster id $cluster_id, standalone KRaft quorum)"
+        kafka_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DIR/server.properties" \
+            --standalone >"$LOGS/kafka-format.log" 2>&1 \
+            || { cat "$LOGS/kafka-format.log" >&2; die "Kafka storage format failed"; }
+    fi
+    rotate_log kafka
+    launch_java kafka "$CRMFLOW_KAFKA_HEAP_OPTS" "$HERE/log4j2-kafka.properties" kafka.Kafka \
+        "$KAFKA_DIR/server.properties"
+    wait_up kafka kafka_ready
+}
+
+# ---------------------------------------------------------------------------------------------
+# Kafka Connect
+# ---------------------------------------------------------------------------------------------
+connect_ready() {
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$CRMFLOW_CONNECT_URL/health")" = 200 ]
+}
+
+start_connect() {
+    pid_of kafka >/dev/null || port_open "$CRMFLOW_KAFKA_HOST" "$CRMFLOW_KAFKA_PORT" \
+        || die "Kafka is not running on $CRMFLOW_KAFKA_BOOTSTRAP: start kafka first"
+    mkdir -p "$CONNECT_DIR"
+    render "$HERE/connect-distributed.properties.in" >"$CONNECT_DIR/connect-distributed.properties"
+    rotate_log connect
+    # CRMFLOW_PG_* are exported (env.sh): connector configs read them via ${env:...}
+    launch_java connect "$CRMFLOW_CONNECT_HEAP_OPTS" "$HERE/log4j2-connect.properties" \
+        org.apache.kafka.connect.cli.ConnectDistributed "$CONNECT_DIR/connect-distributed.properties"
+    wait_up connect connect_ready
+}
+
+# ---------------------------------------------------------------------------------------------
+# start / stop / status
+# ---------------------------------------------------------------------------------------------
+COMPS=()
+components() {   # components ARGS...: COMPS = the named components in start order
+    local c want=" "
+    if [ $# -eq 0 ]; then set -- all; fi
+    for c in "$@"; do
+        case $c in
+            all) want+="pg kafka connect " ;;
+            pg | postgres | postgresql) want+="pg " ;;
+            kafka | connect) want+="$c " ;;
+            *) die "unknown component '$c' (pg, kafka, connect, all)" ;;
+        esac
+    done
+    COMPS=()
+    for c in pg kafka connect; do
+        case $want in *" $c "*) COMPS+=("$c") ;; esac
+    done
+}
+
+cmd_start() {
+    local c pid t0
+    components "$@"
+    t0=$(now)
+    ensure_run_dirs
+    for c in "${COMPS[@]}"; do
+        if pid=$(pid_of "$c"); then
+            say "$(label_of "$c"): already running (pid $pid)"
+            continue
+        fi
+        if port_open "$(host_of "$c")" "$(port_of "$c")"; then
+            die "$(label_of "$c"): port $(host_of "$c"):$(port_of "$c") is taken by a process this script did not start (stop it, or set CRMFLOW_*_PORT)"
+        fi
+        case $c in
+            pg) start_pg ;;
+            kafka) install_jars; start_kafka ;;
+            connect) install_jars; start_connect ;;
+        esac
+    done
+    say "started in $(since "$t0") s"
+}
+
+cmd_stop() {
+    local c pid i
+    components "$@"
+    for ((i = ${#COMPS[@]} - 1; i >= 0; i--)); do   # reverse start order: connect, kafka, pg
+        c=${COMPS[$i]}
+        if pid=$(pid_of "$c"); then
+            case $c in
+                pg) stop_pid pg "$pid" INT ;;   # fast shutdown
+                *) stop_pid "$c" "$pid" TERM ;;
+            esac
+        else
+            say "$(label_of "$c"): not running"
+        fi
+        rm -f "$PIDS/$c.pid"
+    done
+}
+
+cmd_status() {
+    local c pid state
+    printf '%-9s %-8s %-22s %s\n' COMPONENT PID ADDRESS STATE
+    for c in pg kafka connect; do
+        if pid=$(pid_of "$c"); then
+            if port_open "$(host_of "$c")" "$(port_of "$c")"; then state=up; else state="starting (port closed)"; fi
+        else
+            pid=-
+            if port_open "$(host_of "$c")" "$(port_of "$c")"; then state="down (port taken by another process)"; else state=down; fi
+        fi
+        printf '%-9s %-8s %-22s %s\n' "$c" "$pid" "$(host_of "$c"):$(port_of "$c")" "$state"
+    done
+    if connect_ready 2>/dev/null; then
+        curl -s --max-time 5 "$CRMFLOW_CONNECT_URL/connectors?expand=status" | python3 -c '
+import json, sys
+for name, info in sorted(json.load(sys.stdin).items()):
+    st = info["status"]
+    tasks = ",".join(t["state"] for t in st["tasks"]) or "no tasks"
+    print("connector %-24s %s (tasks: %s)" % (name, st["connector"]["state"], tasks))
+' || true
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# connectors
+# ---------------------------------------------------------------------------------------------
+# connector_state NAME -> "CONNECTOR_STATE TASK_STATES" e.g. "RUNNING RUNNING"; trace on stderr-ish
+connector_state() {
+    curl -s --max-time 5 "$CRMFLOW_CONNECT_URL/connectors/$1/status" | python3 -c '
+import json, sys
+try:
+    st = json.load(sys.stdin)
+except ValueError:
+    print("UNKNOWN -"); sys.exit(0)
+if "connector" not in st:
+    print("UNKNOWN -"); sys.exit(0)
+tasks = [t["state"] for t in st.get("tasks", [])]
+print(st["connector"]["state"], ",".join(tasks) or "-")
+'
+}
+
+connector_traces() {
+    curl -s --max-time 5 "$CRMFLOW_CONNECT_URL/connectors/$1/status" | python3 -c '
+import json, sys
+st = json.load(sys.stdin)
+for who in [st["connector"]] + st.get("tasks", []):
+    if who.get("trace"):
+        print("--- %s %s on %s:" % ("task %s" % who["id"] if "id" in who else "connector", who["state"], who.get("worker_id")))
+        print(who["trace"])
+'
+}
+
+cmd_register() {
+    local file=${1:-$CONNECTOR_FILE} name body code resp t0 state tasks restarted=0 stable=0
+    [ -f "$file" ] || die "no connector file $file"
+    connect_ready || die "Kafka Connect is not up at $CRMFLOW_CONNECT_URL: run $0 start"
+    name=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["name"])' "$file")
+    body=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["config"]))' "$file")
+    t0=$(now)
+    resp=$(mktemp)
+    code=$(curl -s -o "$resp" -w '%{http_code}' --max-time 60 -X PUT -H 'Content-Type: application/json' \
+        --data-binary "$body" "$CRMFLOW_CONNECT_URL/connectors/$name/config") || code=000
+    case $code in
+        200) say "connector $name: config updated (PUT $CRMFLOW_CONNECT_URL/connectors/$name/config)" ;;
+        201) say "connector $name: created (PUT $CRMFLOW_CONNECT_URL/connectors/$name/config)" ;;
+        *) printf 'stack: ERROR: PUT connector %s from %s answered HTTP %s:\n' "$name" "$file" "$code" >&2
+           python3 -m json.tool <"$resp" >&2 2>/dev/null || cat "$resp" >&2
+           rm -f "$resp"; exit 1 ;;
+    esac
+    printf 'stack: waiting for connector %s and its task to be RUNNING ...' "$name"
+    # a reconfigured task restarts asynchronously: only a RUNNING state seen 3 polls in a row counts
+    sleep 0.5
+    while :; do
+        read -r state tasks < <(connector_state "$name") || true
+        if [[ $state == RUNNING && $tasks =~ ^RUNNING(,RUNNING)*$ ]]; then
+            if [ $((++stable)) -ge 3 ]; then
+                printf ' RUNNING after %s s\n' "$(since "$t0")"
+                return 0
+            fi
+        else
+            stable=0
+        fi
+        if [[ $state == FAILED || $tasks == *FAILED* ]]; then
+            if [ "$restarted" = 0 ]; then   # an unchanged config does not restart a failed task
+                restarted=1
+                curl -s -o /dev/null --max-time 10 -X POST "$CRMFLOW_CONNECT_URL/connectors/$name/restart?includeTasks=true&onlyFailed=true" || true
+                sleep 1
+                continue
+            fi
+            printf ' FAILED\n'
+            printf 'stack: ERROR: connector %s: %s, tasks: %s\n' "$name" "$state" "$tasks" >&2
+            connector_traces "$name" >"$resp" 2>&1 || true
+            cat "$resp" >&2
+            if grep -q 'Publication autocreation is disabled' "$resp"; then
+                printf 'stack: hint: the publication named in %s must exist first (the project'"'"'s Alembic migration creates it)\n' "$file" >&2
+            fi
+            if grep -q 'but this is no longer available on the server' "$resp"; then
+                printf 'stack: hint: Connect kept offsets of an earlier %s whose WAL is gone (slot dropped or database re-created): %s unregister %s, then register again\n' "$name" "$0" "$name" >&2
+            fi
+            rm -f "$resp"
+            printf 'stack: worker log: %s\n' "$LOGS/connect.log" >&2
+            exit 1
+        fi
+        if awk -v a="$t0" -v b="$(now)" 'BEGIN { exit !(b - a > 60) }'; then
+            printf ' timeout\n'
+            die "connector $name not RUNNING within 60 s (connector: $state, tasks: $tasks); see $LOGS/connect.log"
+        fi
+        sleep 0.5
+    done
+}
+
+# Deleting a connector leaves its source offsets in Connect's offsets topic; a connector
+# re-created under the same name would resume from them (and fail if that WAL is gone, e.g. its
+# slot was dropped). So: stop it, delete its offsets (KIP-875), then delete it.
+cmd_unregister() {
+    local name=${1:?usage: $0 unregister NAME} code i state tasks
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 -X PUT "$CRMFLOW_CONNECT_URL/connectors/$name/stop") || code=000
+    case $code in
+        202 | 204 | 200) ;;
+        404) say "connector $name: not registered"; return 0 ;;
+        *) die "PUT connector $name/stop answered HTTP $code" ;;
+    esac
+    for ((i = 0; i < 100; i++)); do
+        read -r state tasks < <(connector_state "$name") || true
+        [ "$state" = STOPPED ] && break
+        sleep 0.2
+    done
+    [ "$state" = STOPPED ] || die "connector $name did not stop (state $state)"
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 -X DELETE "$CRMFLOW_CONNECT_URL/connectors/$name/offsets") || code=000
+    case $code in 200 | 204) ;; *) warn "DELETE connector $name/offsets answered HTTP $code" ;; esac
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 -X DELETE "$CRMFLOW_CONNECT_URL/connectors/$name") || code=000
+    case $code in
+        204 | 200) say "connector $name deleted, with its stored offsets (its replication slot stays until dropped)" ;;
+        *) die "DELETE connector $name answered HTTP $code" ;;
+    esac
+}
+
+# ---------------------------------------------------------------------------------------------
+# misc
+# ---------------------------------------------------------------------------------------------
+cmd_reset() {
+    local f pid
+    # a run folder nested in this one (the Makefile's test stack: .run/test) must be stopped first
+    for f in "$RUN"/*/pids/*.pid; do
+        [ -f "$f" ] || continue
+        pid=$(<"$f")
+        if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+            die "$f: pid $pid still runs in a stack nested in $RUN; stop it first (CRMFLOW_RUN_DIR=${f%/pids/*} $0 stop all)"
+        fi
+    done
+    cmd_stop all
+    if [ -e "$RUN" ]; then
+        [ -f "$RUN/.crmflow-run" ] || die "$RUN has no .crmflow-run marker: not deleting it"
+        pg_paths
+        if [ "$PG_BASE" != "$RUN" ] && [ -d "$PG_BASE" ]; then rm -rf "$PG_BASE"; fi
+        case $PG_SOCKET_DIR in /tmp/crmflow-pgsock-*) rm -rf "$PG_SOCKET_DIR" ;; esac
+        rm -rf "$RUN"
+        say "deleted $RUN"
+    fi
+}
+
+cmd_logs() {
+    local c=all follow=0 a
+    for a in "$@"; do
+        case $a in -f) follow=1 ;; *) c=$a ;; esac
+    done
+    if [ "$c" = all ]; then
+        if [ $follow = 1 ]; then exec tail -F "$LOGS"/{pg,kafka,connect}.log; fi
+        for c in pg kafka connect; do
+            printf '==> %s <==\n' "$LOGS/$c.log"; tail -n 20 "$LOGS/$c.log" 2>/dev/null || true
+        done
+        return
+    fi
+    components "$c"
+    c=${COMPS[0]}
+    if [ $follow = 1 ]; then exec tail -F "$LOGS/$c.log"; fi
+    tail -n 50 "$LOGS/$c.log"
+}
+
+cmd_env() {
+    local v
+    for v in $(compgen -e | grep '^CRMFLOW_' | sort); do
+        printf "export %s='%s'\n" "$v" "${!v//\'/\'\\\'\'}"
+    done
+}
+
+usage() { awk 'NR == 1 { next } !/^#/ { exit } !/shellcheck/ { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; }
+
+main() {
+    local cmd=${1:-help}
+    [ $# -gt 0 ] && shift
+    case $cmd in
+        install) cmd_install ;;
+        start) cmd_start "$@" ;;
+        stop) cmd_stop "$@" ;;
+        restart) cmd_stop "$@"; cmd_start "$@" ;;
+        status) cmd_status ;;
+        register) cmd_register "$@" ;;
+        unregister) cmd_unregister "$@" ;;
+        reset) cmd_reset ;;
+        logs) cmd_logs "$@" ;;
+        env) cmd_env ;;
+        psql) PGPASSWORD=$CRMFLOW_PG_PASSWORD exec psql -h "$CRMFLOW_PG_HOST" -p "$CRMFLOW_PG_PORT" \
+                  -U "$CRMFLOW_PG_USER" -d "$CRMFLOW_PG_DB" "$@" ;;
+        topics) kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$CRMFLOW_KAFKA_BOOTSTRAP" "$@" ;;
+        consume) kafka_tool org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$CRMFLOW_KAFKA_BOOTSTRAP" "$@" ;;
+        kafka-class) kafka_tool "$@" ;;
+        help | -h | --help) usage ;;
+        *) usage >&2; die "unknown command '$cmd'" ;;
+    esac
+}
+
+main "$@"
