@@ -10,10 +10,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK := deploy/local/stack.sh
 SERVICES := deploy/local/services.sh
-# The test stack runs beside a `make up` stack: own run folder, own ports.
-TEST_ENV := CRMFLOW_RUN_DIR=$(CURDIR)/.run/test CRMFLOW_PG_PORT=55433 CRMFLOW_KAFKA_PORT=19092 \
-	CRMFLOW_KAFKA_CONTROLLER_PORT=19093 CRMFLOW_CONNECT_PORT=18083 CRMFLOW_API_PORT=18000 \
-	CRMFLOW_EVALUATOR_PORT=18001 CRMFLOW_RUNNER_PORT=18002
+# The test stack runs beside a `make up` stack: own run folder, own ports (deploy/local/test-env.sh).
+TEST_SLOT ?= 0
 
 .PHONY: help install venv up down status demo test test-unit lint typecheck clean reset
 
@@ -59,7 +57,7 @@ status:  ## what runs
 	$(SERVICES) status
 
 test: install  ## run all tests (unit, integration, e2e) against a test stack it starts and stops
-	export $(TEST_ENV)
+	. deploy/local/test-env.sh $(TEST_SLOT)
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 test-unit: venv  ## unit tests only (no services needed)

@@ -1,0 +1,20 @@
+# shellcheck shell=bash
+# Environment of an isolated test stack: `. deploy/local/test-env.sh [SLOT]` (default 0).
+#
+# Each slot has its own run folder (.run/test<SLOT>) and ports, so a test stack runs beside the
+# `make up` stack, and several engineers (or CI jobs) can run tests on one machine at once.
+# `make test` uses slot 0 (TEST_SLOT=<n> picks another).
+_slot=${1:-${TEST_SLOT:-0}}
+_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export CRMFLOW_RUN_DIR="$(cd "$_here/../.." && pwd)/.run/test$_slot"
+export CRMFLOW_PG_PORT=$((55440 + _slot))
+export CRMFLOW_KAFKA_PORT=$((19092 + 10 * _slot))
+export CRMFLOW_KAFKA_CONTROLLER_PORT=$((19093 + 10 * _slot))
+export CRMFLOW_CONNECT_PORT=$((18083 + 10 * _slot))
+export CRMFLOW_API_PORT=$((18000 + 10 * _slot))
+export CRMFLOW_EVALUATOR_PORT=$((18001 + 10 * _slot))
+export CRMFLOW_RUNNER_PORT=$((18002 + 10 * _slot))
+unset CRMFLOW_KAFKA_BOOTSTRAP CRMFLOW_CONNECT_URL CRMFLOW_DATABASE_URL
+# shellcheck source=env.sh
+. "$_here/env.sh"
+unset _slot _here
