@@ -13,6 +13,7 @@
 # Usage: deploy/local/stack.sh start all && deploy/local/outbox-smoke.sh
 # Env: SMOKE_DB (crmflow_infra_test), SMOKE_TOPIC_PREFIX (crmtest.; crm. routes like production,
 #      into the real topics), SMOKE_KEEP=1 keeps it all for a look.
+# shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -140,6 +140,13 @@ host_of() {
         connect) printf '%s' "$CRMFLOW_CONNECT_HOST" ;;
     esac
 }
+port_var_of() {
+    case $1 in
+        pg) printf 'CRMFLOW_PG_PORT' ;;
+        kafka) printf 'CRMFLOW_KAFKA_PORT' ;;
+        connect) printf 'CRMFLOW_CONNECT_PORT' ;;
+    esac
+}
 label_of() {
     case $1 in
         pg) printf 'PostgreSQL' ;;
@@ -177,9 +184,12 @@ rotate_log() {
 }
 
 fail_start() {   # fail_start NAME MESSAGE
-    local log=$LOGS/$1.log
+    local log=$LOGS/$1.log pid
     printf 'stack: ERROR: %s; last lines of %s:\n' "$2" "$log" >&2
     tail -n 40 "$log" | sed 's/^/    /' >&2 || true
+    if pid=$(pid_of "$1"); then
+        printf 'stack: it still runs as pid %s, left for a look: %s stop %s\n' "$pid" "$0" "$1" >&2
+    fi
     exit 1
 }
 
@@ -303,7 +313,10 @@ jars_installed() {
         && [ -d "$LIB" ] && [ -d "$PLUGINS/debezium-connector-postgres" ]
 }
 
+JARS_CHECKED=0
 install_jars() {   # serialised between concurrent callers; the lock is not inherited
+    [ "$JARS_CHECKED" = 0 ] || return 0
+    JARS_CHECKED=1
     mkdir -p "$CACHE"
     (
         if command -v flock >/dev/null 2>&1; then flock 9; fi
@@ -492,7 +505,7 @@ cmd_start() {
             continue
         fi
         if port_open "$(host_of "$c")" "$(port_of "$c")"; then
-            die "$(label_of "$c"): port $(host_of "$c"):$(port_of "$c") is taken by a process this script did not start (stop it, or set CRMFLOW_*_PORT)"
+            die "$(label_of "$c"): port $(host_of "$c"):$(port_of "$c") is taken by a process this script did not start (stop it, or set $(port_var_of "$c"))"
         fi
         case $c in
             pg) start_pg ;;
