@@ -1,0 +1,1 @@
+"""Benchmark of rule-condition evaluation: crmflow's compiled conditions vs alternatives."""
