@@ -6,12 +6,14 @@ import logging
 from typing import Any
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 
 from crmflow.settings import Settings
-from crmflow.topics import TOPICS
+from crmflow.topics import DLQ_MAX_BYTES, TOPICS, TopicSpec
 
 log = logging.getLogger(__name__)
+# librdkafka's own messages go through Python logging (JSON lines), not straight to stderr.
+_LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 
 
 def producer_config(settings: Settings) -> dict[str, Any]:
@@ -22,6 +24,8 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         "linger.ms": 2,
         # Same partition as aiokafka/Faust (murmur2) for the same key bytes.
         "partitioner": "murmur2_random",
+        "message.max.bytes": DLQ_MAX_BYTES,
+        "logger": _LIBRDKAFKA_LOG,
     }
 
 
@@ -34,13 +38,16 @@ def consumer_config(settings: Settings, group_id: str) -> dict[str, Any]:
         "isolation.level": "read_committed",
         "max.poll.interval.ms": 600_000,
         "fetch.wait.max.ms": 20,
+        "logger": _LIBRDKAFKA_LOG,
     }
 
 
 def create_topics(settings: Settings) -> list[str]:
-    """Create every crmflow topic that does not exist yet; returns the names created."""
+    """Create every crmflow topic that does not exist yet, and bring the configs of existing ones
+    up to date (e.g. a raised max.message.bytes); returns the names created."""
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     existing = set(admin.list_topics(timeout=15).topics)
+    _update_configs(admin, [t for t in TOPICS if t.name in existing and t.config])
     new = [
         NewTopic(
             t.name,
@@ -60,3 +67,19 @@ def create_topics(settings: Settings) -> list[str]:
             if exc.args[0].code() != 36:  # TOPIC_ALREADY_EXISTS: another process won the race
                 raise
     return [t.topic for t in new]
+
+
+def _update_configs(admin: AdminClient, specs: list[TopicSpec]) -> None:
+    resources = [
+        ConfigResource(
+            ConfigResource.Type.TOPIC,
+            t.name,
+            incremental_configs=[
+                ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in t.config.items()
+            ],
+        )
+        for t in specs
+    ]
+    if resources:
+        for future in admin.incremental_alter_configs(resources, request_timeout=15).values():
+            future.result()

@@ -19,6 +19,14 @@ DEAD_LETTERS = "crmflow.dlq"
 
 EVENT_TOPICS: tuple[str, ...] = (PATIENT, APPOINTMENT, MESSAGE)
 
+# Record size limits (topic ``max.message.bytes``). Events over 1 MiB are refused by the
+# evaluator (envelope.MAX_EVENT_BYTES), so the event topics must hold larger records for them to
+# be dead-lettered whole; a command carries an event plus actions and trace; the dead-letter
+# topic holds any of these plus its x-dlq-* headers. Producers size their requests to DLQ_MAX_BYTES.
+EVENT_MAX_BYTES = 2 * 1024 * 1024
+COMMAND_MAX_BYTES = 4 * 1024 * 1024
+DLQ_MAX_BYTES = 5 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class TopicSpec:
@@ -28,10 +36,10 @@ class TopicSpec:
 
 
 TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec(PATIENT, None),
-    TopicSpec(APPOINTMENT, None),
-    TopicSpec(MESSAGE, None),
-    TopicSpec(COMMANDS, None),
+    TopicSpec(PATIENT, None, {"max.message.bytes": str(EVENT_MAX_BYTES)}),
+    TopicSpec(APPOINTMENT, None, {"max.message.bytes": str(EVENT_MAX_BYTES)}),
+    TopicSpec(MESSAGE, None, {"max.message.bytes": str(EVENT_MAX_BYTES)}),
+    TopicSpec(COMMANDS, None, {"max.message.bytes": str(COMMAND_MAX_BYTES)}),
     # Rules are read from the start by every evaluator worker: compaction keeps the latest
     # version of every rule forever (auto-created topics would expire them after 7 days).
     TopicSpec(
@@ -39,7 +47,11 @@ TOPICS: tuple[TopicSpec, ...] = (
         1,
         {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": "3600000"},
     ),
-    TopicSpec(DEAD_LETTERS, 1, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
+    TopicSpec(
+        DEAD_LETTERS,
+        1,
+        {"retention.ms": str(30 * 24 * 3600 * 1000), "max.message.bytes": str(DLQ_MAX_BYTES)},
+    ),
 )
 
 
