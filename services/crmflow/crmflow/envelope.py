@@ -48,7 +48,7 @@ _REQUIRED_STR = ("id", "practiceId", "name", "entityType", "entityId")
 
 def parse_event(raw: bytes | None) -> dict[str, Any]:
     """Decode and check a raw record value; raise BadEvent with a short machine-readable reason."""
-    if raw is None:
+    if not raw:  # a tombstone (None) or an empty value: nothing to evaluate
         raise BadEvent("empty", "record has no value")
     if len(raw) > MAX_EVENT_BYTES:
         raise BadEvent("too_large", f"{len(raw)} bytes > {MAX_EVENT_BYTES}")

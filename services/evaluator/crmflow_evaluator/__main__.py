@@ -6,17 +6,28 @@ import os
 
 import faust
 
-from crmflow.logs import configure_logging
+from crmflow.logs import configure_logging, logging_config
 from crmflow.settings import get_settings
 from crmflow_evaluator.app import build_app
+
+SERVICE = "evaluator"
 
 
 def main() -> None:
     settings = get_settings()
-    configure_logging(settings.log_level, service="evaluator")
+    configure_logging(settings.log_level, service=SERVICE)
     data_dir = os.path.join(os.environ.get("CRMFLOW_RUN_DIR", ".run"), "evaluator-data")
     app = build_app(settings, data_dir=data_dir)
-    worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False, quiet=True)
+    # The worker re-initialises logging at start: hand it the same JSON config.
+    worker = faust.Worker(
+        app,
+        loglevel=settings.log_level,
+        logging_config=logging_config(settings.log_level, service=SERVICE),
+        redirect_stdouts=False,
+        quiet=True,
+    )
+    # Faust's terminal spinner would add a handler to the root logger and set it to DEBUG.
+    worker.spinner = None
     worker.execute_from_commandline()
 
 

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any
 
 import faust
@@ -35,6 +35,19 @@ def _dumps(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":"), default=str).encode()
 
 
+_HEADER_IDS = {"id": "eventId", "correlationId": "correlationId", "causationId": "causationId"}
+
+
+def _header_ids(headers: Iterable[tuple[str, Any]] | Mapping[str, Any] | None) -> dict[str, str]:
+    """The ids a record's headers carry (log fields of a record whose value cannot be read)."""
+    pairs = headers.items() if isinstance(headers, Mapping) else (headers or [])
+    return {
+        _HEADER_IDS[k]: v.decode(errors="replace") if isinstance(v, bytes) else str(v)
+        for k, v in pairs
+        if k in _HEADER_IDS and v
+    }
+
+
 def build_app(settings: Settings, *, data_dir: str) -> faust.App:
     app = faust.App(
         "crmflow-evaluator",
@@ -47,6 +60,7 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_linger_ms=1,
+        producer_max_request_size=topics.DLQ_MAX_BYTES,  # dead-letters hold events over 1 MiB
         web_host="127.0.0.1",
         web_port=settings.evaluator_port,
         web_bind=settings.api_host,
@@ -72,6 +86,7 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
                 "topic": msg.topic,
                 "partition": msg.partition,
                 "offset": msg.offset,
+                **_header_ids(msg.headers),
             },
         )
         return await dlq_topic.send(
@@ -114,6 +129,19 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
             futures.append(await commands_topic.send(key=outcome.key, value=_dumps(message), force=True))
         if msg.timestamp:
             metrics.EVENT_AGE_SECONDS.observe(max(0.0, time.time() - msg.timestamp))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "event evaluated",
+                extra={
+                    "eventId": parsed["id"],
+                    "eventName": parsed["name"],
+                    "practiceId": parsed["practiceId"],
+                    "correlationId": parsed.get("correlationId"),
+                    "causationId": parsed.get("causationId"),
+                    "depth": parsed.get("depth", 0),
+                    "runs": len(outcome.messages) - 1,
+                },
+            )
         return futures
 
     @app.agent(events_topic, concurrency=1)
@@ -128,7 +156,7 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
                 try:
                     futures += await handle(event)
                 except Exception as exc:  # never crash the worker on one event
-                    log.exception("event could not be evaluated")
+                    log.exception("event could not be evaluated", extra=_header_ids(event.message.headers))
                     futures.append(await dead_letter(event, BadEvent("evaluation_error", repr(exc))))
             # Offsets of this batch are acked only after the broker has every message.
             await asyncio.gather(*futures)
@@ -156,6 +184,13 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
 
     @app.page("/metrics")
     async def prometheus(web: Any, request: Any) -> Any:
+        monitor = app.monitor
+        metrics.update_consumer_lag(
+            [tp for tp in app.consumer.assignment() if tp.topic in topics.EVENT_TOPICS],
+            monitor.tp_end_offsets,
+            monitor.tp_committed_offsets,
+            monitor.tp_read_offsets,
+        )
         return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     app.crmflow_index = index  # type: ignore[attr-defined]
