@@ -460,3 +460,18 @@ def test_paths_on_any_container(data: Any, field: str, expected: bool) -> None:
     for codegen in ("off", "eager"):
         assert compile_condition(condition, codegen=codegen).evaluate(data) is expected
     assert explain(condition, data)["matched"] is expected
+
+
+def test_traces_share_no_mutable_parts() -> None:
+    compiled = compile_condition({"field": "appointment.status", "operator": "in", "value": ["scheduled"]})
+    first = compiled.explain(DATA).trace
+    assert first is not None
+    first["value"].append("mutated")
+    first["field"] = "mutated"
+    assert compiled.explain(DATA).trace == {
+        "field": "appointment.status",
+        "operator": "in",
+        "value": ["scheduled"],
+        "actual": "scheduled",
+        "passed": True,
+    }

@@ -7,8 +7,10 @@ reuses the same leaf closures, so a trace can never disagree with ``evaluate``.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -40,7 +42,14 @@ def _never(data: Any, now: datetime | None) -> bool:
 
 @dataclass(frozen=True)
 class Explanation:
-    """Whether the condition matched, and a JSON-serialisable trace (None: no condition)."""
+    """Whether the condition matched, and a JSON-serialisable trace (None: no condition).
+
+    A leaf's trace is ``{"field", "operator", "value"?, "actual", "passed"}`` (``"value"`` only for
+    operators that take one; ``"now"`` too for ``within_*``); a missing field shows
+    ``"actual": "missing", "missing": true`` so it is not confused with null.  Long strings and
+    large arrays/objects are shortened.  A group's trace is ``{"operator", "passed", "conditions"}``
+    with every child explained, even after the result is known.
+    """
 
     matched: bool
     trace: dict[str, Any] | None
@@ -56,12 +65,19 @@ class _Leaf:
     value: Any
     shows_value: bool
     built: Built
+    head: dict[str, Any] = dataclass_field(compare=False, init=False)  # constant part of the trace
+
+    def __post_init__(self) -> None:
+        head: dict[str, Any] = {"field": self.field, "operator": self.operator}
+        if self.shows_value:
+            head["value"] = summarise(self.value)
+        object.__setattr__(self, "head", head)
 
     def explain(self, data: Any, now: datetime | None) -> tuple[bool, dict[str, Any]]:
         passed = self.built.fn(data, now)
-        trace: dict[str, Any] = {"field": self.field, "operator": self.operator}
-        if self.shows_value:
-            trace["value"] = summarise(self.value)
+        trace = self.head.copy()
+        if isinstance(trace.get("value"), list | dict):  # callers own their trace: no shared parts
+            trace["value"] = copy.deepcopy(trace["value"])
         actual = self.built.actual(data)
         if actual is MISSING:
             trace["actual"], trace["missing"] = "missing", True
@@ -77,12 +93,18 @@ class _Leaf:
 class _Group:
     operator: str
     children: tuple[_Leaf | _Group, ...]
-    fn: LeafFn = field(compare=False)
+    fn: LeafFn = dataclass_field(compare=False)
 
     def explain(self, data: Any, now: datetime | None) -> tuple[bool, dict[str, Any]]:
-        # Every child is explained (no short-circuit) so a dry-run shows each failing condition.
+        # Every child is explained (no short-circuit) so a dry-run shows each failing condition;
+        # the group's result is combined from theirs exactly as its closure combines them.
         results = [child.explain(data, now) for child in self.children]
-        passed = self.fn(data, now)
+        if self.operator == "and":
+            passed = all(r for r, _ in results)
+        elif self.operator == "or":
+            passed = any(r for r, _ in results)
+        else:
+            passed = not results[0][0]
         return passed, {"operator": self.operator, "passed": passed, "conditions": [t for _, t in results]}
 
 

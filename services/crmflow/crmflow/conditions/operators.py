@@ -2,6 +2,8 @@
 
 Closures only look up the field and compare; anything that cannot be compared yields ``False``
 (never an exception).  The hottest cases fuse the look-up and the comparison into one function.
+``exists``, ``not_exists`` and ``changed`` take no operand: a ``value`` sent with them (form
+builders often send ``""`` or null) is ignored rather than refused.
 """
 
 from __future__ import annotations
