@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from crmflow.settings import Settings, get_settings
 
@@ -72,6 +73,23 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings, timeout=args.timeout)
 
 
+def cmd_schemas_write(args: argparse.Namespace, settings: Settings) -> int:
+    from crmflow.schemas import write
+
+    for path in write(args.dir):
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_schemas_check(args: argparse.Namespace, settings: Settings) -> int:
+    from crmflow.schemas import drift
+
+    drifted = drift(args.dir)
+    for name in drifted:
+        print(f"drift: {args.dir / name} differs from the code (run: crmflow schemas write)", file=sys.stderr)
+    return 1 if drifted else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crmflow", description=__doc__)
     sub = parser.add_subparsers(dest="group", required=True)
@@ -95,6 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = key.add_parser("revoke", help="revoke a key (the key itself, or its prefix)")
     p.add_argument("key")
     p.set_defaults(func=cmd_key_revoke)
+
+    from crmflow.schemas import DEFAULT_DIR
+
+    schemas = sub.add_parser("schemas", help="JSON Schemas of the contracts").add_subparsers(
+        dest="action", required=True
+    )
+    for name, func, text in (
+        ("write", cmd_schemas_write, "generate schemas/ from the pydantic models"),
+        ("check", cmd_schemas_check, "fail when schemas/ differs from the models"),
+    ):
+        p = schemas.add_parser(name, help=text)
+        p.add_argument("--dir", type=Path, default=DEFAULT_DIR)
+        p.set_defaults(func=func)
 
     p = sub.add_parser("demo", help="seed a demo practice and rule, create a patient, show the note")
     p.add_argument("--timeout", type=float, default=60.0)

@@ -1,16 +1,114 @@
-"""Validation of a whole rule (trigger, conditions, actions), shared by every writer of rules.
+"""A rule's input models and the validation of a whole rule, shared by every writer of rules.
 
-Locs are relative to the rule body (``("conditionsJson", "conditions", 0, "operator")``).
+The models check shape (unknown fields refused); :func:`validate_rule` checks meaning against the
+one registry the evaluator and the runner use (triggers, operators, action types), so nothing is
+accepted that they cannot run. Locs are relative to the rule body
+(``("conditionsJson", "conditions", 0, "operator")``). The JSON Schemas of ``conditionsJson`` and
+``actionsJson`` are built from that same registry (documentation of what validation enforces).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Final
 
-from crmflow.actions import validate_actions
-from crmflow.conditions import validate_condition
-from crmflow.triggers import TRIGGER_NAMES
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+
+from crmflow.actions import ACTION_TYPES, MAX_ACTIONS, validate_actions
+from crmflow.conditions import GROUP_OPERATORS, OPERATORS, validate_condition
+from crmflow.conditions.operators import LEAF_OPERATORS
+from crmflow.crm.models import NoNul, storable_json_errors
+from crmflow.triggers import TRIGGER_NAMES, TRIGGERS
 from crmflow.validation import FieldError
+
+LEAF_OPERATOR_NAMES: Final[list[str]] = [op for op in LEAF_OPERATORS if op in OPERATORS]
+GROUP_OPERATOR_NAMES: Final[list[str]] = [op for op in ("and", "or", "not") if op in GROUP_OPERATORS]
+
+CONDITION_SCHEMA: Final[dict[str, Any]] = {
+    "description": "A leaf {field, operator, value} or a group {operator: and|or|not, conditions: [...]}"
+    " nested freely (at most 32 levels); null = always matches.",
+    "anyOf": [
+        {
+            "type": "object",
+            "properties": {
+                "field": {"type": "string", "description": "Dotted path into the event data."},
+                "operator": {"enum": LEAF_OPERATOR_NAMES},
+                "value": {},
+            },
+            "required": ["field", "operator"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "properties": {
+                "operator": {"enum": GROUP_OPERATOR_NAMES},
+                "conditions": {"type": "array", "items": {"type": "object"}},
+                "condition": {"type": "object", "description": "'not' only: the negated condition."},
+            },
+            "required": ["operator"],
+            "additionalProperties": False,
+        },
+        {"type": "null"},
+    ],
+}
+
+ACTIONS_SCHEMA: Final[dict[str, Any]] = {
+    "description": "Ordered actions; string args may hold {placeholders} of the trigger's event.",
+    "type": "array",
+    "minItems": 1,
+    "maxItems": MAX_ACTIONS,
+    "items": {
+        "anyOf": [
+            {
+                "type": "object",
+                "properties": {"type": {"const": name}, "args": model.model_json_schema()},
+                "required": ["type", "args"],
+                "additionalProperties": False,
+            }
+            for name, model in ACTION_TYPES.items()
+        ]
+    },
+}
+
+RuleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
+TriggerName = Annotated[str, WithJsonSchema({"enum": sorted(TRIGGERS)})]
+Conditions = Annotated[dict[str, Any] | None, WithJsonSchema(CONDITION_SCHEMA)]
+Actions = Annotated[list[Any], WithJsonSchema(ACTIONS_SCHEMA)]
+
+
+class RuleCreate(BaseModel):
+    """Body of ``POST /api/automations``."""
+
+    model_config = ConfigDict(extra="forbid", title="RuleCreate")
+
+    name: RuleName
+    enabled: bool = True
+    triggerEvent: TriggerName
+    conditionsJson: Conditions = None
+    actionsJson: Actions = Field(min_length=1)
+
+
+class RuleUpdate(BaseModel):
+    """Body of ``PATCH /api/automations/{id}``: any subset of the editable fields."""
+
+    model_config = ConfigDict(extra="forbid", title="RuleUpdate")
+
+    name: RuleName | None = None
+    enabled: bool | None = None
+    triggerEvent: TriggerName | None = None
+    conditionsJson: Conditions = None
+    actionsJson: Annotated[list[Any] | None, WithJsonSchema(ACTIONS_SCHEMA)] = Field(None, min_length=1)
+
+
+NOT_NULL: Final = ("name", "enabled", "triggerEvent", "actionsJson")
+"""Fields a PATCH may omit but not set to null (conditionsJson null = always matches)."""
+
+
+def null_errors(changes: dict[str, Any]) -> list[FieldError]:
+    return [
+        FieldError((name,), f"{name} cannot be null", "value_error")
+        for name in NOT_NULL
+        if name in changes and changes[name] is None
+    ]
 
 
 def validate_rule(trigger: Any, conditions: Any, actions: Any) -> list[FieldError]:
@@ -22,6 +120,8 @@ def validate_rule(trigger: Any, conditions: Any, actions: Any) -> list[FieldErro
                 ("triggerEvent",), f"unknown trigger event; one of {sorted(TRIGGER_NAMES)}", "unknown_trigger"
             )
         )
+    errors += storable_json_errors(conditions, ("conditionsJson",))
+    errors += storable_json_errors(actions, ("actionsJson",))
     errors += [FieldError(("conditionsJson", *e.loc), e.msg, e.type) for e in validate_condition(conditions)]
     errors += [
         FieldError(("actionsJson", *e.loc), e.msg, e.type)

@@ -2,17 +2,55 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+from crmflow.validation import FieldError, Loc
+
+
+def _no_nul(value: str) -> str:
+    """PostgreSQL text and jsonb cannot hold NUL: refuse it as bad input, never a 500."""
+    if "\x00" in value:
+        raise ValueError("NUL characters are not allowed")
+    return value
+
+
+def storable_json_errors(value: Any, loc: Loc = ()) -> list[FieldError]:
+    """Problems that would keep a JSON value out of jsonb: NUL in strings or keys, NaN/Infinity."""
+    if isinstance(value, str):
+        return [FieldError(loc, "NUL characters are not allowed", "string_nul")] if "\x00" in value else []
+    if isinstance(value, float) and not math.isfinite(value):
+        return [FieldError(loc, "numbers must be finite", "finite_number")]
+    errors: list[FieldError] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            errors += storable_json_errors(key, (*loc, str(key))) + storable_json_errors(
+                item, (*loc, str(key))
+            )
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            errors += storable_json_errors(item, (*loc, i))
+    return errors
+
+
+NoNul = AfterValidator(_no_nul)
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
+Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), NoNul]
 Phone = Annotated[str, StringConstraints(max_length=40, pattern=r"^\+?[0-9 ()./-]{5,40}$")]
-Short = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Short = Annotated[str, StringConstraints(min_length=1, max_length=100), NoNul]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=100), NoNul]
 ContactMethod = Literal["email", "sms", "phone", "mail"]
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 EntityId = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
@@ -94,3 +132,69 @@ class AppointmentUpdate(_Update):
     visitType: Short | None = None
     status: Short | None = None
     provider: Short | None = None
+
+
+# -- resources as the API returns them (timestamps: ISO-8601 strings from the database) --------
+class Patient(BaseModel):
+    id: str
+    practiceId: str
+    firstName: str
+    lastName: str
+    email: str | None
+    phone: str | None
+    dateOfBirth: str | None
+    status: str
+    tags: list[str]
+    preferredContactMethod: str | None
+    preferredLanguage: str | None
+    nextFollowUpAt: str | None
+    createdAt: str
+    updatedAt: str
+
+
+class Appointment(BaseModel):
+    id: str
+    practiceId: str
+    patientId: str
+    startsAt: str
+    visitType: str
+    status: str
+    provider: str | None
+    createdAt: str
+    updatedAt: str
+
+
+class Note(BaseModel):
+    id: str
+    practiceId: str
+    patientId: str
+    body: str
+    runId: str | None = Field(description="The automation run that wrote it (null: a user).")
+    createdAt: str
+
+
+class Task(BaseModel):
+    id: str
+    practiceId: str
+    patientId: str | None
+    title: str
+    description: str | None
+    status: str
+    dueAt: str | None
+    assignee: str | None
+    runId: str | None
+    createdAt: str
+    updatedAt: str
+
+
+class Draft(BaseModel):
+    id: str
+    practiceId: str
+    patientId: str
+    channel: str
+    to: str
+    subject: str | None
+    body: str
+    status: str
+    runId: str | None
+    createdAt: str

@@ -1,0 +1,72 @@
+"""JSON Schemas of crmflow's contracts, generated from the pydantic models (the code is the source).
+
+``crmflow schemas write`` regenerates ``schemas/``; ``crmflow schemas check`` (and a unit test)
+fails when the committed files drift from the models.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from crmflow.commands import EventEvaluated, RunCommand
+from crmflow.envelope import EventEnvelope
+from crmflow.rule_validation import RuleCreate, RuleUpdate
+from crmflow.rules_repo import Rule
+
+SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
+DEFAULT_DIR: Final = Path(__file__).resolve().parents[3] / "schemas"
+
+ActionCommand = Annotated[RunCommand | EventEvaluated, Field(discriminator="kind")]
+
+
+def _model(model: type[BaseModel]) -> Callable[[], dict[str, Any]]:
+    return lambda: model.model_json_schema()
+
+
+def _action_command() -> dict[str, Any]:
+    schema = TypeAdapter(ActionCommand).json_schema()
+    schema["title"] = "ActionCommand"
+    schema["description"] = (
+        "A message on crmflow.commands: per event one EventEvaluated marker (kind=event), "
+        "then one RunCommand (kind=run) per (event, rule) evaluated."
+    )
+    return schema
+
+
+GENERATORS: Final[dict[str, Callable[[], dict[str, Any]]]] = {
+    "event-envelope.schema.json": _model(EventEnvelope),
+    "action-command.schema.json": _action_command,
+    "rule.schema.json": _model(Rule),
+    "rule-create.schema.json": _model(RuleCreate),
+    "rule-update.schema.json": _model(RuleUpdate),
+}
+
+
+def render(name: str) -> str:
+    """The file content of schema ``name``: stable key order, trailing newline."""
+    schema = {"$schema": SCHEMA_DIALECT, "$id": name, **GENERATORS[name]()}
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def write(directory: Path = DEFAULT_DIR) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in GENERATORS:
+        path = directory / name
+        path.write_text(render(name))
+        written.append(path)
+    return written
+
+
+def drift(directory: Path = DEFAULT_DIR) -> list[str]:
+    """Names of the schemas whose committed file is missing or differs from the code."""
+    return [
+        name
+        for name in GENERATORS
+        if not (directory / name).is_file() or (directory / name).read_text() != render(name)
+    ]
