@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from crmflow.db.engine import make_engine
 from crmflow.settings import Settings
-from crmflow_api.routers import automations, health, patients
+from crmflow_api.body_limit import BodyLimit
+from crmflow_api.metrics import RequestMetrics
+from crmflow_api.routers import automations, catalog, events, health, internal, patients, runs, trials
 
 
 def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="crmflow rules-api",
         version="0.1.0",
-        description="Automation rules, their runs, and the reference CRM of crmflow.",
+        description="Automation rules, their runs, and the reference CRM of crmflow. Public routes "
+        "take `Authorization: Bearer <practice API key>`; `/api/internal/*` takes `X-Internal-Api-Key`.",
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings)
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
-            return JSONResponse({"detail": f"body over {settings.max_body_bytes} bytes"}, status_code=413)
-        return await call_next(request)
-
-    for module in (health, patients, automations):
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics)  # added last = outermost: sees the body limit's 413s too
+    for module in (health, catalog, patients, automations, trials, runs, events, internal):
         app.include_router(module.router)
     return app

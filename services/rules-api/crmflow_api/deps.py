@@ -1,15 +1,22 @@
-"""Request dependencies: the database connection and the caller's practice."""
+"""Request dependencies: the database connection, the caller's practice, the internal key."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
 
 from crmflow.apikeys import practice_for_key
 from crmflow.settings import Settings
+
+_bearer = HTTPBearer(auto_error=False, description="The practice's API key.")
+_internal_key = APIKeyHeader(
+    name="X-Internal-Api-Key", auto_error=False, description="INTERNAL_API_KEY, for /api/internal/*."
+)
 
 
 def get_settings(request: Request) -> Settings:
@@ -28,20 +35,38 @@ def transaction(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Conn
 
 def current_practice(
     request: Request,
-    conn: Annotated[Connection, Depends(transaction)],
-    authorization: Annotated[str | None, Header()] = None,
+    engine: Annotated[Engine, Depends(get_engine)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
-    scheme, _, key = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not key:
+    """The practice of the Bearer key (401 otherwise). Its own short look-up, not the request's
+    transaction, so routes that wait (the Test button) hold no transaction."""
+    key = credentials.credentials.strip() if credentials is not None else ""
+    if not key:
         raise HTTPException(
             401, "missing API key (Authorization: Bearer <key>)", headers={"WWW-Authenticate": "Bearer"}
         )
-    practice_id = practice_for_key(conn, key.strip(), request.app.state.settings.api_key_secret)
+    with engine.connect() as conn:
+        practice_id = practice_for_key(conn, key, request.app.state.settings.api_key_secret)
     if practice_id is None:
         raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
     return practice_id
 
 
+def internal_caller(
+    settings: Annotated[Settings, Depends(get_settings)],
+    x_internal_api_key: Annotated[str | None, Depends(_internal_key)],
+) -> None:
+    """``X-Internal-Api-Key`` must equal INTERNAL_API_KEY; unset -> internal routes disabled (403)."""
+    if not settings.internal_api_key:
+        raise HTTPException(403, "internal API disabled (INTERNAL_API_KEY is not set)")
+    if x_internal_api_key is None or not hmac.compare_digest(
+        x_internal_api_key.encode(), settings.internal_api_key.encode()
+    ):
+        raise HTTPException(401, "missing or invalid X-Internal-Api-Key")
+
+
 Db = Annotated[Connection, Depends(transaction)]
+Eng = Annotated[Engine, Depends(get_engine)]
 PracticeId = Annotated[str, Depends(current_practice)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
+Internal = Depends(internal_caller)

@@ -1,55 +1,30 @@
-"""Rules CRUD (SPEC section 4). Every change reaches the evaluators through crm.rule."""
+"""Rules CRUD and dry-run (SPEC section 4). Every change reaches the evaluators through crm.rule."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from crmflow.rule_validation import validate_rule
-from crmflow.rules_repo import create_rule, delete_rule, get_rule, list_rules, update_rule
+from crmflow.conditions import explain, validate_condition
+from crmflow.rule_validation import RuleCreate, RuleUpdate, null_errors, validate_rule
+from crmflow.rules_repo import Rule, create_rule, delete_rule, get_rule, list_rules, update_rule
+from crmflow.triggers import TRIGGER_NAMES
 from crmflow.validation import FieldError
 from crmflow_api.deps import Db, PracticeId
-from crmflow_api.errors import not_found, raise_field_errors, require_uuid
+from crmflow_api.errors import AUTH_ERRORS, NOT_FOUND, not_found, raise_field_errors, require_uuid
+from crmflow_api.models import DryRun, DryRunResult, RulePage
+from crmflow_api.runs_view import rule_stats
 
-router = APIRouter(prefix="/api/automations", tags=["automations"])
-RuleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
-class RuleCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: RuleName
-    enabled: bool = True
-    triggerEvent: str
-    conditionsJson: dict[str, Any] | None = None
-    actionsJson: list[Any] = Field(min_length=1)
-
-
-class RuleUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: RuleName | None = None
-    enabled: bool | None = None
-    triggerEvent: str | None = None
-    conditionsJson: dict[str, Any] | None = None
-    actionsJson: list[Any] | None = Field(None, min_length=1)
-
-
-class RulePage(BaseModel):
-    items: list[dict[str, Any]]
-    total: int
-    limit: int
-    offset: int
+router = APIRouter(prefix="/api/automations", tags=["automations"], responses=AUTH_ERRORS)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def post_rule(body: RuleCreate, practice_id: PracticeId, db: Db) -> dict:
+def post_rule(body: RuleCreate, practice_id: PracticeId, db: Db) -> Rule:
     errors = validate_rule(body.triggerEvent, body.conditionsJson, body.actionsJson)
     if errors:
         raise_field_errors(errors)
-    return create_rule(db, practice_id, body.model_dump())
+    return Rule(**create_rule(db, practice_id, body.model_dump()))
 
 
 @router.get("")
@@ -59,29 +34,52 @@ def get_rules(
     triggerEvent: str | None = None,
     enabled: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> RulePage:
+    """Rules of the caller's practice, newest first, each with its run stats."""
+    if triggerEvent is not None and triggerEvent not in TRIGGER_NAMES:
+        raise_field_errors(
+            [FieldError(("triggerEvent",), "unknown trigger event", "unknown_trigger")], prefix=("query",)
+        )
     items, total = list_rules(
         db, practice_id, trigger=triggerEvent, enabled=enabled, limit=limit, offset=offset
     )
-    return RulePage(items=items, total=total, limit=limit, offset=offset)
+    stats = rule_stats(db, practice_id, [r["id"] for r in items])
+    return RulePage.model_validate(
+        {
+            "items": [{**r, "stats": stats[r["id"]]} for r in items],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+        }
+    )
 
 
-@router.get("/{rule_id}")
-def read_rule(rule_id: str, practice_id: PracticeId, db: Db) -> dict:
+@router.post("/dry-run")
+def dry_run(body: DryRun, practice_id: PracticeId) -> DryRunResult:
+    """Evaluate conditions against ``data`` with the evaluator's own code: no side effects."""
+    errors = validate_condition(body.conditionsJson)
+    if errors:
+        raise_field_errors(errors, prefix=("body", "conditionsJson"))
+    return DryRunResult(**explain(body.conditionsJson, body.data))
+
+
+@router.get("/{rule_id}", responses=NOT_FOUND)
+def read_rule(rule_id: str, practice_id: PracticeId, db: Db) -> Rule:
     rule = get_rule(db, practice_id, require_uuid(rule_id, "rule"))
     if rule is None:
         raise not_found("rule")
-    return rule
+    return Rule(**rule)
 
 
-@router.patch("/{rule_id}")
-def patch_rule(rule_id: str, body: RuleUpdate, practice_id: PracticeId, db: Db) -> dict:
-    current = read_rule(rule_id, practice_id, db)
+@router.patch("/{rule_id}", responses=NOT_FOUND)
+def patch_rule(rule_id: str, body: RuleUpdate, practice_id: PracticeId, db: Db) -> Rule:
+    """Partial update; any change bumps ``version``."""
+    current = read_rule(rule_id, practice_id, db).model_dump()
     changes = body.model_dump(exclude_unset=True)
-    for required in ("name", "enabled", "triggerEvent", "actionsJson"):
-        if required in changes and changes[required] is None:
-            raise_field_errors([_null(required)])
+    errors = null_errors(changes)
+    if errors:
+        raise_field_errors(errors)
     merged = {**current, **changes}
     errors = validate_rule(merged["triggerEvent"], merged["conditionsJson"], merged["actionsJson"])
     if errors:
@@ -89,15 +87,11 @@ def patch_rule(rule_id: str, body: RuleUpdate, practice_id: PracticeId, db: Db) 
     updated = update_rule(db, practice_id, rule_id, changes)
     if updated is None:
         raise not_found("rule")
-    return updated
+    return Rule(**updated)
 
 
-@router.delete("/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{rule_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 def remove_rule(rule_id: str, practice_id: PracticeId, db: Db) -> Response:
     if not delete_rule(db, practice_id, require_uuid(rule_id, "rule")):
         raise not_found("rule")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-def _null(field: str) -> FieldError:
-    return FieldError((field,), f"{field} cannot be null", "value_error")

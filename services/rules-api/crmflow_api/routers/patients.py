@@ -14,21 +14,31 @@ from crmflow.crm.entities import (
     update_appointment,
     update_patient,
 )
-from crmflow.crm.models import AppointmentCreate, AppointmentUpdate, PatientCreate, PatientUpdate
+from crmflow.crm.models import (
+    Appointment,
+    AppointmentCreate,
+    AppointmentUpdate,
+    Draft,
+    Note,
+    Patient,
+    PatientCreate,
+    PatientUpdate,
+    Task,
+)
 from crmflow.crm.serialize import DRAFT_FIELDS, NOTE_FIELDS, TASK_FIELDS, to_json
 from crmflow.db.tables import message_drafts, notes, tasks
 from crmflow_api.deps import Db, PracticeId
-from crmflow_api.errors import not_found, require_uuid
+from crmflow_api.errors import AUTH_ERRORS, NOT_FOUND, not_found, require_uuid
 
-router = APIRouter(prefix="/api", tags=["crm"])
+router = APIRouter(prefix="/api", tags=["crm"], responses={**AUTH_ERRORS, **NOT_FOUND})
 
 
-@router.post("/patients", status_code=status.HTTP_201_CREATED)
+@router.post("/patients", status_code=status.HTTP_201_CREATED, response_model=Patient)
 def post_patient(body: PatientCreate, practice_id: PracticeId, db: Db) -> dict:
     return create_patient(db, practice_id, body.values())
 
 
-@router.get("/patients/{patient_id}")
+@router.get("/patients/{patient_id}", response_model=Patient)
 def read_patient(patient_id: str, practice_id: PracticeId, db: Db) -> dict:
     try:
         return get_patient(db, practice_id, require_uuid(patient_id, "patient"))
@@ -36,7 +46,7 @@ def read_patient(patient_id: str, practice_id: PracticeId, db: Db) -> dict:
         raise not_found("patient") from None
 
 
-@router.patch("/patients/{patient_id}")
+@router.patch("/patients/{patient_id}", response_model=Patient)
 def patch_patient(patient_id: str, body: PatientUpdate, practice_id: PracticeId, db: Db) -> dict:
     try:
         patient, _ = update_patient(db, practice_id, require_uuid(patient_id, "patient"), body.values())
@@ -55,22 +65,22 @@ def _effects(db: Db, practice_id: str, patient_id: str, table, fields) -> list[d
     return [to_json(r, fields) for r in rows]
 
 
-@router.get("/patients/{patient_id}/notes")
+@router.get("/patients/{patient_id}/notes", response_model=list[Note])
 def patient_notes(patient_id: str, practice_id: PracticeId, db: Db) -> list[dict]:
     return _effects(db, practice_id, patient_id, notes, NOTE_FIELDS)
 
 
-@router.get("/patients/{patient_id}/tasks")
+@router.get("/patients/{patient_id}/tasks", response_model=list[Task])
 def patient_tasks(patient_id: str, practice_id: PracticeId, db: Db) -> list[dict]:
     return _effects(db, practice_id, patient_id, tasks, TASK_FIELDS)
 
 
-@router.get("/patients/{patient_id}/drafts")
+@router.get("/patients/{patient_id}/drafts", response_model=list[Draft])
 def patient_drafts(patient_id: str, practice_id: PracticeId, db: Db) -> list[dict]:
     return _effects(db, practice_id, patient_id, message_drafts, DRAFT_FIELDS)
 
 
-@router.post("/appointments", status_code=status.HTTP_201_CREATED)
+@router.post("/appointments", status_code=status.HTTP_201_CREATED, response_model=Appointment)
 def post_appointment(body: AppointmentCreate, practice_id: PracticeId, db: Db) -> dict:
     try:
         return create_appointment(db, practice_id, body.values())
@@ -78,7 +88,7 @@ def post_appointment(body: AppointmentCreate, practice_id: PracticeId, db: Db) -
         raise not_found("patient") from None
 
 
-@router.get("/appointments/{appointment_id}")
+@router.get("/appointments/{appointment_id}", response_model=Appointment)
 def read_appointment(appointment_id: str, practice_id: PracticeId, db: Db) -> dict:
     try:
         return get_appointment(db, practice_id, require_uuid(appointment_id, "appointment"))
@@ -86,7 +96,7 @@ def read_appointment(appointment_id: str, practice_id: PracticeId, db: Db) -> di
         raise not_found("appointment") from None
 
 
-@router.patch("/appointments/{appointment_id}")
+@router.patch("/appointments/{appointment_id}", response_model=Appointment)
 def patch_appointment(appointment_id: str, body: AppointmentUpdate, practice_id: PracticeId, db: Db) -> dict:
     try:
         return update_appointment(db, practice_id, require_uuid(appointment_id, "appointment"), body.values())

@@ -1,0 +1,71 @@
+"""The registry the evaluator and the runner share: triggers, operators, action types, limits.
+
+The web page builds its forms from it, so it can only offer what the pipeline can run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from crmflow.actions import ACTION_TYPES
+from crmflow.conditions import MAX_DEPTH
+from crmflow.rule_validation import GROUP_OPERATOR_NAMES, LEAF_OPERATOR_NAMES
+from crmflow.triggers import TRIGGERS
+from crmflow_api.deps import AppSettings, PracticeId
+from crmflow_api.errors import AUTH_ERRORS
+
+router = APIRouter(prefix="/api", tags=["catalog"], responses=AUTH_ERRORS)
+
+
+class TriggerOut(BaseModel):
+    name: str
+    entityType: str
+    description: str
+    sampleData: dict[str, Any]
+    fieldPaths: list[str]
+
+
+class Operators(BaseModel):
+    leaf: list[str]
+    group: list[str]
+
+
+class ActionOut(BaseModel):
+    type: str
+    argsSchema: dict[str, Any]
+
+
+class Limits(BaseModel):
+    maxConditionDepth: int
+    maxBodyBytes: int
+
+
+class Catalog(BaseModel):
+    triggers: list[TriggerOut]
+    operators: Operators
+    actions: list[ActionOut]
+    limits: Limits
+
+
+@router.get("/catalog")
+def catalog(practice_id: PracticeId, settings: AppSettings) -> Catalog:
+    return Catalog(
+        triggers=[
+            TriggerOut(
+                name=t.name,
+                entityType=t.entity_type,
+                description=t.description,
+                sampleData=t.sample_data(),
+                fieldPaths=t.field_paths(),
+            )
+            for t in TRIGGERS.values()
+        ],
+        operators=Operators(leaf=LEAF_OPERATOR_NAMES, group=GROUP_OPERATOR_NAMES),
+        actions=[
+            ActionOut(type=name, argsSchema=model.model_json_schema()) for name, model in ACTION_TYPES.items()
+        ],
+        limits=Limits(maxConditionDepth=MAX_DEPTH, maxBodyBytes=settings.max_body_bytes),
+    )

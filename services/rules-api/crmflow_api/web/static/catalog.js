@@ -1,0 +1,28 @@
+// GET /api/catalog, with the look-ups the forms need. Pure: no DOM, no fetch.
+
+// Leaf operators that take no value, for a catalog that lists operators by name only.
+const NO_VALUE = new Set(["exists", "not_exists", "changed"]);
+
+/** The catalog with helpers: trigger(name), argsSchema(type), needsValue(operator). */
+export function makeCatalog(raw) {
+  const leafOperators = (raw.operators?.leaf ?? []).map((op) =>
+    typeof op === "string" ? { name: op, needsValue: !NO_VALUE.has(op) } : op,
+  );
+  const byName = new Map(leafOperators.map((op) => [op.name, op]));
+  return {
+    triggers: raw.triggers ?? [],
+    leafOperators,
+    groupOperators: raw.operators?.group ?? ["and", "or"],
+    actions: raw.actions ?? [],
+    limits: raw.limits ?? {},
+    trigger(name) {
+      return this.triggers.find((t) => t.name === name) ?? null;
+    },
+    argsSchema(type) {
+      return this.actions.find((a) => a.type === type)?.argsSchema ?? { properties: {} };
+    },
+    needsValue(operator) {
+      return byName.get(operator)?.needsValue ?? true;
+    },
+  };
+}

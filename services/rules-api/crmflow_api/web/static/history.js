@@ -1,0 +1,115 @@
+// Run history (per practice or per rule, filtered by status) and the detail of one run.
+import { fill, formatDelta, formatTime, h, options, shortId, statusBadge } from "./dom.js";
+import { renderActions, renderTrace } from "./runsui.js";
+
+const PAGE = 50;
+
+export function createRunsView(ctx) {
+  const $ = (id) => document.getElementById(id);
+  const body = $("runs-table").querySelector("tbody");
+  const ruleFilter = $("runs-rule");
+  const statusFilter = $("runs-status");
+  let offset = 0;
+
+  async function load() {
+    const ruleId = ruleFilter.value;
+    const query = { status: statusFilter.value, limit: PAGE, offset };
+    const page = ruleId
+      ? await ctx.api.get(`/api/automations/${ruleId}/runs`, query)
+      : await ctx.api.get("/api/runs", query);
+    const names = await ctx.ruleNames();
+    fill(
+      body,
+      page.items.map((run) =>
+        h(
+          "tr",
+          { dataset: { runId: run.id, status: run.status } },
+          h("td", { class: "nowrap" }, formatTime(run.startedAt)),
+          h("td", {}, names.get(run.ruleId) ?? h("span", { class: "muted" }, `deleted rule ${shortId(run.ruleId)}`)),
+          h(
+            "td",
+            {},
+            h("code", {}, run.eventName),
+            " ",
+            h(
+              "button",
+              { type: "button", class: "link small", "aria-label": `Trace of event ${shortId(run.eventId)}`, onClick: () => ctx.navigate("trace", { eventId: run.eventId }) },
+              shortId(run.eventId),
+            ),
+          ),
+          h("td", {}, statusBadge(run.status)),
+          h("td", { class: "num nowrap" }, formatDelta(run.startedAt, run.finishedAt).slice(1)),
+          h("td", { class: "error-text" }, run.error ?? ""),
+          h("td", {}, h("button", { type: "button", onClick: () => ctx.navigate("run", { runId: run.id }) }, "Details")),
+        ),
+      ),
+    );
+    $("runs-empty").hidden = page.total > 0;
+    ctx.pager($("runs-pager"), page, (next) => {
+      offset = next;
+      load();
+    });
+  }
+
+  for (const filter of [ruleFilter, statusFilter]) {
+    filter.addEventListener("change", () => {
+      offset = 0;
+      ctx.remember("runs", { ruleId: ruleFilter.value || undefined, status: statusFilter.value || undefined });
+      load();
+    });
+  }
+  $("runs-refresh").addEventListener("click", load);
+
+  return {
+    async open({ ruleId, status } = {}) {
+      const names = await ctx.ruleNames();
+      fill(ruleFilter, options([["", "all rules"], ...[...names].map(([id, name]) => [id, name])], ruleId ?? ""));
+      statusFilter.value = status ?? "";
+      offset = 0;
+      await load();
+    },
+  };
+}
+
+function dl(pairs) {
+  return h(
+    "dl",
+    { class: "facts" },
+    pairs.filter(([, value]) => value !== null && value !== undefined && value !== "").map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]),
+  );
+}
+
+export function createRunView(ctx) {
+  const detail = document.getElementById("run-detail");
+  return {
+    async open({ runId }) {
+      const run = await ctx.api.get(`/api/runs/${runId}`);
+      const names = await ctx.ruleNames();
+      document.getElementById("run-title").textContent = `Run of “${names.get(run.ruleId) ?? "a deleted rule"}”`;
+      const link = (label, onClick) => h("button", { type: "button", class: "link", onClick }, label);
+      fill(
+        detail,
+        h(
+          "div",
+          { class: "card" },
+          dl([
+            ["Status", statusBadge(run.status)],
+            ["Error", run.error ? h("span", { class: "error-text" }, run.error) : null],
+            ["Rule", link(`${names.get(run.ruleId) ?? shortId(run.ruleId)} (version ${run.ruleVersion})`, () => ctx.navigate("editor", { ruleId: run.ruleId }))],
+            ["Event", [h("code", {}, run.eventName), " ", link(run.eventId, () => ctx.navigate("trace", { eventId: run.eventId }))]],
+            ["Started", formatTime(run.startedAt)],
+            ["Finished", run.finishedAt ? `${formatTime(run.finishedAt)} (${formatDelta(run.startedAt, run.finishedAt)})` : "not yet"],
+            ["Chain depth", String(run.depth)],
+            ["Correlation ID", h("code", {}, run.correlationId ?? "—")],
+            ["Caused by event", run.causationId ? link(run.causationId, () => ctx.navigate("trace", { eventId: run.causationId })) : null],
+            ["Run ID", h("code", {}, run.id)],
+          ]),
+        ),
+        h("h2", {}, "Conditions"),
+        h("div", { class: "card" }, renderTrace(run.trace)),
+        h("h2", {}, "Action log"),
+        renderActions(run.actions, run.startedAt),
+      );
+    },
+  };
+}
