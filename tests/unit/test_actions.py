@@ -230,3 +230,15 @@ def test_render_action() -> None:
         render_action({"type": "create_task", "args": {"title": "{patient.long}" * 10}}, context)
     _, delay = render_action({"type": "delay_seconds", "args": {"seconds": 5}}, context)
     assert isinstance(delay, DelaySecondsArgs) and delay.seconds == 5
+
+
+def test_deeply_nested_args_are_refused_without_recursing() -> None:
+    deep: Any = "{patientId}"
+    for _ in range(100_000):
+        deep = [deep]
+    actions = one("update_patient_fields", patientId="p", fields={"tags": deep})
+    assert locs(validate_actions(actions, "crm/patient.created")) == [((0, "args"), "too_deep")]
+    shallow = one("update_patient_fields", patientId="p", fields={"tags": [["{patient.nope}"]]})
+    assert locs(validate_actions(shallow, "crm/patient.created")) == [
+        ((0, "args", "fields", "tags", 0, 0), "unresolvable_placeholder")
+    ]

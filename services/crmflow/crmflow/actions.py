@@ -16,6 +16,7 @@ from crmflow.triggers import TRIGGER_NAMES, placeholder_can_resolve
 from crmflow.validation import DomainValidationError, FieldError, Loc
 
 MAX_ACTIONS: Final = 50
+MAX_ARGS_DEPTH: Final = 16  # nesting of arrays/objects inside args (render_args recurses)
 MAX_DELAY_SECONDS: Final = 31_536_000  # one year
 MAX_DUE_IN_SECONDS: Final = 10 * MAX_DELAY_SECONDS
 
@@ -136,14 +137,27 @@ def _model_errors(model: type[ActionArgs], args: Any) -> tuple[ActionArgs | None
 
 
 def _strings(value: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:
-    if isinstance(value, str):
-        yield loc, value
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _strings(item, (*loc, str(key)))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _strings(item, (*loc, i))
+    """Every string inside ``value`` with its loc, in document order (iterative: no recursion)."""
+    stack: list[tuple[Any, Loc]] = [(value, loc)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, str):
+            yield where, node
+        elif isinstance(node, Mapping):
+            stack.extend(reversed([(item, (*where, str(key))) for key, item in node.items()]))
+        elif isinstance(node, list):
+            stack.extend(reversed([(item, (*where, i)) for i, item in enumerate(node)]))
+
+
+def _too_deep(value: Any) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping | list):
+            if depth >= MAX_ARGS_DEPTH:
+                return True
+            stack.extend((item, depth + 1) for item in (node.values() if isinstance(node, Mapping) else node))
+    return False
 
 
 def _placeholder_errors(args: Mapping[str, Any], trigger: str | None) -> list[FieldError]:
@@ -173,6 +187,8 @@ def validate_action(
     if action_type is None or errors:
         return errors
     args = item["args"]
+    if _too_deep(args):
+        return [FieldError(("args",), f"args nested deeper than {MAX_ARGS_DEPTH} levels", "too_deep")]
     model, errors = _model_errors(ACTION_TYPES[action_type], args)
     errors += _placeholder_errors(args, trigger if trigger in TRIGGER_NAMES else None)
     if (
@@ -208,6 +224,8 @@ def parse_action(item: Any) -> tuple[str, ActionArgs]:
     action_type, errors = _item_errors(item)
     if action_type is None or errors:
         raise DomainValidationError(errors)
+    if _too_deep(item["args"]):
+        raise DomainValidationError([FieldError(("args",), "args nested too deeply", "too_deep")])
     model, errors = _model_errors(ACTION_TYPES[action_type], item["args"])
     if model is None:
         raise DomainValidationError(errors)
@@ -222,4 +240,6 @@ def render_action(item: Any, context: Mapping[str, Any]) -> tuple[str, ActionArg
     action_type, errors = _item_errors(item)
     if action_type is None or errors:
         raise DomainValidationError(errors)
+    if _too_deep(item["args"]):  # before render_args, which recurses
+        raise DomainValidationError([FieldError(("args",), "args nested too deeply", "too_deep")])
     return parse_action({"type": action_type, "args": render_args(item["args"], context)})
