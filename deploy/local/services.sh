@@ -10,12 +10,9 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=env.sh
+# shellcheck source=deploy/local/env.sh
 . "$HERE/env.sh"
 
-export CRMFLOW_API_PORT=${CRMFLOW_API_PORT:-8000}
-export CRMFLOW_EVALUATOR_PORT=${CRMFLOW_EVALUATOR_PORT:-8001}
-export CRMFLOW_RUNNER_PORT=${CRMFLOW_RUNNER_PORT:-8002}
 RUN=$(realpath -m "$CRMFLOW_RUN_DIR")
 LOGS=$RUN/logs
 PIDS=$RUN/pids

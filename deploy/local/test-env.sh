@@ -6,7 +6,8 @@
 # `make test` uses slot 0 (TEST_SLOT=<n> picks another).
 _slot=${1:-${TEST_SLOT:-0}}
 _here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-export CRMFLOW_RUN_DIR="$(cd "$_here/../.." && pwd)/.run/test$_slot"
+CRMFLOW_RUN_DIR="$(cd "$_here/../.." && pwd)/.run/test$_slot"
+export CRMFLOW_RUN_DIR
 export CRMFLOW_PG_PORT=$((55440 + _slot))
 export CRMFLOW_KAFKA_PORT=$((19092 + 10 * _slot))
 export CRMFLOW_KAFKA_CONTROLLER_PORT=$((19093 + 10 * _slot))
@@ -15,6 +16,6 @@ export CRMFLOW_API_PORT=$((18000 + 10 * _slot))
 export CRMFLOW_EVALUATOR_PORT=$((18001 + 10 * _slot))
 export CRMFLOW_RUNNER_PORT=$((18002 + 10 * _slot))
 unset CRMFLOW_KAFKA_BOOTSTRAP CRMFLOW_CONNECT_URL CRMFLOW_DATABASE_URL
-# shellcheck source=env.sh
+# shellcheck source=deploy/local/env.sh
 . "$_here/env.sh"
 unset _slot _here
