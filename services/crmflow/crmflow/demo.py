@@ -10,12 +10,15 @@ import sys
 import time
 
 import httpx
+from sqlalchemy import Connection, select
 
 from crmflow.apikeys import create_key, create_practice
 from crmflow.db.engine import make_engine
-from crmflow.rules_repo import create_rule
+from crmflow.db.tables import practices
+from crmflow.rules_repo import create_rule, list_rules
 from crmflow.settings import Settings
 
+DEMO_PRACTICE = "Demo Practice"
 DEMO_RULE = {
     "name": "Welcome note for new patients",
     "enabled": True,
@@ -48,13 +51,25 @@ def wait_for_rule(settings: Settings, rule_id: str, version: int, deadline: floa
     raise TimeoutError("the evaluator did not receive the demo rule (is it running?)")
 
 
+def _demo_practice_and_rule(conn: Connection) -> tuple[str, dict]:
+    """The demo practice and rule, created on the first run and reused afterwards."""
+    practice_id = conn.execute(
+        select(practices.c.id).where(practices.c.name == DEMO_PRACTICE).order_by(practices.c.created_at)
+    ).scalar()
+    if practice_id is None:
+        practice_id = create_practice(conn, DEMO_PRACTICE)
+    practice_id = str(practice_id)
+    rules, _ = list_rules(conn, practice_id, trigger=DEMO_RULE["triggerEvent"])
+    rule = next((r for r in rules if r["name"] == DEMO_RULE["name"]), None)
+    return practice_id, rule or create_rule(conn, practice_id, DEMO_RULE)
+
+
 def run_demo(settings: Settings, *, timeout: float) -> int:
     deadline = time.monotonic() + timeout
     with make_engine(settings, pool_size=1).begin() as conn:
-        practice_id = create_practice(conn, "Demo Practice")
+        practice_id, rule = _demo_practice_and_rule(conn)
         api_key = create_key(conn, practice_id, settings.api_key_secret)
-        rule = create_rule(conn, practice_id, DEMO_RULE)
-    _say(f"demo practice {practice_id}, rule {rule['id']!r}: {rule['name']}")
+    _say(f"demo practice {practice_id}, rule {rule['id']}: {rule['name']}")
     wait_for_rule(settings, rule["id"], rule["version"], deadline)
     base = f"http://{settings.api_host}:{settings.api_port}"
     headers = {"Authorization": f"Bearer {api_key}"}
