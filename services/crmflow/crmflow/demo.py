@@ -59,7 +59,7 @@ def _demo_practice_and_rule(conn: Connection) -> tuple[str, dict]:
     if practice_id is None:
         practice_id = create_practice(conn, DEMO_PRACTICE)
     practice_id = str(practice_id)
-    rules, _ = list_rules(conn, practice_id, trigger=DEMO_RULE["triggerEvent"])
+    rules, _ = list_rules(conn, practice_id, trigger=str(DEMO_RULE["triggerEvent"]))
     rule = next((r for r in rules if r["name"] == DEMO_RULE["name"]), None)
     return practice_id, rule or create_rule(conn, practice_id, DEMO_RULE)
 
