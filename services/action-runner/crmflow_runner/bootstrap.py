@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
+from crmflow import topics
 from crmflow.db.engine import make_engine
 from crmflow.kafka import consumer_config, producer_config
 from crmflow.settings import Settings
@@ -16,6 +19,8 @@ from crmflow_runner.handlers import build_handlers
 from crmflow_runner.scheduler import Scheduler
 
 GROUP_ID = "crmflow-action-runner"
+# A member that stops heartbeating loses its partitions after this long (librdkafka: 45 s).
+SESSION_TIMEOUT_MS = 10_000
 
 
 @dataclass
@@ -25,19 +30,37 @@ class Runner:
     stop: threading.Event
 
 
-def bootstrap(settings: Settings) -> Runner:
+def runner_consumer_config(settings: Settings, *, group_id: str = GROUP_ID) -> dict[str, Any]:
+    """Static group membership: a runner restarted under the same identity (host + HTTP port,
+    unique per instance) gets its partitions back at once instead of after a rebalance."""
+    return {
+        **consumer_config(settings, group_id),
+        "group.instance.id": f"{socket.gethostname()}:{settings.runner_port}",
+        "session.timeout.ms": SESSION_TIMEOUT_MS,
+        "heartbeat.interval.ms": 2_000,
+    }
+
+
+def bootstrap(settings: Settings, *, topic: str = topics.COMMANDS, group_id: str = GROUP_ID) -> Runner:
     stop = threading.Event()
     engine = make_engine(settings, pool_size=3)
     executor = Executor(build_handlers(settings.patient_field_allowlist))
     consumer = CommandConsumer(
-        consumer=Consumer(consumer_config(settings, GROUP_ID)),
+        consumer=Consumer(runner_consumer_config(settings, group_id=group_id)),
         producer=Producer(producer_config(settings)),
         engine=engine,
         executor=executor,
+        topic=topic,
         batch_size=settings.runner_batch_size,
         poll_seconds=settings.runner_poll_seconds,
         max_retries=settings.max_retries,
         stop=stop,
     )
-    scheduler = Scheduler(engine, executor, settings.scheduler_interval_seconds, stop)
+    scheduler = Scheduler(
+        engine,
+        Producer(producer_config(settings)),
+        stop,
+        topic=topic,
+        interval=settings.scheduler_interval_seconds,
+    )
     return Runner(consumer, scheduler, stop)

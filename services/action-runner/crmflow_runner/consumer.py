@@ -1,8 +1,10 @@
 """The Kafka side of the runner: poll a batch, execute it in one transaction, then commit offsets.
 
 One consumer processes its partitions serially, so a patient's commands (one partition) run in
-order. Offsets are committed only after PostgreSQL has committed the batch; a crash in between
-redelivers commands whose runs already exist, which the executor ignores.
+order. Offsets are committed only after PostgreSQL has committed the batch and the broker has
+acknowledged the batch's dead letters; a crash in between redelivers commands whose runs already
+exist, which the executor ignores. Rebalance callbacks run inside ``consume()``, i.e. between
+batches, so a partition is never handed over in the middle of one.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from pydantic import Field, TypeAdapter, ValidationError
 from sqlalchemy import Engine
 
@@ -23,12 +25,15 @@ from crmflow import topics
 from crmflow.commands import EventEvaluated, RunCommand
 from crmflow.deadletter import dead_letter_headers
 from crmflow_runner import metrics
+from crmflow_runner.delivery import Record, Undelivered, produce_all
 from crmflow_runner.executor import Executor
-from crmflow_runner.retry import backoff_seconds, is_outage, is_transient
+from crmflow_runner.retry import backoff_seconds, error_summary, is_outage, is_transient
+from crmflow_runner.scheduler import ResumeCommand
 
 log = logging.getLogger(__name__)
 SERVICE = "action-runner"
-_COMMAND = TypeAdapter(Annotated[RunCommand | EventEvaluated, Field(discriminator="kind")])
+_COMMAND = TypeAdapter(Annotated[RunCommand | EventEvaluated | ResumeCommand, Field(discriminator="kind")])
+DLQ_SEND_TIMEOUT = 30.0
 
 
 class Poison(ValueError):
@@ -58,6 +63,7 @@ class CommandConsumer:
         producer: Producer,
         engine: Engine,
         executor: Executor,
+        topic: str,
         batch_size: int,
         poll_seconds: float,
         max_retries: int,
@@ -67,6 +73,7 @@ class CommandConsumer:
         self.producer = producer
         self.engine = engine
         self.executor = executor
+        self.topic = topic
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.max_retries = max_retries
@@ -74,7 +81,7 @@ class CommandConsumer:
         self.assigned = False
 
     def run(self) -> None:
-        self.consumer.subscribe([topics.COMMANDS], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         last_lag = 0.0
         while not self.stop.is_set():
             messages = [
@@ -86,61 +93,74 @@ class CommandConsumer:
                 self._report_lag()
                 last_lag = time.monotonic()
 
-    def process(self, messages: Sequence[Message]) -> None:
+    def process(self, messages: Sequence[Message]) -> bool:
+        """Execute one polled batch; True when its offsets were committed."""
         started = time.perf_counter()
         batch: list[tuple[Message, dict[str, Any]]] = []
+        dead: list[Record] = []
         for msg in messages:
             try:
                 batch.append((msg, decode(msg)))
             except Poison as exc:
-                self.dead_letter(msg, exc.reason, str(exc))
+                dead.append(self.dead_letter(msg, exc.reason, str(exc)))
         for _, command in batch:
             metrics.COMMANDS.labels(command["kind"]).inc()
-        if batch and not self._execute_batch(batch):
-            return  # stopping during an outage: nothing committed, all will be redelivered
-        self.producer.flush(30)
+        if batch and not self._execute_batch(batch, dead):
+            return False  # stopping during an outage: nothing committed, all will be redelivered
+        if dead and not self._send_dead_letters(dead):
+            return False  # stopping while the broker is away: the batch is redelivered (idempotent)
         self._commit(messages)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         _observe_latency([command for _, command in batch])
+        return True
 
-    def _execute_batch(self, batch: list[tuple[Message, dict[str, Any]]]) -> bool:
-        """Run the whole batch in one transaction; on repeated failure, one command at a time.
+    def _execute_batch(self, batch: list[tuple[Message, dict[str, Any]]], dead: list[Record]) -> bool:
+        """Run the whole batch in one transaction; on failure, one command at a time.
 
-        Returns False only when asked to stop while the database is unreachable.
+        Commands that still fail are added to ``dead``. Returns False only when asked to stop
+        while the database is unreachable.
         """
-        ok = self._with_retries([command for _, command in batch])
+        ok, _ = self._with_retries([command for _, command in batch])
         if ok is None:
             return False
         if not ok:
             log.warning("batch failed; executing its commands one by one", extra={"commands": len(batch)})
             for msg, command in batch:
-                single = self._with_retries([command])
+                single, error = self._with_retries([command])
                 if single is None:
                     return False
                 if not single:
-                    self.dead_letter(
-                        msg, "retries_exhausted", f"executing the command failed {self.max_retries} times"
-                    )
+                    dead.append(self.dead_letter(msg, *error))
         return True
 
-    def _with_retries(self, commands: list[dict[str, Any]]) -> bool | None:
-        """True when committed; False when retries are exhausted; None when asked to stop."""
+    def _with_retries(self, commands: list[dict[str, Any]]) -> tuple[bool | None, tuple[str, str]]:
+        """(True, _) when committed; (False, (reason, detail)) when it failed for good;
+        (None, _) when asked to stop.
+
+        A lost database (outage) is waited out forever; other transient failures (serialization
+        failure, deadlock) are retried ``max_retries`` times; anything else fails at once.
+        """
         attempt = 0
         while not self.stop.is_set():
             attempt += 1
             try:
                 with self.engine.begin() as conn:
                     self.executor.execute(conn, commands, attempt=attempt)
-                return True
+                return True, ("", "")
             except Exception as exc:
-                outage = is_outage(exc)
-                if not is_transient(exc) or (attempt >= self.max_retries and not outage):
+                outage, transient = is_outage(exc), is_transient(exc)
+                if not transient or (attempt >= self.max_retries and not outage):
                     log.error(
                         "commands failed",
-                        exc_info=not is_transient(exc),
+                        exc_info=not transient,
                         extra={"attempt": attempt, "commands": len(commands), "error": type(exc).__name__},
                     )
-                    return False
+                    if transient:
+                        return False, (
+                            "retries_exhausted",
+                            f"failed {attempt} times, last: {error_summary(exc)}",
+                        )
+                    return False, ("execution_failed", error_summary(exc))
                 metrics.RETRIES.labels("outage" if outage else "transient").inc()
                 delay = backoff_seconds(attempt, cap=5.0 if outage else 2.0)
                 log.warning(
@@ -153,27 +173,39 @@ class CommandConsumer:
                     },
                 )
                 self.stop.wait(delay)
-        return None
+        return None, ("", "")
 
-    def dead_letter(self, msg: Message, reason: str, detail: str) -> None:
-        """Park the original record, with why and where from, on the dead-letter topic."""
+    def dead_letter(self, msg: Message, reason: str, detail: str) -> Record:
+        """The original record, with why and where from, for the dead-letter topic."""
         metrics.DEAD_LETTERED.labels(reason).inc()
         log.error(
             "command dead-lettered",
             extra={"reason": reason, "partition": msg.partition(), "offset": msg.offset()},
         )
-        headers: list[tuple[str, str | bytes | None]] = [
-            *dead_letter_headers(
-                reason=reason,
-                detail=detail,
-                service=SERVICE,
-                topic=msg.topic() or "",
-                partition=msg.partition() or 0,
-                offset=msg.offset() or 0,
-                original=msg.headers() or [],
-            )
-        ]
-        self.producer.produce(topics.DEAD_LETTERS, key=msg.key(), value=msg.value(), headers=headers)
+        headers = dead_letter_headers(
+            reason=reason,
+            detail=detail,
+            service=SERVICE,
+            topic=msg.topic() or "",
+            partition=msg.partition() or 0,
+            offset=msg.offset() or 0,
+            original=msg.headers() or [],
+        )
+        return Record(topics.DEAD_LETTERS, msg.key(), msg.value(), headers)
+
+    def _send_dead_letters(self, dead: list[Record]) -> bool:
+        """Deliver dead letters before the offsets move past them (broker away: wait, retry)."""
+        attempt = 0
+        while not self.stop.is_set():
+            attempt += 1
+            try:
+                produce_all(self.producer, dead, DLQ_SEND_TIMEOUT)
+                return True
+            except Undelivered as exc:
+                metrics.RETRIES.labels("broker").inc()
+                log.warning("dead letters not delivered; retrying", extra={"error": str(exc)})
+                self.stop.wait(backoff_seconds(attempt, cap=5.0))
+        return False
 
     def _commit(self, messages: Sequence[Message]) -> None:
         highest: dict[tuple[str, int], int] = {}
@@ -190,6 +222,8 @@ class CommandConsumer:
         err = msg.error()
         if err is None:
             return True
+        if err.fatal():  # e.g. fenced by another instance with the same group.instance.id
+            raise KafkaException(err)
         if err.code() != KafkaError._PARTITION_EOF:
             log.warning("consumer error", extra={"error": err.str()})
         return False

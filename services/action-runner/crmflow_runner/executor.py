@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, select, text
+from sqlalchemy import Connection, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from crmflow.actions import ACTION_TYPES
@@ -74,20 +74,28 @@ class Executor:
     def execute(
         self, conn: Connection, commands: Sequence[dict[str, Any]], *, attempt: int = 1
     ) -> list[RunOutcome]:
+        """Execute a batch in partition order: event markers, new runs and resumed delays."""
         markers = [c for c in commands if c["kind"] == "event"]
-        runs = [c for c in commands if c["kind"] == "run"]
         if markers:
             conn.execute(_MARK_EVENT, [_marker_params(m) for m in markers])
-        claimed = self._claim_runs(conn, runs)
-        to_execute = []
-        for c in runs:
-            if claimed.pop(c["runId"], None) is None:
-                continue  # not claimed, or a second copy in this batch
-            if c["status"] == "matched":
-                to_execute.append(c)
-            metrics.RUNS.labels(c["status"] if c["status"] != "matched" else "started").inc()
-        done = self._done_actions(conn, [c["runId"] for c in to_execute])
-        return self._execute_runs(conn, [(c, 0) for c in to_execute], done, attempt)
+        claimed = self._claim_runs(conn, [c for c in commands if c["kind"] == "run"])
+        resumed = self._claim_resumes(conn, [c for c in commands if c["kind"] == "resume"])
+        work: list[tuple[dict[str, Any], int]] = []
+        for c in commands:
+            if c["kind"] == "run":
+                if claimed.pop(c["runId"], None) is None:
+                    continue  # not claimed, or a second copy in this batch
+                if c["status"] == "matched":
+                    work.append((c, 0))
+                metrics.RUNS.labels(c["status"] if c["status"] != "matched" else "started").inc()
+            elif c["kind"] == "resume":
+                stored = resumed.pop((c["runId"], c["actionIndex"]), None)
+                if stored is None:
+                    metrics.DUPLICATES.inc()  # resumed already, or a second copy in this batch
+                    continue
+                work.append((stored, c["actionIndex"]))
+        done = self._done_actions(conn, [c["runId"] for c, _ in work])
+        return self._execute_runs(conn, work, done, attempt)
 
     def _claim_runs(self, conn: Connection, runs: Sequence[dict[str, Any]]) -> dict[str, bool]:
         """Insert new runs; returns run id -> resuming (True for a run left 'running')."""
@@ -116,6 +124,26 @@ class Executor:
         return claimed
 
     @staticmethod
+    def _claim_resumes(
+        conn: Connection, resumes: Sequence[dict[str, Any]]
+    ) -> dict[tuple[str, int], dict[str, Any]]:
+        """Mark due delays done (in this transaction); returns (run id, index) -> stored command.
+
+        A resume already done (a re-sent or redelivered ResumeCommand) is not returned.
+        """
+        if not resumes:
+            return {}
+        keys = {(c["runId"], c["actionIndex"], c["practiceId"]) for c in resumes}
+        t = scheduled_resumes.c
+        rows = conn.execute(
+            update(scheduled_resumes)
+            .where(tuple_(t.run_id, t.action_index, t.practice_id).in_(keys), t.status != "done")
+            .values(status="done", resumed_at=func.clock_timestamp())
+            .returning(t.run_id, t.action_index, t.command)
+        )
+        return {(str(r.run_id), r.action_index): r.command for r in rows}
+
+    @staticmethod
     def _done_actions(conn: Connection, run_ids: Sequence[str]) -> set[tuple[str, int]]:
         if not run_ids:
             return set()
@@ -126,14 +154,7 @@ class Executor:
         )
         return {(str(r.run_id), r.action_index) for r in rows}
 
-    # -- delayed runs, from the scheduler -----------------------------------------------
-    def resume(self, conn: Connection, resumes: Sequence[RowMapping]) -> list[RunOutcome]:
-        run_ids = [str(r["run_id"]) for r in resumes]
-        done = self._done_actions(conn, run_ids)
-        work = [(r["command"], r["action_index"]) for r in resumes]
-        return self._execute_runs(conn, work, done, attempt=1)
-
-    # -- shared ---------------------------------------------------------------------------
+    # -- executing runs -------------------------------------------------------------------
     def _execute_runs(
         self,
         conn: Connection,

@@ -28,3 +28,11 @@ def is_transient(exc: BaseException) -> bool:
 def backoff_seconds(attempt: int, *, base: float = 0.1, cap: float = 10.0) -> float:
     """Exponential backoff with full jitter."""
     return random.uniform(0, min(cap, base * 2 ** max(0, attempt - 1)))
+
+
+def error_summary(exc: BaseException) -> str:
+    """Type, SQLSTATE and the first line of the message: enough to act on, no row values."""
+    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    sqlstate = getattr(orig, "sqlstate", None)
+    first_line = (str(orig).splitlines() or [""])[0][:300]
+    return f"{type(orig).__name__}{f' [{sqlstate}]' if sqlstate else ''}: {first_line}"

@@ -1,8 +1,16 @@
-"""Resumes delayed runs when they come due (durable delays, SPEC section 6).
+"""Durable delays (SPEC section 6): re-emits delayed runs to their partition when they come due.
 
-Due rows are claimed with ``FOR UPDATE SKIP LOCKED``, so several runners never resume the same
-run; a resume and its effects commit together, so a crash re-resumes it, without doubles.
-Delays that came due while the runner was down fire on the first tick after restart.
+A ``delay_seconds`` action stores the rest of its run in ``scheduled_resumes`` (pending). When
+it is due, the scheduler claims it (``FOR UPDATE SKIP LOCKED``: several runners never claim the
+same row), sends a ``ResumeCommand`` with the run's own key to the commands topic, waits for the
+broker's acknowledgement, and only then marks the row ``emitted``. The consumer that owns the
+partition executes the rest in line with the patient's other commands, so a delay never blocks a
+partition and a patient's actions still run one at a time, in partition order.
+
+A crash between the send and the mark re-sends the command; the consumer executes a resume only
+while its row is not ``done`` (and marks it done in the same transaction as the effects), so
+the rest of a run executes once. Delays that came due while no runner ran fire on the first tick
+after a start.
 """
 
 from __future__ import annotations
@@ -10,29 +18,60 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any, Literal
 
+from confluent_kafka import Producer
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, func, select, tuple_, update
 
+from crmflow.commands import command_key
 from crmflow.db.tables import scheduled_resumes
 from crmflow_runner import metrics
-from crmflow_runner.executor import Executor
+from crmflow_runner.delivery import Record, produce_all
 from crmflow_runner.retry import backoff_seconds
 
 log = logging.getLogger(__name__)
-BATCH = 100
+BATCH = 200
+SEND_TIMEOUT = 15.0
+
+
+class ResumeCommand(BaseModel):
+    """Continue run ``runId`` at ``actionIndex`` (the action after its delay)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["resume"] = "resume"
+    runId: str
+    actionIndex: int
+    practiceId: str
+
+
+def resume_key(command: dict[str, Any]) -> bytes:
+    """The key the evaluator gave the run's command, so the resume lands on the same partition."""
+    event = command.get("event") or {}
+    return command_key(command["practiceId"], command.get("patientId"), str(event.get("entityId")))
 
 
 class Scheduler:
-    def __init__(self, engine: Engine, executor: Executor, interval: float, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        producer: Producer,
+        stop: threading.Event,
+        *,
+        topic: str,
+        interval: float,
+    ) -> None:
         self.engine = engine
-        self.executor = executor
-        self.interval = interval
+        self.producer = producer
         self.stop = stop
+        self.topic = topic
+        self.interval = interval
 
     def run(self) -> None:
         failures = 0
         last_gauge = 0.0
-        while not self.stop.wait(self.interval if failures == 0 else backoff_seconds(failures)):
+        while not self.stop.wait(self.interval if failures == 0 else backoff_seconds(failures, cap=5.0)):
             try:
                 while self.tick() == BATCH and not self.stop.is_set():
                     pass
@@ -40,39 +79,56 @@ class Scheduler:
                     self._gauge()
                     last_gauge = time.monotonic()
                 failures = 0
-            except Exception as exc:
+            except Exception as exc:  # database or broker unavailable: back off, try again
                 failures += 1
+                metrics.RETRIES.labels("scheduler").inc()
                 log.warning(
                     "scheduler tick failed", extra={"error": type(exc).__name__, "failures": failures}
                 )
 
     def tick(self) -> int:
-        """Resume every due run (one batch); returns how many were resumed."""
+        """Emit one batch of due resumes; returns how many."""
         with self.engine.begin() as conn:
-            due = (
-                conn.execute(
-                    select(scheduled_resumes)
-                    .where(
-                        scheduled_resumes.c.status == "pending",
-                        scheduled_resumes.c.due_at <= func.clock_timestamp(),
-                    )
-                    .order_by(scheduled_resumes.c.due_at)
-                    .limit(BATCH)
-                    .with_for_update(skip_locked=True)
+            due = conn.execute(
+                select(
+                    scheduled_resumes.c.run_id,
+                    scheduled_resumes.c.action_index,
+                    scheduled_resumes.c.practice_id,
+                    scheduled_resumes.c.command,
                 )
-                .mappings()
-                .all()
-            )
+                .where(
+                    scheduled_resumes.c.status == "pending",
+                    scheduled_resumes.c.due_at <= func.clock_timestamp(),
+                )
+                .order_by(scheduled_resumes.c.due_at)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+            ).all()
             if not due:
                 return 0
-            self.executor.resume(conn, due)
-            keys = [(r["run_id"], r["action_index"]) for r in due]
+            records = [
+                Record(
+                    self.topic,
+                    resume_key(r.command),
+                    ResumeCommand(
+                        runId=str(r.run_id), actionIndex=r.action_index, practiceId=str(r.practice_id)
+                    )
+                    .model_dump_json()
+                    .encode(),
+                )
+                for r in due
+            ]
+            produce_all(self.producer, records, SEND_TIMEOUT)
+            keys = [(r.run_id, r.action_index) for r in due]
             conn.execute(
                 update(scheduled_resumes)
-                .where(tuple_(scheduled_resumes.c.run_id, scheduled_resumes.c.action_index).in_(keys))
-                .values(status="done", resumed_at=func.clock_timestamp())
+                .where(
+                    tuple_(scheduled_resumes.c.run_id, scheduled_resumes.c.action_index).in_(keys),
+                    scheduled_resumes.c.status == "pending",
+                )
+                .values(status="emitted")
             )
-        log.info("delayed runs resumed", extra={"runs": len(due)})
+        log.info("delayed runs due; resume commands sent", extra={"runs": len(due)})
         return len(due)
 
     def _gauge(self) -> None:

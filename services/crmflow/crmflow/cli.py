@@ -90,6 +90,47 @@ def cmd_schemas_check(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if drifted else 0
 
 
+def cmd_dlq_list(args: argparse.Namespace, settings: Settings) -> int:
+    from crmflow.dlq import read_dead_letters, select
+
+    letters = select(read_dead_letters(settings), reason=args.reason)
+    if args.json:
+        for dl in letters:
+            _print(dl.summary())
+        return 0
+    import time
+
+    columns = ("offset", "time", "service", "reason", "source", "detail")
+    rows = [
+        (
+            str(dl.offset),
+            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(dl.timestamp)) if dl.timestamp else "-",
+            dl.service,
+            dl.reason,
+            f"{dl.source_topic}[{dl.source_partition}]@{dl.source_offset}",
+            dl.detail.replace("\n", " ")[:100],
+        )
+        for dl in letters
+    ]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    for row in (columns, *rows):
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_dlq_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from crmflow.dlq import read_dead_letters, replay, select
+
+    offsets = None if args.all else set(args.offset)
+    letters = select(read_dead_letters(settings), offsets=offsets, reason=args.reason)
+    missing = sorted((offsets or set()) - {dl.offset for dl in letters})
+    if missing:
+        print(f"error: no dead letter at offset(s) {missing} (with that reason)", file=sys.stderr)
+        return 2
+    _print({"replayed": replay(settings, letters), "offsets": [dl.offset for dl in letters]})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crmflow", description=__doc__)
     sub = parser.add_subparsers(dest="group", required=True)
@@ -126,6 +167,18 @@ def build_parser() -> argparse.ArgumentParser:
         p = schemas.add_parser(name, help=text)
         p.add_argument("--dir", type=Path, default=DEFAULT_DIR)
         p.set_defaults(func=func)
+
+    dlq = sub.add_parser("dlq", help="the dead-letter topic").add_subparsers(dest="action", required=True)
+    p = dlq.add_parser("list", help="dead letters: where from and why (never their contents)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--reason", help="only this reason")
+    p.set_defaults(func=cmd_dlq_list)
+    p = dlq.add_parser("replay", help="re-produce dead letters to their source topic (safe to repeat)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--offset", type=int, action="append", help="dead-letter offset (repeatable)")
+    which.add_argument("--all", action="store_true", help="every dead letter (with --reason: those)")
+    p.add_argument("--reason", help="only this reason")
+    p.set_defaults(func=cmd_dlq_replay)
 
     p = sub.add_parser("demo", help="seed a demo practice and rule, create a patient, show the note")
     p.add_argument("--timeout", type=float, default=60.0)

@@ -1,0 +1,103 @@
+"""Building action-runner commands and reading their effects, for the runner's tests."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+from sqlalchemy import Engine, text
+
+from crmflow.commands import command_key, run_id_for
+from crmflow.kafka import producer_config
+from crmflow.settings import Settings
+
+
+def run_command(
+    practice_id: str,
+    patient: dict[str, Any],
+    actions: list[dict[str, Any]],
+    *,
+    rule_id: str | None = None,
+    depth: int = 0,
+) -> dict[str, Any]:
+    """A matched RunCommand for a crm/patient.created event of ``patient``, as the evaluator sends."""
+    event_id = str(uuid.uuid4())
+    rule_id = rule_id or str(uuid.uuid4())
+    event = {
+        "id": event_id,
+        "practiceId": practice_id,
+        "name": "crm/patient.created",
+        "entityType": "patient",
+        "entityId": patient["id"],
+        "data": {"patient": patient},
+        "correlationId": event_id,
+        "causationId": None,
+        "depth": depth,
+        "occurredAt": "2026-11-25T10:00:00+00:00",
+    }
+    return {
+        "kind": "run",
+        "runId": run_id_for(event_id, rule_id),
+        "eventId": event_id,
+        "practiceId": practice_id,
+        "ruleId": rule_id,
+        "ruleVersion": 1,
+        "ruleName": "t",
+        "eventName": event["name"],
+        "patientId": patient["id"],
+        "status": "matched",
+        "trace": {},
+        "error": None,
+        "actions": actions,
+        "event": event,
+        "correlationId": event_id,
+        "causationId": event_id,
+        "depth": depth,
+    }
+
+
+def note(body: str = "Hello {patient.firstName}") -> dict[str, Any]:
+    return {"type": "create_note", "args": {"patientId": "{patientId}", "body": body}}
+
+
+def delay(seconds: int) -> dict[str, Any]:
+    return {"type": "delay_seconds", "args": {"seconds": seconds}}
+
+
+def rows(engine: Engine, sql: str, **params: Any) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(text(sql), params).all())
+
+
+def run_status(engine: Engine, run_id: str) -> str | None:
+    found = rows(engine, "SELECT status FROM automation_runs WHERE id = :r", r=run_id)
+    return found[0].status if found else None
+
+
+def note_bodies(engine: Engine, run_id: str) -> list[str]:
+    return [
+        r.body for r in rows(engine, "SELECT body FROM notes WHERE run_id = :r ORDER BY created_at", r=run_id)
+    ]
+
+
+def create_topic(settings: Settings, partitions: int = 2) -> str:
+    """A private commands topic, so a test's runner never competes with the service's."""
+    name = f"test.commands.{uuid.uuid4().hex[:12]}"
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(15)
+    return name
+
+
+def send(settings: Settings, topic: str, commands: list[dict[str, Any] | bytes]) -> None:
+    """Produce commands keyed like the evaluator does (raw bytes are sent as they are)."""
+    producer = Producer(producer_config(settings))
+    for c in commands:
+        if isinstance(c, bytes):
+            producer.produce(topic, key=b"poison", value=c)
+        else:
+            key = command_key(c["practiceId"], c.get("patientId"), c["event"]["entityId"])
+            producer.produce(topic, key=key, value=json.dumps(c).encode())
+    assert producer.flush(15) == 0
