@@ -17,8 +17,9 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from tests.support.pipeline import published_events, runs_of
+from tests.support.pipeline import evaluated, published_events, runs_of
 from tests.support.processes import wait_for
+from tests.support.rules import create_rule
 
 pytestmark = pytest.mark.e2e
 
@@ -132,3 +133,23 @@ def test_create_update_disable_enable_delete_take_effect_within_2s(api, services
         print(f"rule change {label!r}: index updated {index_delay[0] * 1000:.0f} ms after the response")
         print(f"rule change {label!r}: first probe with it posted {delay * 1000:.0f} ms after the response")
     assert all(d < LIMIT for d in delays.values()), delays
+
+
+def test_index_is_rebuilt_from_the_topic_after_kill_9_and_holds_events_until_loaded(api, services, engine):
+    evaluator = services["evaluator"]
+    before = create_rule(api, evaluator, triggerEvent="crm/patient.created", **V1)
+    evaluator.kill()  # SIGKILL: the index dies with the process
+    # While it is down: a rule change and an event, both waiting in Kafka.
+    during = api.post(
+        "/api/automations",
+        json={"name": "while down", "enabled": True, "triggerEvent": "crm/patient.created", **V2},
+    ).json()
+    patient = _probe(api)
+    started = time.monotonic()
+    evaluator.start()  # ready (/readyz 200) only once the rules topic is caught up
+    ready = time.monotonic() - started
+    (event,) = evaluated(engine, patient, "crm/patient.created", timeout=60)
+    print(f"evaluator restart: ready in {ready:.1f} s, event evaluated in {time.monotonic() - started:.1f} s")
+    # Had the event been evaluated before the index was rebuilt, it would have no runs.
+    runs = {r.rule_id: (r.rule_version, r.status) for r in runs_of(engine, event.id)}
+    assert runs == {before["id"]: (1, "succeeded"), during["id"]: (1, "succeeded")}

@@ -61,6 +61,10 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
         producer_acks=-1,
         producer_linger_ms=1,
         producer_max_request_size=topics.DLQ_MAX_BYTES,  # dead-letters hold events over 1 MiB
+        # A worker that died (kill -9) holds its partitions until its session expires, and a
+        # restarted worker waits that long to rejoin: 10 s, not Faust's 60 s.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         web_host="127.0.0.1",
         web_port=settings.evaluator_port,
         web_bind=settings.api_host,
