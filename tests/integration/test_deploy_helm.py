@@ -1,0 +1,235 @@
+"""The Helm chart deploy/helm/crmflow: `helm lint`, `helm template` with the default values and the
+production-like ones in ci/, and the rendered manifests validated against the Kubernetes OpenAPI
+schemas (kubernetes-validate, strict: unknown fields fail). Custom resources (ServiceMonitor,
+KafkaConnector) have no schema there and are checked field by field.
+
+helm is built once from the Go module proxy (deploy/helm/get-helm.sh) and cached outside git.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.support.processes import ROOT
+from tests.support.settings_env import process_env_names, settings_env_names
+
+CHART = ROOT / "deploy" / "helm" / "crmflow"
+KUBE_VERSION = "1.30.0"
+CONNECTOR = json.loads((ROOT / "deploy" / "connect" / "crmflow-outbox.json").read_text())
+VALUES: dict[str, Path | None] = {
+    "default": None,
+    "production": CHART / "ci" / "production-values.yaml",
+    "strimzi": CHART / "ci" / "strimzi-values.yaml",
+}
+CUSTOM_KINDS = {"ServiceMonitor", "KafkaConnector"}
+COMPONENTS = {"rules-api": "crmflow_api", "evaluator": "crmflow_evaluator", "action-runner": "crmflow_runner"}
+# Kafka client security knobs the chart sets (values kafka.securityProtocol/sasl/tls). crmflow.settings
+# does not read them yet; listed here so the test fails loudly once they land (then drop this).
+PENDING_SETTINGS = {
+    "CRMFLOW_KAFKA_SECURITY_PROTOCOL",
+    "CRMFLOW_KAFKA_SASL_MECHANISM",
+    "CRMFLOW_KAFKA_SASL_USERNAME",
+    "CRMFLOW_KAFKA_SASL_PASSWORD",
+    "CRMFLOW_KAFKA_SSL_CA_LOCATION",
+}
+
+
+@pytest.fixture(scope="module")
+def helm() -> str:
+    return subprocess.run(
+        [str(ROOT / "deploy" / "helm" / "get-helm.sh")], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def _helm(helm: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([helm, *args], capture_output=True, text=True, timeout=60)
+
+
+def _values_args(values: Path | None, *sets: str) -> list[str]:
+    args = ["--kube-version", KUBE_VERSION]
+    if values:
+        args += ["-f", str(values)]
+    for s in sets:
+        args += ["--set", s]
+    return args
+
+
+def render(helm: str, values: Path | None, *sets: str) -> list[dict]:
+    result = _helm(helm, "template", "crm", str(CHART), "--namespace", "crm", *_values_args(values, *sets))
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+@pytest.fixture(scope="module", params=list(VALUES))
+def manifests(request, helm) -> list[dict]:
+    return render(helm, VALUES[request.param])
+
+
+def by_kind(docs: list[dict], kind: str) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+@pytest.mark.parametrize("values", list(VALUES))
+def test_helm_lint_passes(helm, values):
+    result = _helm(helm, "lint", "--strict", str(CHART), *_values_args(VALUES[values]))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_rendered_manifests_are_valid_kubernetes_objects(manifests):
+    validated = 0
+    for doc in manifests:
+        if doc["kind"] in CUSTOM_KINDS:
+            continue
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+        validated += 1
+    assert validated >= 14
+
+
+def test_schema_validation_catches_an_invalid_manifest(manifests):
+    deployment = next(d for d in manifests if d["kind"] == "Deployment")
+    broken = json.loads(json.dumps(deployment))
+    broken["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["pathh"] = "/readyz"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBE_VERSION, strict=True)
+
+
+def test_deployments_run_each_service_with_probes_on_its_port(manifests):
+    deployments = by_kind(manifests, "Deployment")
+    config = by_kind(manifests, "ConfigMap")["crm-crmflow"]["data"]
+    ports = {
+        "rules-api": config["CRMFLOW_API_PORT"],
+        "evaluator": config["CRMFLOW_EVALUATOR_PORT"],
+        "action-runner": config["CRMFLOW_RUNNER_PORT"],
+    }
+    assert {name.removeprefix("crm-crmflow-") for name in deployments} == set(COMPONENTS)
+    for name, module in COMPONENTS.items():
+        container = deployments[f"crm-crmflow-{name}"]["spec"]["template"]["spec"]["containers"][0]
+        assert container["command"] == ["python", "-m", module]
+        assert container["ports"] == [{"name": "http", "containerPort": int(ports[name]), "protocol": "TCP"}]
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+        assert container["resources"]["requests"] and container["resources"]["limits"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_environment_uses_the_settings_names_only(manifests):
+    env: set[str] = set()
+    for doc in manifests:
+        if doc["kind"] in ("ConfigMap", "Secret") and not doc["metadata"]["name"].endswith("-connector"):
+            env |= set(doc.get("data") or {}) | set(doc.get("stringData") or {})
+    assert {"CRMFLOW_PG_HOST", "CRMFLOW_KAFKA_BOOTSTRAP", "CRMFLOW_CONNECT_URL"} <= env
+    assert env - process_env_names() - PENDING_SETTINGS == set()
+
+
+def test_pending_kafka_security_knobs_are_still_unknown_to_settings():
+    assert PENDING_SETTINGS & settings_env_names() == set(), "settings read them now: drop PENDING_SETTINGS"
+
+
+def test_default_values_hold_no_secrets(helm):
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert all(value == "" for value in values["secrets"].values())
+    [secret] = by_kind(render(helm, None), "Secret").values()
+    # Only the generated HMAC secret of API keys: never a password from the values.
+    assert set(secret["stringData"]) == {"CRMFLOW_API_KEY_SECRET"}
+    assert len(secret["stringData"]["CRMFLOW_API_KEY_SECRET"]) == 48
+
+
+def test_existing_secret_replaces_the_chart_secret(helm):
+    docs = render(helm, VALUES["production"])
+    assert by_kind(docs, "Secret") == {}
+    for deployment in by_kind(docs, "Deployment").values():
+        env_from = deployment["spec"]["template"]["spec"]["containers"][0]["envFrom"]
+        assert {"secretRef": {"name": "crmflow-secrets"}} in env_from
+
+
+def test_migrations_run_as_a_pre_install_and_pre_upgrade_hook_after_their_config(manifests):
+    jobs = by_kind(manifests, "Job")
+    migrate = jobs["crm-crmflow-migrate"]
+    hook = migrate["metadata"]["annotations"]
+    assert hook["helm.sh/hook"] == "pre-install,pre-upgrade"
+    container = migrate["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["sh", "-c", "crmflow migrate && crmflow topics create"]
+    # The ConfigMap and Secret it reads are hooks too, created before it.
+    for doc in manifests:
+        if doc["kind"] in ("ConfigMap", "Secret") and doc["metadata"]["name"] == "crm-crmflow":
+            annotations = doc["metadata"]["annotations"]
+            assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+            assert int(annotations["helm.sh/hook-weight"]) < int(hook["helm.sh/hook-weight"])
+
+
+def test_the_connector_comes_from_the_single_source(helm):
+    link = CHART / "files" / "crmflow-outbox.json"
+    assert link.is_symlink() and link.resolve() == (ROOT / "deploy" / "connect" / "crmflow-outbox.json")
+
+    default = render(helm, None)
+    configmap = by_kind(default, "ConfigMap")["crm-crmflow-connector"]
+    assert json.loads(configmap["data"]["crmflow-outbox.json"]) == CONNECTOR
+    register = by_kind(default, "Job")["crm-crmflow-connect-register"]
+    assert register["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+    command = register["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[:3] == [
+        "python",
+        "/opt/crmflow/register_connector.py",
+        "/etc/crmflow/connect/crmflow-outbox.json",
+    ]
+
+    strimzi = render(helm, VALUES["strimzi"])
+    assert "crm-crmflow-connect-register" not in by_kind(strimzi, "Job")
+    [connector] = by_kind(strimzi, "KafkaConnector").values()
+    assert connector["apiVersion"] == "kafka.strimzi.io/v1beta2"
+    assert connector["metadata"]["name"] == CONNECTOR["name"]
+    assert connector["metadata"]["labels"]["strimzi.io/cluster"] == "crmflow-connect"
+    spec = connector["spec"]
+    config = CONNECTOR["config"]
+    assert spec["class"] == config["connector.class"]
+    assert spec["tasksMax"] == int(config["tasks.max"])
+    assert {**spec["config"], "connector.class": spec["class"], "tasks.max": str(spec["tasksMax"])} == config
+
+
+def test_production_values_render_sasl_tls_autoscaling_and_monitoring(helm):
+    docs = render(helm, VALUES["production"])
+    config = by_kind(docs, "ConfigMap")["crm-crmflow"]["data"]
+    assert config["CRMFLOW_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert config["CRMFLOW_KAFKA_SASL_USERNAME"] == "crmflow"
+    assert config["CRMFLOW_KAFKA_SSL_CA_LOCATION"] == "/etc/crmflow/kafka-ca/ca.crt"
+    hpas = by_kind(docs, "HorizontalPodAutoscaler")
+    # Consumers scale with partitions: maxReplicas 0 means kafka.topicPartitions (12 here).
+    assert hpas["crm-crmflow-evaluator"]["spec"]["maxReplicas"] == 12
+    assert hpas["crm-crmflow-action-runner"]["spec"]["maxReplicas"] == 12
+    assert "replicas" not in by_kind(docs, "Deployment")["crm-crmflow-evaluator"]["spec"]
+
+    [monitor] = by_kind(docs, "ServiceMonitor").values()
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+    selected = {e["key"]: set(e["values"]) for e in monitor["spec"]["selector"]["matchExpressions"]}
+    services = by_kind(docs, "Service").values()
+    assert len(services) == 3
+    for service in services:
+        labels = service["metadata"]["labels"]
+        assert all(labels[key] in values for key, values in selected.items())
+        assert [p["name"] for p in service["spec"]["ports"]] == ["http"]
+
+    policies = by_kind(docs, "NetworkPolicy")
+    assert policies["crm-crmflow-evaluator"]["spec"]["policyTypes"] == ["Ingress", "Egress"]
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (("evaluator.replicas=7",), "evaluator.replicas=7 exceeds kafka.topicPartitions=6"),
+        (("actionRunner.autoscaling.maxReplicas=8",), "actionRunner.autoscaling.maxReplicas exceeds"),
+        (("connect.strimzi.enabled=true",), "are alternatives"),
+        (("kafka.securityProtocol=SASL_SSL",), "needs kafka.sasl.username"),
+        (("kafka.securityProtocol=TLS",), "value must be one of"),
+    ],
+)
+def test_the_chart_refuses_configurations_that_cannot_work(helm, sets, message):
+    result = _helm(helm, "template", "crm", str(CHART), *_values_args(None, *sets))
+    assert result.returncode != 0
+    assert message in result.stderr
