@@ -13,7 +13,7 @@ SERVICES := deploy/local/services.sh
 # The test stack runs beside a `make up` stack: own run folder, own ports (deploy/local/test-env.sh).
 TEST_SLOT ?= 0
 
-.PHONY: help install venv up down status demo test test-unit lint typecheck clean reset
+.PHONY: help install venv up down status demo test test-unit lint typecheck clean reset compose-check helm-check
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -70,3 +70,9 @@ lint: venv  ## ruff and mypy
 
 reset: down  ## stop everything and delete all local data
 	$(STACK) reset
+
+compose-check: venv  ## validate docker-compose.yml: Compose Specification schema, connector config, env names
+	$(PY) -m pytest -q tests/unit/deploy tests/integration/test_deploy_compose.py $(PYTEST_ARGS)
+
+helm-check: venv  ## helm lint + template (default, production-like) + Kubernetes schema validation
+	$(PY) -m pytest -q tests/integration/test_deploy_helm.py $(PYTEST_ARGS)
