@@ -1,0 +1,89 @@
+"""deploy/grafana/crmflow-dashboard.json queries only metrics the services expose, with their labels."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from prometheus_client import REGISTRY
+from prometheus_client.metrics import MetricWrapperBase
+
+import crmflow_evaluator.metrics
+import crmflow_runner.metrics
+from tests.support.processes import ROOT
+
+DASHBOARD = ROOT / "deploy" / "grafana" / "crmflow-dashboard.json"
+SERVICE_METRICS = (crmflow_evaluator.metrics, crmflow_runner.metrics)
+SELECTOR = re.compile(r"\b([a-z_][a-z0-9_]*)\{")
+GROUPING = re.compile(r"\bby \(([^)]*)\)")
+ALWAYS = {"namespace", "job", "instance", "le"}  # added by the scrape / histograms
+
+
+@pytest.fixture(scope="module")
+def dashboard() -> dict:
+    return json.loads(DASHBOARD.read_text())
+
+
+def _exposed() -> dict[str, set[str]]:
+    """Sample names the services serve -> label names: the services' metrics (a counter as _total,
+    a histogram as _bucket/_count/_sum) plus the default process/platform collectors."""
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
+    exposed: dict[str, set[str]] = {}
+    for module in SERVICE_METRICS:
+        for metric in vars(module).values():
+            if isinstance(metric, MetricWrapperBase):
+                for family in metric.describe():
+                    for suffix in suffixes[family.type]:
+                        exposed[family.name + suffix] = set(metric._labelnames)
+    for family in REGISTRY.collect():
+        for sample in family.samples:
+            exposed.setdefault(sample.name, set(sample.labels))
+    return exposed
+
+
+def _exprs(dashboard: dict) -> list[str]:
+    return [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+
+
+def test_is_a_grafana_dashboard_with_a_prometheus_datasource_variable(dashboard):
+    assert dashboard["uid"] and dashboard["title"] and dashboard["schemaVersion"] >= 36
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    for panel in dashboard["panels"]:
+        if panel["type"] != "row":
+            assert panel["datasource"]["uid"] == "${datasource}"
+            assert panel["targets"], panel["title"]
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+
+
+def test_queries_only_metrics_the_services_expose(dashboard):
+    exposed = _exposed()
+    used = {name for expr in _exprs(dashboard) for name in SELECTOR.findall(expr)}
+    assert {"crmflow_evaluator_events_consumed_total", "crmflow_runner_runs_total"} <= used
+    assert used - set(exposed) == set()
+
+
+def test_groups_only_by_labels_the_metrics_have(dashboard):
+    exposed = _exposed()
+    for expr in _exprs(dashboard):
+        metric_labels = set().union(*(exposed[name] for name in SELECTOR.findall(expr)))
+        for grouping in GROUPING.findall(expr):
+            labels = {label.strip() for label in grouping.split(",")}
+            assert labels - metric_labels - ALWAYS == set(), expr
+
+
+def test_covers_the_issue_metrics(dashboard):
+    text = " ".join(_exprs(dashboard))
+    for metric in (
+        "crmflow_evaluator_events_consumed_total",
+        "crmflow_evaluator_evaluations_total",
+        "crmflow_runner_runs_total",
+        "crmflow_runner_actions_total",
+        "crmflow_evaluator_dead_lettered_total",
+        "crmflow_runner_dead_lettered_total",
+        "crmflow_end_to_end_seconds_bucket",
+        "crmflow_runner_consumer_lag",
+    ):
+        assert metric in text
