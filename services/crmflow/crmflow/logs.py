@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import sys
+import threading
 import time
 from typing import Any
 
@@ -65,4 +67,12 @@ def logging_config(level: str, *, service: str) -> dict[str, Any]:
 
 
 def configure_logging(level: str, *, service: str) -> None:
+    """Apply ``logging_config``; Python warnings and uncaught exceptions become JSON records too."""
     logging.config.dictConfig(logging_config(level, service=service))
+    logging.captureWarnings(True)
+    sys.excepthook = lambda _type, value, _tb: _log_uncaught(value)
+    threading.excepthook = lambda args: _log_uncaught(args.exc_value)
+
+
+def _log_uncaught(value: BaseException | None) -> None:
+    logging.getLogger("crmflow").critical("uncaught exception", exc_info=value)
