@@ -9,12 +9,13 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.metrics import MetricWrapperBase
 
+import crmflow_api.metrics
 import crmflow_evaluator.metrics
 import crmflow_runner.metrics
 from tests.support.processes import ROOT
 
 DASHBOARD = ROOT / "deploy" / "grafana" / "crmflow-dashboard.json"
-SERVICE_METRICS = (crmflow_evaluator.metrics, crmflow_runner.metrics)
+SERVICE_METRICS = (crmflow_api.metrics, crmflow_evaluator.metrics, crmflow_runner.metrics)
 SELECTOR = re.compile(r"\b([a-z_][a-z0-9_]*)\{")
 GROUPING = re.compile(r"\bby \(([^)]*)\)")
 ALWAYS = {"namespace", "job", "instance", "le"}  # added by the scrape / histograms
@@ -85,5 +86,6 @@ def test_covers_the_issue_metrics(dashboard):
         "crmflow_runner_dead_lettered_total",
         "crmflow_end_to_end_seconds_bucket",
         "crmflow_runner_consumer_lag",
+        "crmflow_api_requests_total",
     ):
         assert metric in text
