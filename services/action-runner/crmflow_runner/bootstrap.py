@@ -30,23 +30,31 @@ class Runner:
     stop: threading.Event
 
 
-def runner_consumer_config(settings: Settings, *, group_id: str = GROUP_ID) -> dict[str, Any]:
-    """Static group membership: a runner restarted under the same identity (host + HTTP port,
-    unique per instance) gets its partitions back at once instead of after a rebalance."""
+def runner_consumer_config(
+    settings: Settings, *, group_id: str = GROUP_ID, instance_id: str | None = None
+) -> dict[str, Any]:
+    """Static group membership: a runner restarted under the same identity (default: host + HTTP
+    port, unique per instance) gets its partitions back at once instead of after a rebalance."""
     return {
         **consumer_config(settings, group_id),
-        "group.instance.id": f"{socket.gethostname()}:{settings.runner_port}",
+        "group.instance.id": instance_id or f"{socket.gethostname()}:{settings.runner_port}",
         "session.timeout.ms": SESSION_TIMEOUT_MS,
         "heartbeat.interval.ms": 2_000,
     }
 
 
-def bootstrap(settings: Settings, *, topic: str = topics.COMMANDS, group_id: str = GROUP_ID) -> Runner:
+def bootstrap(
+    settings: Settings,
+    *,
+    topic: str = topics.COMMANDS,
+    group_id: str = GROUP_ID,
+    instance_id: str | None = None,
+) -> Runner:
     stop = threading.Event()
     engine = make_engine(settings, pool_size=3)
     executor = Executor(build_handlers(settings.patient_field_allowlist))
     consumer = CommandConsumer(
-        consumer=Consumer(runner_consumer_config(settings, group_id=group_id)),
+        consumer=Consumer(runner_consumer_config(settings, group_id=group_id, instance_id=instance_id)),
         producer=Producer(producer_config(settings)),
         engine=engine,
         executor=executor,

@@ -1,0 +1,164 @@
+"""The runner's consumer on the real broker and PostgreSQL, on a private commands topic.
+
+Dead letters, redelivery after a crash between the PostgreSQL commit and the offset commit, and
+two runners of one consumer group sharing (and handing over) partitions.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from crmflow.crm.entities import create_patient
+from crmflow.dlq import read_dead_letters
+from crmflow_runner.bootstrap import Runner, bootstrap
+from tests.support.processes import wait_for
+from tests.support.runner import create_topic, note, rows, run_command, send
+
+pytestmark = pytest.mark.integration
+
+
+class Started:
+    """A runner (consumer + scheduler threads) of a test, stopped at teardown."""
+
+    def __init__(self, settings, topic: str, group: str, instance: str) -> None:
+        self.group = group
+        self.runner: Runner = bootstrap(settings, topic=topic, group_id=group, instance_id=instance)
+        self.threads = [
+            threading.Thread(target=self.runner.consumer.run, daemon=True),
+            threading.Thread(target=self.runner.scheduler.run, daemon=True),
+        ]
+        for t in self.threads:
+            t.start()
+
+    def stop(self) -> None:
+        if self.runner.stop.is_set():
+            return
+        self.runner.stop.set()
+        for t in self.threads:
+            t.join(30)
+        self.runner.consumer.consumer.close()
+
+
+@pytest.fixture
+def start_runner(settings) -> Iterator:
+    started: list[Started] = []
+    group = f"test-runner-{uuid.uuid4().hex[:8]}"
+
+    def start(topic: str, instance: str = "a") -> Started:
+        started.append(Started(settings, topic, group, f"{group}-{instance}"))
+        return started[-1]
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+def patients(engine, practice_id: str, n: int) -> list[dict]:
+    with engine.begin() as conn:
+        return [
+            create_patient(conn, practice_id, {"firstName": f"P{i}", "lastName": "Runner"}) for i in range(n)
+        ]
+
+
+def notes_of(engine, run_ids: list[str]) -> dict[str, int]:
+    found = rows(
+        engine,
+        "SELECT run_id::text AS run, count(*) AS n FROM notes WHERE run_id = ANY(CAST(:r AS uuid[])) "
+        "GROUP BY run_id",
+        r=run_ids,
+    )
+    return {r.run: r.n for r in found}
+
+
+def committed(settings, group: str, topic: str, partitions: int) -> list[int]:
+    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group})
+    try:
+        tps = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+        return [tp.offset for tp in tps]
+    finally:
+        c.close()
+
+
+def test_poison_and_failing_commands_are_dead_lettered_and_the_rest_runs(
+    settings, engine, practice, start_runner
+):
+    topic = create_topic(settings, partitions=1)
+    (patient,) = patients(engine, practice["id"], 1)
+    good = [run_command(practice["id"], patient, [note(f"good {i}")]) for i in range(2)]
+    foreign = run_command(str(uuid.uuid4()), patient, [note("no such practice")])  # FK violation
+    send(settings, topic, [good[0], b"{not json", foreign, good[1]])
+    runner = start_runner(topic)
+    wait_for(lambda: len(notes_of(engine, [c["runId"] for c in good])) == 2, 30, what="the good notes")
+    wait_for(lambda: committed(settings, runner.group, topic, 1) == [4], 30, what="offsets past all four")
+    letters = wait_for(
+        lambda: [dl for dl in read_dead_letters(settings) if dl.source_topic == topic] or None,
+        30,
+        0.5,
+        "dead letters",
+    )
+    assert [(dl.reason, dl.source_partition, dl.source_offset, dl.service) for dl in letters] == [
+        ("not_json", 0, 1, "action-runner"),
+        ("execution_failed", 0, 2, "action-runner"),
+    ]
+    assert "ForeignKeyViolation" in letters[1].detail
+    assert letters[0].value == b"{not json"  # the original record, for replay
+    assert rows(engine, "SELECT 1 FROM automation_runs WHERE id = :r", r=foreign["runId"]) == []
+
+
+def test_a_crash_between_the_database_commit_and_the_offset_commit_changes_nothing(
+    settings, engine, practice, start_runner
+):
+    topic = create_topic(settings, partitions=2)
+    people = patients(engine, practice["id"], 5)
+    commands = [run_command(practice["id"], p, [note("once"), note("twice?")]) for p in people]
+    send(settings, topic, commands)
+    first = start_runner(topic, "a")
+    first.runner.consumer._commit = lambda messages: None  # dies before committing offsets
+    run_ids = [c["runId"] for c in commands]
+    wait_for(lambda: len(notes_of(engine, run_ids)) == 5, 30, what="first delivery")
+    first.stop()
+    second = start_runner(topic, "b")  # same group: everything is delivered again
+    wait_for(
+        lambda: sum(max(0, o) for o in committed(settings, second.group, topic, 2)) == 5,
+        60,  # the first runner was a static member: its partitions move after the session timeout
+        what="the redelivered commands to be committed",
+    )
+    assert notes_of(engine, run_ids) == {r: 2 for r in run_ids}
+    statuses = rows(
+        engine, "SELECT status FROM automation_runs WHERE id = ANY(CAST(:r AS uuid[]))", r=run_ids
+    )
+    assert [s.status for s in statuses] == ["succeeded"] * 5
+
+
+def test_two_runners_share_partitions_and_hand_them_over_exactly_once_in_order(
+    settings, engine, practice, start_runner
+):
+    topic = create_topic(settings, partitions=4)
+    people = patients(engine, practice["id"], 12)
+    per_patient = 8
+    waves = [
+        [run_command(practice["id"], p, [note(f"seq {w * 4 + i}")]) for p in people for i in range(4)]
+        for w in range(per_patient // 4)
+    ]
+    a = start_runner(topic, "a")
+    send(settings, topic, waves[0])
+    b = start_runner(topic, "b")  # joins mid-stream: rebalance
+    wait_for(lambda: b.runner.consumer.assigned, 30, what="the second runner's assignment")
+    a.stop()  # leaves (static member: its partitions move after the session timeout)
+    send(settings, topic, waves[1])
+    run_ids = [c["runId"] for wave in waves for c in wave]
+    wait_for(lambda: len(notes_of(engine, run_ids)) == len(run_ids), 60, 0.5, "every note")
+    assert set(notes_of(engine, run_ids).values()) == {1}
+    for p in people:
+        bodies = rows(
+            engine,
+            "SELECT n.body FROM automation_action_logs l JOIN notes n ON n.run_id = l.run_id "
+            "WHERE n.patient_id = :p ORDER BY l.id",
+            p=p["id"],
+        )
+        assert [b.body for b in bodies] == [f"seq {i}" for i in range(per_patient)]
