@@ -1,6 +1,6 @@
 """GET /settings/automations (the page) and GET /static/... (its hand-written ES modules and CSS).
 
-The page is a server-rendered shell that needs no auth to load: it asks for the practice's API key,
+The page is a static HTML shell that needs no auth to load: it asks for the practice's API key,
 keeps it in sessionStorage and calls the JSON API like any other client.  Strict headers keep it
 self-contained: only same-origin scripts, styles and requests, nothing cached that could hold PHI.
 """
@@ -10,13 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 WEB_DIR: Final = Path(__file__).resolve().parent
 STATIC_DIR: Final = WEB_DIR / "static"
-MEDIA_TYPES: Final = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+MEDIA_TYPES: Final = {".js": "text/javascript", ".css": "text/css"}
 SECURITY_HEADERS: Final = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -26,18 +25,17 @@ SECURITY_HEADERS: Final = {
     "X-Content-Type-Options": "nosniff",
 }
 
-templates = Jinja2Templates(directory=WEB_DIR / "templates")
+PAGE: Final = (WEB_DIR / "automations.html").read_text(encoding="utf-8")
+
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/settings/automations", response_class=HTMLResponse)
-def automations_page(request: Request) -> HTMLResponse:
-    response = templates.TemplateResponse(request, "automations.html", {})
-    response.headers.update({**SECURITY_HEADERS, "Cache-Control": "no-store"})
-    return response
+@router.api_route("/settings/automations", methods=["GET", "HEAD"])
+def automations_page() -> HTMLResponse:
+    return HTMLResponse(PAGE, headers={**SECURITY_HEADERS, "Cache-Control": "no-store"})
 
 
-@router.get("/static/{path:path}")
+@router.api_route("/static/{path:path}", methods=["GET", "HEAD"])
 def static_file(path: str) -> FileResponse:
     """A file of web/static; anything outside it, or of another kind, is a 404."""
     file = (STATIC_DIR / path).resolve()

@@ -101,7 +101,12 @@ export function createRunView(ctx) {
             ["Finished", run.finishedAt ? `${formatTime(run.finishedAt)} (${formatDelta(run.startedAt, run.finishedAt)})` : "not yet"],
             ["Chain depth", String(run.depth)],
             ["Correlation ID", h("code", {}, run.correlationId ?? "—")],
-            ["Caused by event", run.causationId ? link(run.causationId, () => ctx.navigate("trace", { eventId: run.causationId })) : null],
+            [
+              "Caused by event",
+              run.causationId && run.causationId !== run.eventId
+                ? link(run.causationId, () => ctx.navigate("trace", { eventId: run.causationId }))
+                : null,
+            ],
             ["Run ID", h("code", {}, run.id)],
           ]),
         ),

@@ -13,7 +13,7 @@ export function createRulesView(ctx) {
   const enabledFilter = $("rules-enabled");
   let offset = 0;
 
-  async function toggle(rule, checkbox) {
+  async function toggle(rule, checkbox, state) {
     checkbox.disabled = true;
     try {
       const saved = await ctx.api.patch(`/api/automations/${rule.id}`, { enabled: checkbox.checked });
@@ -23,15 +23,17 @@ export function createRulesView(ctx) {
       ctx.notify(describeError(error), "error");
     } finally {
       checkbox.disabled = false;
+      state.textContent = checkbox.checked ? "on" : "off";
     }
   }
 
   function row(rule) {
+    const state = h("span", { "aria-hidden": "true" }, rule.enabled ? "on" : "off");
     const toggleBox = h("input", {
       type: "checkbox",
       checked: rule.enabled,
       "aria-label": `Enabled: ${rule.name}`,
-      onChange: (event) => toggle(rule, event.target),
+      onChange: (event) => toggle(rule, event.target, state),
     });
     const stats = rule.stats ?? {};
     return h(
@@ -43,7 +45,7 @@ export function createRulesView(ctx) {
         h("button", { type: "button", class: "link", onClick: () => ctx.navigate("editor", { ruleId: rule.id }) }, rule.name),
       ),
       h("td", {}, h("code", {}, rule.triggerEvent)),
-      h("td", {}, h("label", { class: "switch" }, toggleBox, h("span", { "aria-hidden": "true" }, rule.enabled ? "on" : "off"))),
+      h("td", {}, h("label", { class: "switch" }, toggleBox, state)),
       h(
         "td",
         {},

@@ -1,7 +1,7 @@
 // Pieces shared by the editor, the rules list, run history and the trace view: condition traces,
 // action logs, run cards and the Test button's result.
 import { describeError } from "./api.js";
-import { formatDelta, formatTime, h, json, shortId, statusBadge } from "./dom.js";
+import { fill, formatDelta, formatTime, h, json, shortId, statusBadge } from "./dom.js";
 
 const GROUP_WORDS = { and: "ALL of", or: "ANY of", not: "NOT" };
 const DONE = new Set(["succeeded", "failed", "skipped", "blocked", "waiting"]);
@@ -136,12 +136,12 @@ function allDone(event) {
  * in ``container``. A 202 means the pipeline was not done in time: keep polling the event's trace.
  */
 export async function runTest(container, ctx, start) {
-  container.replaceChildren(h("h2", {}, "Test result"), h("p", { class: "muted" }, "Running the pipeline…"));
+  fill(container, h("h2", {}, "Test result"), h("p", { class: "muted" }, "Running the pipeline…"));
   let response;
   try {
     response = await start();
   } catch (error) {
-    container.replaceChildren(h("h2", {}, "Test result"), h("p", { class: "error-text" }, describeError(error)));
+    fill(container, h("h2", {}, "Test result"), h("p", { class: "error-text" }, describeError(error)));
     return;
   }
   const { eventId } = response.body;
@@ -149,7 +149,7 @@ export async function runTest(container, ctx, start) {
   let pending = response.status === 202;
   const names = await ctx.ruleNames();
   const render = () =>
-    container.replaceChildren(
+    fill(container, 
       h("h2", {}, "Test result"),
       h(
         "p",

@@ -42,7 +42,7 @@ export function createTraceView(ctx) {
         h("code", {}, event.name),
         ` on ${event.entityType ?? "entity"} ${shortId(event.entityId)} · depth ${event.depth} · correlation `,
         h("code", {}, shortId(event.correlationId)),
-        event.causationId
+        event.causationId && event.causationId !== event.id
           ? [" · caused by ", h("button", { type: "button", class: "link", onClick: () => ctx.navigate("trace", { eventId: event.causationId }) }, shortId(event.causationId))]
           : null,
       ),

@@ -1,0 +1,178 @@
+// The action list editor: an ordered list of steps, each a type and typed arguments built from
+// the catalog's argsSchema; steps can be added, moved up or down and removed.
+import { fill, h, options, uid } from "./dom.js";
+import { argFields, argText, readArgs } from "./schemaform.js";
+
+const SHORT_TEXT = 200; // longer single-line arguments (titles, subjects) get a whole row
+const ARG_HINTS = {
+  patientId: "Usually {patientId}: the patient of the event.",
+  fields: 'JSON object, e.g. {"status": "inactive"}.',
+  seconds: "Later actions run after this many seconds.",
+  dueInSeconds: "Due this many seconds after the run.",
+};
+
+/** Steps go in ``list`` (an <ol>); ``addButton`` appends one; ``onChange()`` runs on every edit. */
+export function createActionList({ list, addButton, catalog, onChange }) {
+  let actions = [];
+  let lastId = 0;
+
+  function newAction(type, texts = {}) {
+    const action = { id: ++lastId, type, texts: { ...texts } };
+    withDefaults(action);
+    return action;
+  }
+
+  /** A new step about the event's patient starts with {patientId}, what it almost always is. */
+  function withDefaults(action) {
+    for (const field of argFields(catalog.argsSchema(action.type))) {
+      if (field.name === "patientId" && field.required && !action.texts.patientId) {
+        action.texts.patientId = "{patientId}";
+      }
+    }
+  }
+
+  function renderActions(focus) {
+    fill(
+      list,
+      actions.map((action, index) => renderAction(action, index)),
+    );
+    if (focus) list.parentElement.querySelector(`[data-focus="${focus}"]`)?.focus();
+  }
+
+  function restructureActions(focus) {
+    onChange();
+    renderActions(focus);
+  }
+
+  function move(index, delta) {
+    const [action] = actions.splice(index, 1);
+    actions.splice(index + delta, 0, action);
+    const edge = index + delta === 0 || index + delta === actions.length - 1;
+    restructureActions(`${action.id}:${edge ? "type" : delta < 0 ? "up" : "down"}`);
+  }
+
+  function renderAction(action, index) {
+    const key = `actionsJson.${index}`;
+    const step = index + 1;
+    const last = index === actions.length - 1;
+    const typeId = uid("action");
+    const type = h(
+      "select",
+      {
+        id: typeId,
+        "data-loc": `${key}.type`,
+        "data-focus": `${action.id}:type`,
+        onChange: (event) => {
+          action.type = event.target.value;
+          withDefaults(action);
+          restructureActions(`${action.id}:type`);
+        },
+      },
+      options(
+        catalog.actions.map((a) => a.type),
+        action.type,
+      ),
+    );
+    return h(
+      "li",
+      { class: "action-card", "data-loc": key, "data-label": `step ${step}` },
+      h(
+        "div",
+        { class: "row" },
+        h("strong", { class: "step" }, `Step ${step}`),
+        h("label", { for: typeId }, "Action"),
+        type,
+        h("span", { class: "spacer" }),
+        h(
+          "button",
+          { type: "button", disabled: index === 0, "aria-label": `Move step ${step} up`, "data-focus": `${action.id}:up`, onClick: () => move(index, -1) },
+          "↑ Up",
+        ),
+        h(
+          "button",
+          { type: "button", disabled: last, "aria-label": `Move step ${step} down`, "data-focus": `${action.id}:down`, onClick: () => move(index, 1) },
+          "↓ Down",
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "quiet danger",
+            "aria-label": `Remove step ${step}`,
+            onClick: () => {
+              actions.splice(index, 1);
+              restructureActions("add-action");
+            },
+          },
+          "Remove",
+        ),
+      ),
+      h(
+        "div",
+        { class: "action-args" },
+        argFields(catalog.argsSchema(action.type)).map((field) => argInput(action, field, key)),
+      ),
+    );
+  }
+
+  function argInput(action, field, key) {
+    const id = uid("arg");
+    const hintText = [ARG_HINTS[field.name], field.min !== undefined ? `${field.min} – ${field.max}` : null]
+      .filter(Boolean)
+      .join(" ");
+    const hintId = hintText ? uid("hint") : null;
+    const common = {
+      id,
+      "data-loc": `${key}.args.${field.name}`,
+      "data-focus": `${action.id}:${field.name}`,
+      "aria-describedby": hintId,
+      "aria-required": field.required ? "true" : null,
+      value: action.texts[field.name] ?? "",
+      spellcheck: field.kind === "json" ? "false" : null,
+      maxlength: field.maxLength ?? null,
+      onInput: (event) => {
+        action.texts[field.name] = event.target.value;
+        onChange();
+      },
+    };
+    const control =
+      field.kind === "text" || field.kind === "json"
+        ? h("textarea", { ...common, rows: field.kind === "json" ? 2 : 3 })
+        : h("input", { ...common, autocomplete: "off", inputmode: field.kind === "number" ? "numeric" : null });
+    return h(
+      "div",
+      { class: field.kind === "text" || (field.maxLength ?? 0) > SHORT_TEXT ? "field wide" : "field" },
+      h("label", { for: id }, field.label, field.required ? "" : h("span", { class: "muted" }, " (optional)")),
+      control,
+      hintId ? h("p", { class: "hint", id: hintId }, hintText) : null,
+    );
+  }
+
+  addButton.dataset.focus = "add-action";
+  addButton.addEventListener("click", () => {
+    const action = newAction(catalog.actions[0]?.type);
+    actions.push(action);
+    restructureActions(`${action.id}:type`);
+  });
+
+  return {
+    /** Show ``actionsJson`` (null: one empty step of the first type). */
+    set(actionsJson) {
+      actions = (actionsJson ?? [{ type: catalog.actions[0]?.type, args: {} }]).map((item) => {
+        const fields = argFields(catalog.argsSchema(item.type));
+        return newAction(item.type, Object.fromEntries(fields.map((f) => [f.name, argText(f, item.args?.[f.name])])));
+      });
+      renderActions();
+    },
+    /** ``{json, errors}``: the actionsJson to send and the arguments that could not be read. */
+    read() {
+      const errors = [];
+      const json = actions.map((action, index) => {
+        const read = readArgs(argFields(catalog.argsSchema(action.type)), action.texts, ["body", "actionsJson", index]);
+        errors.push(...read.errors);
+        return { type: action.type, args: read.args };
+      });
+      return { json, errors };
+    },
+  };
+}

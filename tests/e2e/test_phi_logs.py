@@ -1,0 +1,104 @@
+"""No PHI in logs: a realistic scenario through every service, then every service log of the test
+run is scanned for the patients' names, emails, phones and the free-text bodies. None may appear."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.processes import wait_for
+from tests.support.rules import create_rule
+
+pytestmark = pytest.mark.e2e
+
+PATIENTS = [
+    {
+        "firstName": "Rosalind",
+        "lastName": "Achterberg",
+        "email": "rosalind.achterberg@mailbox.example",
+        "phone": "+1 (415) 555-0187",
+        "tags": ["cardiology"],
+    },
+    {
+        "firstName": "Tobias",
+        "lastName": "Wainwright-Oyelaran",
+        "email": "t.wainwright.oyelaran@post.example",
+        "phone": "+44 20 7946 0321",
+    },
+]
+NOTE_BODY = "Reports intermittent chest tightness after climbing stairs; advised ECG before follow-up"
+EMAIL_BODY = "Dear {patient.firstName} {patient.lastName}, your cardiology consultation is confirmed"
+SMS_BODY = "Hi {patient.firstName}, reply YES to confirm your visit on {appointment.startsAt}"
+
+
+def phi_strings() -> list[str]:
+    strings = [NOTE_BODY, "chest tightness", "cardiology consultation is confirmed", "reply YES to confirm"]
+    for p in PATIENTS:
+        strings += [p["firstName"], p["lastName"], p["email"], p["phone"], p["phone"].replace(" ", "")]
+    return strings
+
+
+def test_a_realistic_scenario_leaves_no_phi_in_any_service_log(api, services, run_dir):
+    evaluator = services["evaluator"]
+    create_rule(
+        api,
+        evaluator,
+        triggerEvent="crm/patient.created",
+        actionsJson=[
+            {"type": "create_note", "args": {"patientId": "{patientId}", "body": NOTE_BODY}},
+            {
+                "type": "draft_email",
+                "args": {"patientId": "{patientId}", "subject": "Welcome", "body": EMAIL_BODY},
+            },
+        ],
+    )
+    create_rule(
+        api,
+        evaluator,
+        triggerEvent="crm/appointment.created",
+        conditionsJson={"field": "patient.phone", "operator": "exists"},
+        actionsJson=[
+            {"type": "draft_sms", "args": {"patientId": "{patientId}", "body": SMS_BODY}},
+            {
+                "type": "update_patient_fields",
+                "args": {"patientId": "{patientId}", "fields": {"status": "confirmed"}},
+            },
+        ],
+    )
+    created = [api.post("/api/patients", json=p).json() for p in PATIENTS]
+    for patient in created:
+        appointment = api.post(
+            "/api/appointments",
+            json={
+                "patientId": patient["id"],
+                "startsAt": "2031-05-06T09:30:00Z",
+                "visitType": "Consultation",
+                "status": "scheduled",
+            },
+        ).json()
+        api.patch(f"/api/appointments/{appointment['id']}", json={"provider": "Dr. Helena Marchetti"})
+    # Every service handles PHI-bearing input: the Test button, a dry-run, a refused write, a failing action.
+    api.post(
+        "/api/automations/test",
+        json={"eventName": "crm/patient.created", "entityType": "patient", "data": {"patient": created[0]}},
+    )
+    api.post("/api/automations/dry-run", json={"conditionsJson": None, "data": {"patient": created[1]}})
+    refused = api.post("/api/patients", json={**PATIENTS[0], "email": "not-an-email " + PATIENTS[0]["email"]})
+    assert refused.status_code == 422
+    for patient in created:
+        wait_for(
+            lambda p=patient: len(api.get(f"/api/patients/{p['id']}/drafts").json()) >= 2, 15, what="drafts"
+        )
+        assert api.get(f"/api/patients/{patient['id']}").json()["status"] == "confirmed"
+
+    logs = sorted((run_dir / "logs").glob("test-*.log"))
+    assert {p.name for p in logs} >= {"test-api.log", "test-evaluator.log", "test-runner.log"}
+    lines = 0
+    found = []
+    needles = phi_strings()
+    for path in logs:
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            lines += 1
+            found += [f"{path.name}:{number}: {needle!r}" for needle in needles if needle in line]
+    print(f"\nPHI scan: {lines} log lines of {len(logs)} service logs scanned for {len(needles)} strings")
+    assert lines > 0
+    assert not found, found[:20]
