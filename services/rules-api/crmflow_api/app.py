@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from crmflow.db.engine import make_engine
 from crmflow.settings import Settings
 from crmflow_api.body_limit import BodyLimit
+from crmflow_api.deps import refuse_unknown_query
 from crmflow_api.metrics import RequestMetrics
 from crmflow_api.routers import automations, catalog, events, health, internal, patients, runs, trials
 from crmflow_api.web import router as web
@@ -18,6 +19,7 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         description="Automation rules, their runs, and the reference CRM of crmflow. Public routes "
         "take `Authorization: Bearer <practice API key>`; `/api/internal/*` takes `X-Internal-Api-Key`.",
+        dependencies=[Depends(refuse_unknown_query)],
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings)

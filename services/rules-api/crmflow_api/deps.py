@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
 
@@ -63,6 +65,28 @@ def internal_caller(
         x_internal_api_key.encode(), settings.internal_api_key.encode()
     ):
         raise HTTPException(401, "missing or invalid X-Internal-Api-Key")
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {f.alias for f in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def refuse_unknown_query(request: Request) -> None:
+    """Unknown query parameters of /api routes are refused like unknown body fields (422)."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if not request.query_params or dependant is None or not request.url.path.startswith("/api/"):
+        return
+    unknown = sorted(set(request.query_params) - _query_names(dependant))
+    if unknown:
+        raise RequestValidationError(
+            [
+                {"loc": ["query", name], "msg": "unknown query parameter", "type": "extra_forbidden"}
+                for name in unknown
+            ]
+        )
 
 
 Db = Annotated[Connection, Depends(transaction)]

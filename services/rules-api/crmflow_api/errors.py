@@ -26,6 +26,7 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     413: _doc("Body over the size limit (256 KiB)"),
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _doc("No such resource in the caller's practice")}
+BAD_BODY: dict[int | str, dict[str, Any]] = {400: _doc("The body is not JSON")}
 
 
 def raise_field_errors(errors: list[FieldError], prefix: tuple[str, ...] = ("body",)) -> NoReturn:

@@ -12,14 +12,14 @@ from crmflow.rules_repo import Rule, create_rule, delete_rule, get_rule, list_ru
 from crmflow.triggers import TRIGGER_NAMES
 from crmflow.validation import FieldError
 from crmflow_api.deps import Db, PracticeId
-from crmflow_api.errors import AUTH_ERRORS, NOT_FOUND, not_found, raise_field_errors, require_uuid
+from crmflow_api.errors import AUTH_ERRORS, BAD_BODY, NOT_FOUND, not_found, raise_field_errors, require_uuid
 from crmflow_api.models import DryRun, DryRunResult, RulePage
 from crmflow_api.runs_view import rule_stats
 
 router = APIRouter(prefix="/api/automations", tags=["automations"], responses=AUTH_ERRORS)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=BAD_BODY)
 def post_rule(body: RuleCreate, practice_id: PracticeId, db: Db) -> Rule:
     errors = validate_rule(body.triggerEvent, body.conditionsJson, body.actionsJson)
     if errors:
@@ -55,7 +55,7 @@ def get_rules(
     )
 
 
-@router.post("/dry-run")
+@router.post("/dry-run", responses=BAD_BODY)
 def dry_run(body: DryRun, practice_id: PracticeId) -> DryRunResult:
     """Evaluate conditions against ``data`` with the evaluator's own code: no side effects."""
     errors = validate_condition(body.conditionsJson)
@@ -72,7 +72,7 @@ def read_rule(rule_id: str, practice_id: PracticeId, db: Db) -> Rule:
     return Rule(**rule)
 
 
-@router.patch("/{rule_id}", responses=NOT_FOUND)
+@router.patch("/{rule_id}", responses={**NOT_FOUND, **BAD_BODY})
 def patch_rule(rule_id: str, body: RuleUpdate, practice_id: PracticeId, db: Db) -> Rule:
     """Partial update; any change bumps ``version``."""
     current = read_rule(rule_id, practice_id, db).model_dump()

@@ -15,8 +15,11 @@ def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz", responses={503: {"description": "The database is unreachable", "model": dict[str, str]}}
+)
 def readyz(request: Request) -> JSONResponse:
+    """Ready when the database answers."""
     try:
         with request.app.state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -25,6 +28,12 @@ def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}, "description": "Prometheus text format"}
+    },
+)
 def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

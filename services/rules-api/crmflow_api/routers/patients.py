@@ -28,12 +28,12 @@ from crmflow.crm.models import (
 from crmflow.crm.serialize import DRAFT_FIELDS, NOTE_FIELDS, TASK_FIELDS, to_json
 from crmflow.db.tables import message_drafts, notes, tasks
 from crmflow_api.deps import Db, PracticeId
-from crmflow_api.errors import AUTH_ERRORS, NOT_FOUND, not_found, require_uuid
+from crmflow_api.errors import AUTH_ERRORS, BAD_BODY, NOT_FOUND, not_found, require_uuid
 
 router = APIRouter(prefix="/api", tags=["crm"], responses={**AUTH_ERRORS, **NOT_FOUND})
 
 
-@router.post("/patients", status_code=status.HTTP_201_CREATED, response_model=Patient)
+@router.post("/patients", status_code=status.HTTP_201_CREATED, response_model=Patient, responses=BAD_BODY)
 def post_patient(body: PatientCreate, practice_id: PracticeId, db: Db) -> dict:
     return create_patient(db, practice_id, body.values())
 
@@ -46,7 +46,7 @@ def read_patient(patient_id: str, practice_id: PracticeId, db: Db) -> dict:
         raise not_found("patient") from None
 
 
-@router.patch("/patients/{patient_id}", response_model=Patient)
+@router.patch("/patients/{patient_id}", response_model=Patient, responses=BAD_BODY)
 def patch_patient(patient_id: str, body: PatientUpdate, practice_id: PracticeId, db: Db) -> dict:
     try:
         patient, _ = update_patient(db, practice_id, require_uuid(patient_id, "patient"), body.values())
@@ -80,7 +80,9 @@ def patient_drafts(patient_id: str, practice_id: PracticeId, db: Db) -> list[dic
     return _effects(db, practice_id, patient_id, message_drafts, DRAFT_FIELDS)
 
 
-@router.post("/appointments", status_code=status.HTTP_201_CREATED, response_model=Appointment)
+@router.post(
+    "/appointments", status_code=status.HTTP_201_CREATED, response_model=Appointment, responses=BAD_BODY
+)
 def post_appointment(body: AppointmentCreate, practice_id: PracticeId, db: Db) -> dict:
     try:
         return create_appointment(db, practice_id, body.values())
@@ -96,7 +98,7 @@ def read_appointment(appointment_id: str, practice_id: PracticeId, db: Db) -> di
         raise not_found("appointment") from None
 
 
-@router.patch("/appointments/{appointment_id}", response_model=Appointment)
+@router.patch("/appointments/{appointment_id}", response_model=Appointment, responses=BAD_BODY)
 def patch_appointment(appointment_id: str, body: AppointmentUpdate, practice_id: PracticeId, db: Db) -> dict:
     try:
         return update_appointment(db, practice_id, require_uuid(appointment_id, "appointment"), body.values())

@@ -20,7 +20,7 @@ from crmflow.rules_repo import get_rule
 from crmflow.triggers import TRIGGERS, TriggerSpec
 from crmflow.validation import FieldError
 from crmflow_api.deps import AppSettings, Eng, PracticeId
-from crmflow_api.errors import AUTH_ERRORS, NOT_FOUND, not_found, raise_field_errors, require_uuid
+from crmflow_api.errors import AUTH_ERRORS, BAD_BODY, NOT_FOUND, not_found, raise_field_errors, require_uuid
 from crmflow_api.models import PipelineTestResult
 from crmflow_api.pipeline_wait import publish_test_event, wait_for_runs
 
@@ -78,7 +78,7 @@ async def _run(
     return PipelineTestResult.model_validate({"eventId": event_id, "runs": runs})
 
 
-@router.post("/test", responses=RESPONSES)
+@router.post("/test", responses={**RESPONSES, **BAD_BODY})
 async def test_event(
     body: TestEvent, practice_id: PracticeId, engine: Eng, settings: AppSettings, response: Response
 ) -> PipelineTestResult:
@@ -99,7 +99,7 @@ async def test_event(
     return await _run(engine, response, practice_id, trigger, entity_id, body.data, wait)
 
 
-@router.post("/{rule_id}/test", responses={**RESPONSES, **NOT_FOUND})
+@router.post("/{rule_id}/test", responses={**RESPONSES, **NOT_FOUND, **BAD_BODY})
 async def test_rule(
     rule_id: str,
     practice_id: PracticeId,
