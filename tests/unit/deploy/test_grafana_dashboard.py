@@ -86,6 +86,7 @@ def test_covers_the_issue_metrics(dashboard):
         "crmflow_runner_dead_lettered_total",
         "crmflow_end_to_end_seconds_bucket",
         "crmflow_runner_consumer_lag",
+        "crmflow_evaluator_consumer_lag",
         "crmflow_api_requests_total",
     ):
         assert metric in text
