@@ -8,15 +8,20 @@ after the API answered the change, and no later probe may show an older state.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from confluent_kafka import Producer
 from sqlalchemy import Engine, text
 
+from crmflow import topics
+from crmflow.kafka import producer_config
 from tests.support.pipeline import evaluated, published_events, runs_of
 from tests.support.processes import wait_for
 from tests.support.rules import create_rule
@@ -24,6 +29,7 @@ from tests.support.rules import create_rule
 pytestmark = pytest.mark.e2e
 
 LIMIT = 2.0
+BULK_RULES = 3000
 PROBE_EVERY = 0.2
 V1 = {
     "conditionsJson": {"field": "patient.lastName", "operator": "equals", "value": "Probe"},
@@ -135,21 +141,60 @@ def test_create_update_disable_enable_delete_take_effect_within_2s(api, services
     assert all(d < LIMIT for d in delays.values()), delays
 
 
-def test_index_is_rebuilt_from_the_topic_after_kill_9_and_holds_events_until_loaded(api, services, engine):
+def _fill_rules_topic(settings, practice_id: str, count: int, tombstones: bool = False) -> None:
+    """Rule records of a throwaway practice straight onto crm.rule (a big index takes a while to
+    load), or their tombstones."""
+    producer = Producer(producer_config(settings))
+    for i in range(count):
+        rule = {
+            "id": f"bulk-{practice_id}-{i}",
+            "practiceId": practice_id,
+            "name": "bulk",
+            "enabled": True,
+            "triggerEvent": "crm/patient.created",
+            "version": 1,
+            "conditionsJson": {
+                "operator": "and",
+                "conditions": [
+                    {"field": "patient.tags", "operator": "contains", "value": f"t{i}"},
+                    {"field": "patient.createdAt", "operator": "within_last", "value": "7d"},
+                ],
+            },
+            "actionsJson": V1["actionsJson"],
+        }
+        value = None if tombstones else json.dumps(rule).encode()
+        producer.produce(topics.RULES, key=rule["id"].encode(), value=value)
+        producer.poll(0)
+    assert producer.flush(30) == 0
+
+
+def test_index_is_rebuilt_from_the_topic_after_kill_9_and_holds_events_until_loaded(
+    api, services, engine, settings
+):
     evaluator = services["evaluator"]
     before = create_rule(api, evaluator, triggerEvent="crm/patient.created", **V1)
     evaluator.kill()  # SIGKILL: the index dies with the process
-    # While it is down: a rule change and an event, both waiting in Kafka.
+    # While it is down: more rules to load, a rule change and an event, all waiting in Kafka.
+    bulk_practice = str(uuid.uuid4())
+    _fill_rules_topic(settings, bulk_practice, BULK_RULES)
     during = api.post(
         "/api/automations",
         json={"name": "while down", "enabled": True, "triggerEvent": "crm/patient.created", **V2},
     ).json()
     patient = _probe(api)
     started = time.monotonic()
-    evaluator.start()  # ready (/readyz 200) only once the rules topic is caught up
-    ready = time.monotonic() - started
-    (event,) = evaluated(engine, patient, "crm/patient.created", timeout=60)
-    print(f"evaluator restart: ready in {ready:.1f} s, event evaluated in {time.monotonic() - started:.1f} s")
-    # Had the event been evaluated before the index was rebuilt, it would have no runs.
+    try:
+        evaluator.start()  # ready (/readyz 200) only once the rules topic is caught up
+        ready = time.monotonic() - started
+        (event,) = evaluated(engine, patient, "crm/patient.created", timeout=60)
+        took = time.monotonic() - started
+        print(f"evaluator restart: ready in {ready:.1f} s, event evaluated after {took:.1f} s")
+    finally:
+        _fill_rules_topic(settings, bulk_practice, BULK_RULES, tombstones=True)
+    # Had the event been evaluated before the index was rebuilt, it would lack these runs.
     runs = {r.rule_id: (r.rule_version, r.status) for r in runs_of(engine, event.id)}
     assert runs == {before["id"]: (1, "succeeded"), during["id"]: (1, "succeeded")}
+    loaded = [
+        json.loads(line) for line in evaluator.log_path.read_text().splitlines() if '"rules loaded"' in line
+    ]
+    print(f"rules loaded: {loaded[-1]['records']} records in {loaded[-1]['seconds']} s")
