@@ -6,7 +6,6 @@ two runners of one consumer group sharing (and handing over) partitions.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
 
@@ -15,47 +14,15 @@ from confluent_kafka import Consumer, TopicPartition
 
 from crmflow.crm.entities import create_patient
 from crmflow.dlq import read_dead_letters
-from crmflow_runner.bootstrap import Runner, bootstrap
 from tests.support.processes import wait_for
-from tests.support.runner import create_topic, note, rows, run_command, send
+from tests.support.runner import create_topic, note, rows, run_command, runner_starter, send
 
 pytestmark = pytest.mark.integration
 
 
-class Started:
-    """A runner (consumer + scheduler threads) of a test, stopped at teardown."""
-
-    def __init__(self, settings, topic: str, group: str, instance: str) -> None:
-        self.group = group
-        self.runner: Runner = bootstrap(settings, topic=topic, group_id=group, instance_id=instance)
-        self.threads = [
-            threading.Thread(target=self.runner.consumer.run, daemon=True),
-            threading.Thread(target=self.runner.scheduler.run, daemon=True),
-        ]
-        for t in self.threads:
-            t.start()
-
-    def stop(self) -> None:
-        if self.runner.stop.is_set():
-            return
-        self.runner.stop.set()
-        for t in self.threads:
-            t.join(30)
-        self.runner.consumer.consumer.close()
-
-
 @pytest.fixture
 def start_runner(settings) -> Iterator:
-    started: list[Started] = []
-    group = f"test-runner-{uuid.uuid4().hex[:8]}"
-
-    def start(topic: str, instance: str = "a") -> Started:
-        started.append(Started(settings, topic, group, f"{group}-{instance}"))
-        return started[-1]
-
-    yield start
-    for s in started:
-        s.stop()
+    yield from runner_starter(settings)
 
 
 def patients(engine, practice_id: str, n: int) -> list[dict]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from confluent_kafka import Producer
@@ -13,6 +15,7 @@ from sqlalchemy import Engine, text
 from crmflow.commands import command_key, run_id_for
 from crmflow.kafka import producer_config
 from crmflow.settings import Settings
+from crmflow_runner.bootstrap import Runner, bootstrap
 
 
 def run_command(
@@ -101,3 +104,39 @@ def send(settings: Settings, topic: str, commands: list[dict[str, Any] | bytes])
             key = command_key(c["practiceId"], c.get("patientId"), c["event"]["entityId"])
             producer.produce(topic, key=key, value=json.dumps(c).encode())
     assert producer.flush(15) == 0
+
+
+class Started:
+    """A runner (consumer + scheduler threads) of a test, stopped at teardown."""
+
+    def __init__(self, settings: Settings, topic: str, group: str, instance: str) -> None:
+        self.group = group
+        self.runner: Runner = bootstrap(settings, topic=topic, group_id=group, instance_id=instance)
+        self.threads = [
+            threading.Thread(target=self.runner.consumer.run, daemon=True),
+            threading.Thread(target=self.runner.scheduler.run, daemon=True),
+        ]
+        for t in self.threads:
+            t.start()
+
+    def stop(self) -> None:
+        if self.runner.stop.is_set():
+            return
+        self.runner.stop.set()
+        for t in self.threads:
+            t.join(30)
+        self.runner.consumer.consumer.close()
+
+
+def runner_starter(settings: Settings) -> Iterator[Callable[..., Started]]:
+    """Body of a ``start_runner`` fixture: start(topic, instance) -> a running runner."""
+    started: list[Started] = []
+    group = f"test-runner-{uuid.uuid4().hex[:8]}"
+
+    def start(topic: str, instance: str = "a") -> Started:
+        started.append(Started(settings, topic, group, f"{group}-{instance}"))
+        return started[-1]
+
+    yield start
+    for s in started:
+        s.stop()

@@ -1,0 +1,139 @@
+"""Durable delays on the real broker: resumes travel through the patient's partition, once."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+import pytest
+from confluent_kafka import Consumer
+
+from crmflow.crm.entities import create_patient
+from crmflow.settings import Settings
+from crmflow_runner.bootstrap import bootstrap
+from crmflow_runner.executor import Executor
+from crmflow_runner.handlers import build_handlers
+from tests.support.processes import wait_for
+from tests.support.runner import (
+    create_topic,
+    delay,
+    note,
+    note_bodies,
+    rows,
+    run_command,
+    run_status,
+    runner_starter,
+    send,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def start_runner(settings):
+    yield from runner_starter(settings)
+
+
+def test_a_delay_never_blocks_the_partition_and_resumes_in_line(settings, engine, practice, start_runner):
+    topic = create_topic(settings, partitions=1)  # every patient on one partition
+    with engine.begin() as conn:
+        ann = create_patient(conn, practice["id"], {"firstName": "Ann", "lastName": "Delay"})
+        bob = create_patient(conn, practice["id"], {"firstName": "Bob", "lastName": "Delay"})
+    delayed = run_command(practice["id"], ann, [note("a"), delay(2), note("c")])
+    later = run_command(practice["id"], ann, [note("b")])
+    other = run_command(practice["id"], bob, [note("x")])
+    start_runner(topic)
+    started = time.monotonic()
+    send(settings, topic, [delayed, later, other])
+    wait_for(lambda: note_bodies(engine, other["runId"]) == ["x"], 20, what="the other patient's note")
+    assert time.monotonic() - started < 2, "the delay blocked the partition"
+    assert note_bodies(engine, later["runId"]) == ["b"]
+    assert run_status(engine, delayed["runId"]) == "waiting"
+    wait_for(lambda: run_status(engine, delayed["runId"]) == "succeeded", 20, what="the resumed run")
+    assert time.monotonic() - started >= 2
+    assert note_bodies(engine, delayed["runId"]) == ["a", "c"]
+    in_order = rows(
+        engine,
+        "SELECT n.body FROM automation_action_logs l JOIN notes n ON n.run_id = l.run_id "
+        "AND l.action_type = 'create_note' AND l.result->>'noteId' = n.id::text "
+        "WHERE n.patient_id = :p ORDER BY l.id",
+        p=ann["id"],
+    )
+    assert [r.body for r in in_order] == ["a", "b", "c"]
+
+
+def test_two_schedulers_never_send_a_resume_twice(settings: Settings, engine, practice, start_runner):
+    topic = create_topic(settings, partitions=2)
+    executor = Executor(build_handlers(settings.patient_field_allowlist))
+    with engine.begin() as conn:
+        patient = create_patient(conn, practice["id"], {"firstName": "Cy", "lastName": "Delay"})
+    commands = [run_command(practice["id"], patient, [delay(0), note(f"n{i}")]) for i in range(300)]
+    with engine.begin() as conn:
+        assert {o.status for o in executor.execute(conn, commands)} == {"waiting"}
+    schedulers = [bootstrap(settings, topic=topic, instance_id=f"sched-{i}").scheduler for i in range(2)]
+
+    def drain(scheduler) -> None:
+        while scheduler.tick():
+            pass
+
+    threads = [threading.Thread(target=drain, args=(s,)) for s in schedulers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    run_ids = {c["runId"] for c in commands}
+    # The running service's scheduler may claim some too; no row is left pending.
+    left = rows(
+        engine,
+        "SELECT count(*) AS n FROM scheduled_resumes WHERE run_id = ANY(CAST(:r AS uuid[])) "
+        "AND status = 'pending'",
+        r=list(run_ids),
+    )
+    assert left[0].n == 0
+    sent = read_all(settings, topic)
+    mine = [m["runId"] for m in sent if m["runId"] in run_ids]
+    assert len(mine) == len(set(mine)), "a resume was sent twice"
+    start_runner(topic)
+    wait_for(
+        lambda: (
+            rows(
+                engine,
+                "SELECT count(*) AS n FROM automation_runs WHERE id = ANY(CAST(:r AS uuid[])) "
+                "AND status = 'succeeded'",
+                r=list(run_ids),
+            )[0].n
+            == len(run_ids)
+        ),
+        60,
+        0.5,
+        "every run to finish",
+    )
+    counts = rows(
+        engine,
+        "SELECT count(*) AS n FROM notes WHERE run_id = ANY(CAST(:r AS uuid[])) GROUP BY run_id",
+        r=list(run_ids),
+    )
+    assert len(counts) == len(run_ids) and {c.n for c in counts} == {1}
+
+
+def read_all(settings: Settings, topic: str) -> list[dict]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"test-read-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    out: list[dict] = []
+    idle = time.monotonic()
+    while time.monotonic() - idle < 3:
+        msg = consumer.poll(0.5)
+        if msg is not None and msg.error() is None:
+            out.append(json.loads(msg.value()))
+            idle = time.monotonic()
+    consumer.close()
+    return out
