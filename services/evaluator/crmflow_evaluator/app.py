@@ -35,6 +35,15 @@ def _dumps(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":"), default=str).encode()
 
 
+def encode_command(message: dict[str, Any], raw_event: bytes) -> bytes:
+    """A command's JSON. A matched run carries the event, whose JSON is the record's own value:
+    its bytes are spliced in rather than the event encoded again for every matched rule."""
+    if message.get("event") is None:
+        return _dumps(message)
+    rest = _dumps({k: v for k, v in message.items() if k != "event"})
+    return rest[:-1] + b',"event":' + raw_event + b"}"
+
+
 _HEADER_IDS = {"id": "eventId", "correlationId": "correlationId", "causationId": "causationId"}
 
 
@@ -130,7 +139,11 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
         for message in outcome.messages:
             if message["kind"] == "run":
                 metrics.EVALUATIONS.labels(message["status"]).inc()
-            futures.append(await commands_topic.send(key=outcome.key, value=_dumps(message), force=True))
+            futures.append(
+                await commands_topic.send(
+                    key=outcome.key, value=encode_command(message, msg.value), force=True
+                )
+            )
         if msg.timestamp:
             metrics.EVENT_AGE_SECONDS.observe(max(0.0, time.time() - msg.timestamp))
         if log.isEnabledFor(logging.DEBUG):

@@ -1,0 +1,21 @@
+import json
+
+from crmflow.commands import RunCommand
+from crmflow_evaluator.app import encode_command
+from crmflow_evaluator.evaluation import evaluate_event
+from crmflow_evaluator.rules_index import RulesIndex
+from tests.unit.evaluator.test_evaluation import SOURCE, event, rule
+
+
+def test_commands_decode_to_the_messages_with_the_record_bytes_as_the_event():
+    index = RulesIndex()
+    index.apply("r1", rule("r1"))
+    index.apply("r2", rule("r2", conditions={"field": "patient.phone", "operator": "exists"}))
+    ev = event()
+    raw = json.dumps(ev, indent=1).encode()  # whatever the producer's formatting
+    messages = evaluate_event(ev, index, max_depth=3, source=SOURCE).messages
+    decoded = [json.loads(encode_command(m, raw)) for m in messages]
+    assert decoded == json.loads(json.dumps(messages))
+    matched = RunCommand.model_validate(decoded[1])
+    assert matched.status == "matched" and matched.event == ev
+    assert decoded[2]["status"] == "skipped" and decoded[2]["event"] is None
