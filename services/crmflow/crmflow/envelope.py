@@ -44,6 +44,8 @@ class BadEvent(ValueError):
 
 
 _REQUIRED_STR = ("id", "practiceId", "name", "entityType", "entityId")
+# Copied into commands and runs, whose contract types them as strings.
+_OPTIONAL_STR = ("correlationId", "causationId", "onlyRuleId")
 
 
 def parse_event(raw: bytes | None) -> dict[str, Any]:
@@ -65,6 +67,10 @@ def parse_event(raw: bytes | None) -> dict[str, Any]:
         raise BadEvent("unknown_event", "unknown event name")
     if not isinstance(event.get("data"), dict):
         raise BadEvent("data_not_object", "data must be a JSON object")
+    for key in _OPTIONAL_STR:
+        value = event.get(key)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise BadEvent(f"bad_{key}", f"{key} must be a non-empty string or null")
     depth = event.get("depth", 0)
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
         raise BadEvent("bad_depth", "depth must be a non-negative integer")
