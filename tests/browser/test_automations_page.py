@@ -46,6 +46,7 @@ def assert_url_is_clean(page: Page, services: dict[str, Service]) -> None:
 
 def test_sign_in_keeps_the_key_in_the_tab_only(page: Page, services: dict[str, Service], practice) -> None:
     page.goto(f"{services['api'].url}/settings/automations")
+    screenshot(page, "00-sign-in")
     page.get_by_label("Practice API key").fill("cf_not_a_real_key")
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#signin-error")).to_have_text("That API key was not accepted.")
@@ -74,6 +75,7 @@ def test_create_a_rule_through_the_form_and_test_it(
 
     # patient.tags contains "new-patient" AND (patient.email exists OR patient.phone exists)
     page.get_by_role("button", name="Add condition").click()
+    expect(leaf(page, 0).get_by_label("Field", exact=True)).to_be_focused()  # keyboard users go on typing
     fill_leaf(leaf(page, 0), "patient.tags", "contains", "new-patient")
     page.get_by_role("button", name="Add group").click()
     group = page.locator(".cond-group.nested")
@@ -135,6 +137,18 @@ def test_create_a_rule_through_the_form_and_test_it(
     expect(row.locator(".badge")).to_have_text("succeeded")
     expect(row.locator("td.num")).to_have_text("1")
     screenshot(page, "03-rules-list")
+
+    row.get_by_role("button", name="History of Welcome call for new patients").click()
+    expect(page.get_by_label("Rule", exact=True)).to_have_value(rule["id"])
+    expect(page.locator("#runs-table tbody tr")).to_have_count(1)
+    page.go_back()
+
+    # Editing shows what was saved, steps in their order.
+    row.get_by_role("button", name="Edit Welcome call for new patients").click()
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Welcome call for new patients")
+    expect(leaf(page, 1).get_by_label("Field", exact=True)).to_have_value("patient.email")
+    expect(page.locator(".action-card").nth(0).get_by_label("Due in seconds")).to_have_value("3600")
+    page.get_by_role("button", name="Back to rules").click()
 
     row.get_by_label("Enabled: Welcome call for new patients").uncheck()
     expect(row.locator(".switch")).to_have_text("off")

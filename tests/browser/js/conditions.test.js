@@ -78,17 +78,6 @@ export const tests = {
     deepEqual(cond.parseValue("string", " 1 "), { value: " 1 " });
     deepEqual(cond.parseValue("json", '["a", 1]'), { value: ["a", 1] });
   },
-  "walk gives each node its loc in the request body"() {
-    const locs = [];
-    cond.walk(cond.fromJson(NESTED), (node, loc) => locs.push(loc.join(".")));
-    deepEqual(locs.slice(0, 4), [
-      "conditionsJson",
-      "conditionsJson.conditions.0",
-      "conditionsJson.conditions.1",
-      "conditionsJson.conditions.2",
-    ]);
-    equal(locs.length, 10);
-  },
   "switching a group of several to not wraps them in and"() {
     const group = cond.newGroup("or", [cond.newLeaf("a"), cond.newLeaf("b")]);
     cond.setGroupOperator(group, "not");
@@ -96,15 +85,6 @@ export const tests = {
     equal(group.children.length, 1);
     equal(group.children[0].operator, "and");
     equal(group.children[0].children.length, 2);
-  },
-  "findParent locates nested nodes"() {
-    const leaf = cond.newLeaf("x");
-    const inner = cond.newGroup("or", [cond.newLeaf("y"), leaf]);
-    const root = cond.newGroup("and", [inner]);
-    const found = cond.findParent(root, leaf.id);
-    equal(found.parent, inner);
-    equal(found.index, 1);
-    equal(cond.findParent(root, -1), null);
   },
   "sample values and default types follow the trigger's sample data"() {
     const data = fixtures.triggers.find((t) => t.name === "crm/appointment.created").sampleData;

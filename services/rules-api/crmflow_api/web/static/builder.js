@@ -151,9 +151,12 @@ export function createConditionBuilder({ container, catalog, sampleData, onChang
         showHint();
       },
       onChange: () => {
-        if (leaf.valueText === "" && catalog.needsValue(leaf.operator)) {
-          leaf.valueType = cond.defaultValueType(leaf.operator, sample());
-          structural(`${leaf.id}:field`);
+        // A new field with no value typed yet: offer the sample's type. Only the value controls
+        // are redrawn, so the focus stays where Tab took it.
+        const type = cond.defaultValueType(leaf.operator, sample());
+        if (leaf.valueText === "" && catalog.needsValue(leaf.operator) && type !== leaf.valueType) {
+          leaf.valueType = type;
+          fill(valueArea, valueControls(leaf, key));
         }
       },
     });
@@ -174,12 +177,17 @@ export function createConditionBuilder({ container, catalog, sampleData, onChang
         leaf.operator,
       ),
     );
+    const valueArea = h(
+      "div",
+      { class: "value-area" },
+      catalog.needsValue(leaf.operator) ? valueControls(leaf, key) : h("div", { class: "field muted" }, "(no value)"),
+    );
     return h(
       "div",
       { class: "cond-leaf", "data-loc": key, "data-label": "condition" },
       h("div", { class: "field" }, h("label", { for: fieldId }, "Field"), field, hint),
       h("div", { class: "field" }, h("label", { for: operatorId }, "Operator"), operator),
-      catalog.needsValue(leaf.operator) ? valueControls(leaf, key) : h("div", { class: "field muted" }, "(no value)"),
+      valueArea,
       h("div", { class: "field end" }, removeButton(leaf, parent, "Remove condition")),
     );
   }

@@ -100,14 +100,6 @@ export function fromJson(conditionsJson) {
   return node.kind === "group" ? node : newGroup("and", [node]);
 }
 
-/** Call ``visit(node, loc)`` for every node; ``loc`` is its path in the request body. */
-export function walk(root, visit, loc = ["conditionsJson"]) {
-  visit(root, loc);
-  if (root.kind === "group") {
-    root.children.forEach((child, index) => walk(child, visit, [...loc, "conditions", index]));
-  }
-}
-
 /**
  * ``{json, errors}``: the conditionsJson to send, and the values that could not be parsed as
  * ``[{loc, msg}]`` (locs in the API's format, so they land where the API's own errors land).
@@ -132,18 +124,6 @@ export function toJson(root, needsValue) {
     return leaf;
   };
   return { json: convert(root, ["conditionsJson"]), errors };
-}
-
-/** The parent group of the node with ``id`` (and its index there), or null. */
-export function findParent(root, id) {
-  if (root.kind !== "group") return null;
-  const index = root.children.findIndex((child) => child.id === id);
-  if (index >= 0) return { parent: root, index };
-  for (const child of root.children) {
-    const found = findParent(child, id);
-    if (found) return found;
-  }
-  return null;
 }
 
 /** Switch a group's operator; "not" takes exactly one condition, so several are wrapped in "and". */

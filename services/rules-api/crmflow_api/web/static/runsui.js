@@ -99,7 +99,7 @@ export function renderActions(actions, since) {
 }
 
 /** One run with its actions, as the Test result and the trace view show it. */
-export function renderRunCard(run, ctx, ruleName) {
+function renderRunCard(run, ctx, ruleName) {
   return h(
     "article",
     { class: "run-card", dataset: { runId: run.id, status: run.status } },
