@@ -7,7 +7,6 @@ and the runner's deterministic run ids make that harmless.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -24,6 +23,7 @@ from crmflow.envelope import BadEvent, parse_event
 from crmflow.settings import Settings
 from crmflow_evaluator import metrics
 from crmflow_evaluator.evaluation import evaluate_event
+from crmflow_evaluator.publisher import Out, publish_batch
 from crmflow_evaluator.rules_index import RulesIndex
 from crmflow_evaluator.rules_loader import RulesLoader
 
@@ -89,41 +89,38 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
     async def load_rules() -> None:
         await loader.run()
 
-    async def dead_letter(event: EventT, error: BadEvent) -> Awaitable[Any]:
+    def dead_letter(event: EventT, reason: str, detail: str) -> Out:
         msg = event.message
-        metrics.DEAD_LETTERED.labels(error.reason).inc()
+        metrics.DEAD_LETTERED.labels(reason).inc()
         log.warning(
             "event dead-lettered",
             extra={
-                "reason": error.reason,
+                "reason": reason,
                 "topic": msg.topic,
                 "partition": msg.partition,
                 "offset": msg.offset,
                 **_header_ids(msg.headers),
             },
         )
-        return await dlq_topic.send(
-            key=msg.key,
-            value=msg.value,
-            force=True,
-            headers=dead_letter_headers(
-                reason=error.reason,
-                detail=error.detail,
-                service=SERVICE,
-                topic=msg.topic,
-                partition=msg.partition,
-                offset=msg.offset,
-                original=msg.headers,
-            ),
+        headers = dead_letter_headers(
+            reason=reason,
+            detail=detail,
+            service=SERVICE,
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            original=msg.headers,
         )
+        return Out(dlq_topic, msg.key, msg.value, headers, is_dead_letter=True)
 
-    async def handle(event: EventT) -> list[Awaitable[Any]]:
+    def handle(event: EventT) -> list[Out]:
         msg = event.message
         metrics.EVENTS_CONSUMED.labels(msg.topic).inc()
+        raw: bytes = msg.value or b""  # a tombstone is dead-lettered as empty
         try:
-            parsed = parse_event(msg.value)
+            parsed = parse_event(raw)
         except BadEvent as error:
-            return [await dead_letter(event, error)]
+            return [dead_letter(event, error.reason, error.detail)]
         outcome = evaluate_event(
             parsed,
             index,
@@ -135,15 +132,11 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
                 "timestamp": msg.timestamp,
             },
         )
-        futures = []
+        outs = []
         for message in outcome.messages:
             if message["kind"] == "run":
                 metrics.EVALUATIONS.labels(message["status"]).inc()
-            futures.append(
-                await commands_topic.send(
-                    key=outcome.key, value=encode_command(message, msg.value), force=True
-                )
-            )
+            outs.append(Out(commands_topic, outcome.key, encode_command(message, raw)))
         if msg.timestamp:
             metrics.EVENT_AGE_SECONDS.observe(max(0.0, time.time() - msg.timestamp))
         if log.isEnabledFor(logging.DEBUG):
@@ -159,7 +152,10 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
                     "runs": len(outcome.messages) - 1,
                 },
             )
-        return futures
+        return outs
+
+    async def send(out: Out) -> Awaitable[Any]:
+        return await out.topic.send(key=out.key, value=out.value, headers=out.headers, force=True)
 
     @app.agent(events_topic, concurrency=1)
     async def evaluate(stream: faust.StreamT) -> None:
@@ -168,15 +164,15 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
         ):
             await loader.ready.wait()
             started = time.perf_counter()
-            futures: list[Awaitable[Any]] = []
+            pending: list[tuple[EventT, list[Out]]] = []
             for event in batch:
                 try:
-                    futures += await handle(event)
+                    pending.append((event, handle(event)))
                 except Exception as exc:  # never crash the worker on one event
                     log.exception("event could not be evaluated", extra=_header_ids(event.message.headers))
-                    futures.append(await dead_letter(event, BadEvent("evaluation_error", repr(exc))))
-            # Offsets of this batch are acked only after the broker has every message.
-            await asyncio.gather(*futures)
+                    pending.append((event, [dead_letter(event, "evaluation_error", repr(exc))]))
+            # The batch is acked when the next one is asked for: the broker must have it all first.
+            await publish_batch(pending, send, dead_letter)
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
 
     @app.page("/healthz")
