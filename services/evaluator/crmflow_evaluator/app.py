@@ -7,10 +7,9 @@ and the runner's deterministic run ids make that harmless.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable
 from typing import Any
 
 import faust
@@ -24,37 +23,12 @@ from crmflow.settings import Settings
 from crmflow_evaluator import metrics
 from crmflow_evaluator.evaluation import evaluate_event
 from crmflow_evaluator.publisher import Out, publish_batch
+from crmflow_evaluator.records import encode_command, header_ids
 from crmflow_evaluator.rules_index import RulesIndex
 from crmflow_evaluator.rules_loader import RulesLoader
 
 log = logging.getLogger(__name__)
 SERVICE = "evaluator"
-
-
-def _dumps(message: dict[str, Any]) -> bytes:
-    return json.dumps(message, separators=(",", ":"), default=str).encode()
-
-
-def encode_command(message: dict[str, Any], raw_event: bytes) -> bytes:
-    """A command's JSON. A matched run carries the event, whose JSON is the record's own value:
-    its bytes are spliced in rather than the event encoded again for every matched rule."""
-    if message.get("event") is None:
-        return _dumps(message)
-    rest = _dumps({k: v for k, v in message.items() if k != "event"})
-    return rest[:-1] + b',"event":' + raw_event + b"}"
-
-
-_HEADER_IDS = {"id": "eventId", "correlationId": "correlationId", "causationId": "causationId"}
-
-
-def _header_ids(headers: Iterable[tuple[str, Any]] | Mapping[str, Any] | None) -> dict[str, str]:
-    """The ids a record's headers carry (log fields of a record whose value cannot be read)."""
-    pairs = headers.items() if isinstance(headers, Mapping) else (headers or [])
-    return {
-        _HEADER_IDS[k]: v.decode(errors="replace") if isinstance(v, bytes) else str(v)
-        for k, v in pairs
-        if k in _HEADER_IDS and v
-    }
 
 
 def build_app(settings: Settings, *, data_dir: str) -> faust.App:
@@ -99,7 +73,7 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
                 "topic": msg.topic,
                 "partition": msg.partition,
                 "offset": msg.offset,
-                **_header_ids(msg.headers),
+                **header_ids(msg.headers),
             },
         )
         headers = dead_letter_headers(
@@ -169,7 +143,7 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
                 try:
                     pending.append((event, handle(event)))
                 except Exception as exc:  # never crash the worker on one event
-                    log.exception("event could not be evaluated", extra=_header_ids(event.message.headers))
+                    log.exception("event could not be evaluated", extra=header_ids(event.message.headers))
                     pending.append((event, [dead_letter(event, "evaluation_error", repr(exc))]))
             # The batch is acked when the next one is asked for: the broker must have it all first.
             await publish_batch(pending, send, dead_letter)
@@ -206,5 +180,4 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
         )
         return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
-    app.crmflow_index = index  # type: ignore[attr-defined]
     return app

@@ -1,8 +1,8 @@
 import json
 
 from crmflow.commands import RunCommand
-from crmflow_evaluator.app import encode_command
 from crmflow_evaluator.evaluation import evaluate_event
+from crmflow_evaluator.records import encode_command, header_ids
 from crmflow_evaluator.rules_index import RulesIndex
 from tests.unit.evaluator.test_evaluation import SOURCE, event, rule
 
@@ -19,3 +19,9 @@ def test_commands_decode_to_the_messages_with_the_record_bytes_as_the_event():
     matched = RunCommand.model_validate(decoded[1])
     assert matched.status == "matched" and matched.event == ev
     assert decoded[2]["status"] == "skipped" and decoded[2]["event"] is None
+
+
+def test_header_ids_are_the_log_fields_of_an_unreadable_record():
+    headers = [("id", b"e1"), ("correlationId", b"c1"), ("causationId", None), ("practiceId", b"p1")]
+    assert header_ids(headers) == {"eventId": "e1", "correlationId": "c1"}
+    assert header_ids(None) == {}

@@ -1,0 +1,33 @@
+"""Bytes the evaluator writes: command values, and the ids of a record for its log fields."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def _dumps(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":"), default=str).encode()
+
+
+def encode_command(message: dict[str, Any], raw_event: bytes) -> bytes:
+    """A command's JSON. A matched run carries the event, whose JSON is the record's own value:
+    its bytes are spliced in rather than the event encoded again for every matched rule."""
+    if message.get("event") is None:
+        return _dumps(message)
+    rest = _dumps({k: v for k, v in message.items() if k != "event"})
+    return rest[:-1] + b',"event":' + raw_event + b"}"
+
+
+HEADER_IDS = {"id": "eventId", "correlationId": "correlationId", "causationId": "causationId"}
+
+
+def header_ids(headers: Iterable[tuple[str, Any]] | Mapping[str, Any] | None) -> dict[str, str]:
+    """The ids a record's headers carry (log fields of a record whose value cannot be read)."""
+    pairs = headers.items() if isinstance(headers, Mapping) else (headers or [])
+    return {
+        HEADER_IDS[k]: v.decode(errors="replace") if isinstance(v, bytes) else str(v)
+        for k, v in pairs
+        if k in HEADER_IDS and v
+    }
