@@ -1,7 +1,8 @@
 """Loads the compacted crm.rule topic into the RulesIndex and follows it.
 
 A group-less consumer reads every partition from the beginning; ``ready`` is set once it has
-caught up with the end offsets seen at start, and the agent holds events until then.
+caught up with the end offsets seen at start, and the agent holds events until then. Should the
+consumer fail, a new one resumes where it stopped (the index stays as it is meanwhile).
 """
 
 from __future__ import annotations
@@ -21,12 +22,24 @@ log = logging.getLogger(__name__)
 
 
 class RulesLoader:
-    def __init__(self, bootstrap: str, index: RulesIndex) -> None:
+    def __init__(self, bootstrap: str, index: RulesIndex, retry_seconds: float = 1.0) -> None:
         self.bootstrap = bootstrap
         self.index = index
         self.ready = asyncio.Event()
+        self.retry_seconds = retry_seconds
+        self._positions: dict[TopicPartition, int] = {}  # next offset to read, per partition
 
     async def run(self) -> None:
+        while True:
+            try:
+                await self._run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("rules consumer failed; restarting it", extra={"in": self.retry_seconds})
+                await asyncio.sleep(self.retry_seconds)
+
+    async def _run_once(self) -> None:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             group_id=None,
@@ -44,15 +57,21 @@ class RulesLoader:
         started = time.monotonic()
         partitions = await self._partitions(consumer)
         consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        for tp in partitions:
+            if tp in self._positions:
+                consumer.seek(tp, self._positions[tp])
+            else:
+                await consumer.seek_to_beginning(tp)
         end = await consumer.end_offsets(partitions)
         records = 0
         while True:
             batch = await consumer.getmany(timeout_ms=200, max_records=5000)
-            for tp_records in batch.values():
+            for tp, tp_records in batch.items():
                 for record in tp_records:
                     self._apply(record.key, record.value)
                     records += 1
+                if tp_records:
+                    self._positions[tp] = tp_records[-1].offset + 1
             if not self.ready.is_set():
                 positions = [await consumer.position(tp) for tp in partitions]
                 if all(pos >= end[tp] for pos, tp in zip(positions, partitions, strict=True)):
