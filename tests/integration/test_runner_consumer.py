@@ -9,8 +9,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from crmflow.crm.entities import create_patient
 from crmflow.dlq import read_dead_letters
@@ -129,3 +132,36 @@ def test_two_runners_share_partitions_and_hand_them_over_exactly_once_in_order(
             p=p["id"],
         )
         assert [b.body for b in bodies] == [f"seq {i}" for i in range(per_patient)]
+
+
+def test_a_command_that_keeps_hitting_serialization_failures_is_dead_lettered_after_its_retries(
+    settings, engine, practice, start_runner, monkeypatch
+):
+    topic = create_topic(settings, partitions=1)
+    (patient,) = patients(engine, practice["id"], 1)
+    command = run_command(practice["id"], patient, [note("never")])
+    attempts: list[int] = []
+
+    def conflicting(conn, commands, *, attempt=1):
+        attempts.append(attempt)
+        # What PostgreSQL raises when a concurrent transaction wins (SQLSTATE 40001).
+        conn.execute(text("SELECT 1"))
+        raise OperationalError("UPDATE ...", {}, psycopg.errors.SerializationFailure("could not serialize"))
+
+    runner = start_runner(topic)
+    monkeypatch.setattr(runner.runner.consumer.executor, "execute", conflicting)
+    send(settings, topic, [command])
+    letters = wait_for(
+        lambda: [dl for dl in read_dead_letters(settings) if dl.source_topic == topic] or None,
+        30,
+        0.5,
+        "the dead letter",
+    )
+    assert [dl.reason for dl in letters] == ["retries_exhausted"]
+    assert (
+        "SerializationFailure" in letters[0].detail
+        and f"failed {settings.max_retries} times" in letters[0].detail
+    )
+    # the batch (of one) was tried max_retries times, then the command alone as many times
+    assert attempts == list(range(1, settings.max_retries + 1)) * 2
+    wait_for(lambda: committed(settings, runner.group, topic, 1) == [1], 30, what="the offset to move on")

@@ -7,22 +7,35 @@ import random
 import psycopg
 from sqlalchemy.exc import DBAPIError
 
+# SQLSTATEs of a server going away: connection exceptions (class 08), and shutdown/startup.
+_OUTAGE_STATES = ("08", "57P01", "57P02", "57P03")
+# Transaction rollback (class 40): serialization failure, deadlock; worth a bounded retry.
+_CONFLICT_CLASS = "40"
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    return getattr(orig, "sqlstate", None)
+
 
 def is_outage(exc: BaseException) -> bool:
     """The database is unreachable (down, restarting, connection lost): wait, never give up."""
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        exc = exc.orig or exc
-    return isinstance(exc, psycopg.OperationalError) and not isinstance(
-        exc, psycopg.errors.TransactionRollback
-    )
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if not isinstance(orig, psycopg.OperationalError):
+        return False
+    state = _sqlstate(exc)
+    return state is None or state.startswith(_OUTAGE_STATES)  # no SQLSTATE: the client lost it
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Worth retrying a bounded number of times (serialization failure, deadlock, outage)."""
-    orig = exc.orig if isinstance(exc, DBAPIError) else exc
-    return is_outage(exc) or isinstance(orig, psycopg.errors.TransactionRollback)
+    """Worth retrying a bounded number of times (serialization failure, deadlock), or an outage.
+
+    Classified by SQLSTATE: psycopg's SerializationFailure is not a TransactionRollback subclass.
+    """
+    state = _sqlstate(exc)
+    return is_outage(exc) or (state is not None and state.startswith(_CONFLICT_CLASS))
 
 
 def backoff_seconds(attempt: int, *, base: float = 0.1, cap: float = 10.0) -> float:
