@@ -6,6 +6,7 @@ Screenshots land in test-artifacts/screenshots/.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -14,7 +15,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import screenshot
 from tests.support.processes import Service, wait_for
-from tests.support.rules import note_rule
+from tests.support.rules import create_rule, note_rule
 
 pytestmark = pytest.mark.e2e
 
@@ -246,3 +247,32 @@ def test_the_trace_view_shows_an_event_path(
 
     page.go_back()  # history.state brings the trace back without any id in the URL
     expect(timeline.locator(".kafka")).to_contain_text(f"offset {kafka['offset']}")
+
+
+def test_a_test_run_that_outlasts_the_api_wait_is_followed_to_its_end(
+    page: Page, services: dict[str, Service], practice, api: httpx.Client
+) -> None:
+    """The API answers 202 when its wait ends first; the page then follows the event's trace."""
+    rule = create_rule(
+        api,
+        services["evaluator"],
+        name="Slow task",
+        triggerEvent="crm/appointment.created",
+        actionsJson=[{"type": "create_task", "args": {"title": "Prepare {appointment.visitType}"}}],
+    )
+    page.route(
+        "**/api/automations/*/test",
+        lambda route: route.continue_(
+            post_data=json.dumps({**route.request.post_data_json, "waitSeconds": 0})
+        ),
+    )
+    sign_in(page, services, practice["apiKey"])
+    with page.expect_response("**/api/automations/*/test") as answered:
+        page.get_by_role("button", name="Test Slow task").click()
+    assert answered.value.status == 202
+    card = page.locator("#rules-test .run-card")
+    expect(card).to_have_attribute("data-status", "succeeded", timeout=PIPELINE_MS)
+    expect(page.locator("#rules-test")).not_to_contain_text("still working")
+    run = api.get(f"/api/runs/{card.get_attribute('data-run-id')}").json()
+    assert (run["ruleId"], run["status"]) == (rule["id"], "succeeded")
+    expect(card.locator(".actions-log tbody tr[data-status=succeeded]")).to_have_count(1)
