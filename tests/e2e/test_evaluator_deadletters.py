@@ -114,4 +114,14 @@ def test_bad_events_are_dead_lettered_with_reasons_and_the_next_good_event_runs(
     metrics = httpx.get(f"{services['evaluator'].url}/metrics").text
     for reason in {r for r, _ in bad}:
         assert f'crmflow_evaluator_dead_lettered_total{{reason="{reason}"}}' in metrics
-    assert "crmflow_evaluator_consumer_lag{" in metrics
+    # Lag of the partition the records went to: back to 0 once the worker has committed past them.
+    partition = delivered[0][1].partition()
+    series = f'crmflow_evaluator_consumer_lag{{partition="{partition}",topic="{topics.PATIENT}"}}'
+
+    def lag() -> float | None:
+        for line in httpx.get(f"{services['evaluator'].url}/metrics").text.splitlines():
+            if line.startswith(series):
+                return float(line.split()[-1])
+        return None
+
+    wait_for(lambda: lag() == 0, 15, 0.5, f"{series} to be 0")

@@ -171,12 +171,14 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
 
     @app.page("/metrics")
     async def prometheus(web: Any, request: Any) -> Any:
-        monitor = app.monitor
+        monitor, consumer = app.monitor, app.consumer
+        assigned = [tp for tp in consumer.assignment() if tp.topic in topics.EVENT_TOPICS]
         metrics.update_consumer_lag(
-            [tp for tp in app.consumer.assignment() if tp.topic in topics.EVENT_TOPICS],
-            monitor.tp_end_offsets,
+            assigned,
+            {tp: monitor.tp_end_offsets.get(tp) or consumer.highwater(tp) for tp in assigned},
             monitor.tp_committed_offsets,
             monitor.tp_read_offsets,
+            {tp: await consumer.position(tp) for tp in assigned},
         )
         return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 

@@ -24,28 +24,31 @@ EVENT_AGE_SECONDS = Histogram(
 CONSUMER_LAG = Gauge(
     "crmflow_evaluator_consumer_lag",
     "Records behind per event-topic partition: log end offset - committed offset "
-    "(last read offset + 1 before this worker's first commit of the partition)",
+    "(before this worker's first commit of a partition: its last read offset + 1, or the "
+    "consumer's position when it has read nothing yet)",
     ["topic", "partition"],
 )
 
 
 def update_consumer_lag(
     assigned: Iterable[Any],
-    end_offsets: Mapping[Any, int],
+    end_offsets: Mapping[Any, int | None],
     committed: Mapping[Any, int],
     read: Mapping[Any, int],
+    positions: Mapping[Any, int | None],
 ) -> None:
     """Set CONSUMER_LAG for the partitions this worker holds (``tp`` has .topic and .partition).
 
-    Offsets come from Faust's monitor, which tracks them as records are fetched and committed,
-    so a scrape costs no broker round trip; partitions not held any more are dropped.
+    Offsets come from the consumer (its fetch positions and high watermarks) and Faust's
+    monitor (commits, reads), all known locally: a scrape costs no broker round trip. Partitions
+    not held any more are dropped.
     """
     current: set[tuple[str, str]] = set()
     for tp in assigned:
         end = end_offsets.get(tp)
         done = committed.get(tp)
-        if done is None and tp in read:
-            done = read[tp] + 1
+        if done is None:
+            done = read[tp] + 1 if tp in read else positions.get(tp)
         if end is None or done is None:
             continue
         labels = (tp.topic, str(tp.partition))
