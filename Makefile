@@ -12,8 +12,10 @@ STACK := deploy/local/stack.sh
 SERVICES := deploy/local/services.sh
 # The test stack runs beside a `make up` stack: own run folder, own ports (deploy/local/test-env.sh).
 TEST_SLOT ?= 0
+# The benchmark's own stack slot (bench/README.md).
+BENCH_SLOT ?= 6
 
-.PHONY: help install venv up down status demo test test-unit lint typecheck clean reset compose-check helm-check
+.PHONY: help install venv up down status demo test test-unit lint typecheck clean reset bench compose-check helm-check
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -67,6 +69,9 @@ lint: venv  ## ruff and mypy
 	$(PY) -m ruff check services tests bench
 	$(PY) -m ruff format --check services tests bench
 	$(PY) -m mypy
+
+bench: install  ## end-to-end benchmark on a fresh stack of its own (BENCH_ARGS=--quick: smoke run); bench/README.md
+	$(PY) -m bench.e2e --slot $(BENCH_SLOT) --fresh $(BENCH_ARGS)
 
 reset: down  ## stop everything and delete all local data
 	$(STACK) reset

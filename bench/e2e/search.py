@@ -1,0 +1,122 @@
+"""The run's plan: warm-up, latency steps, polling steps, then the throughput search.
+
+Throughput: a rate is *sustained* when a step at that offered rate, for the full duration,
+wrote (nearly) every scheduled event, every event got its effect, and p99 stayed under 1 s.
+The ramp goes up until a step fails, then bisection narrows the gap between the highest pass
+and the lowest failure. CDC latency steps count as throughput points too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bench.e2e.monitor import Monitor
+from bench.e2e.profile import Profiler
+from bench.e2e.stack import Stack, dsn
+from bench.e2e.steps import Display, StepRunner, StepSpec
+from crmflow.db.engine import make_engine
+from crmflow.settings import Settings
+
+WARMUP_RATE = 100.0
+
+
+class Bench:
+    def __init__(
+        self, args: argparse.Namespace, stack: Stack, settings: Settings, results: dict[str, Any]
+    ) -> None:
+        self.args = args
+        self.stack = stack
+        self.settings = settings
+        self.results = results
+        self.engine: Engine = make_engine(settings, pool_size=2)
+
+    def run(self) -> None:
+        pids = {name: self.stack.pid(name) for name in ("kafka", "connect", "evaluator", "runner")}
+        missing = [n for n, pid in pids.items() if pid is None]
+        pg_pid = self.stack.pid("pg")
+        if missing or pg_pid is None:
+            raise RuntimeError(f"not running: {', '.join(missing or ['postgresql'])}")
+        components = {n: pid for n, pid in pids.items() if pid is not None}
+        display = Display(sys.stdout)
+        with Monitor(components, pg_pid=pg_pid, dsn=dsn(self.settings)) as monitor:
+            self.runner = StepRunner(stack=self.stack, engine=self.engine, monitor=monitor, display=display)
+            self.profiler = (
+                Profiler(components, self.args.out, self.results["started_at"]) if self.args.profile else None
+            )
+            try:
+                self._plan()
+            finally:
+                self.runner.close()
+                self.engine.dispose()
+
+    def _step(self, spec: StepSpec) -> dict[str, Any]:
+        if self.profiler is not None and spec.phase == "throughput":
+            with self.profiler.recording(spec.name, spec.duration) as files:
+                result = self.runner.run(spec)
+            result["profiles"] = files
+        else:
+            result = self.runner.run(spec)
+        self.results["steps"].append(result)
+        return result
+
+    def _plan(self) -> None:
+        a = self.args
+        print(f"bench: slot {a.slot}, steps of {a.duration:g} s; machine load {_load()}", flush=True)
+        self._step(StepSpec("warm-up", "warmup", "cdc", WARMUP_RATE, min(10.0, a.duration)))
+        if "latency" in a.only:
+            for rate in a.rates:
+                self._step(StepSpec(f"cdc {rate:g}/s", "latency", "cdc", rate, a.duration))
+        if "polling" in a.only:
+            for interval in a.poll_intervals:
+                for rate in a.poll_rates:
+                    self._step(
+                        StepSpec(
+                            f"poll {interval:g}s {rate:g}/s",
+                            "polling",
+                            f"poll-{interval:g}s",
+                            rate,
+                            a.duration,
+                            poll_interval=interval,
+                        )
+                    )
+        if "throughput" in a.only:
+            self._throughput()
+
+    def _throughput(self) -> None:
+        a = self.args
+        cdc = [s for s in self.results["steps"] if s["design"] == "cdc" and s["phase"] == "latency"]
+        best = max((s["offered_rate"] for s in cdc if s["passed"]), default=0.0)
+        fail: float | None = None
+        for rate in a.ramp:
+            if rate <= best:
+                continue
+            if self._step(
+                StepSpec(f"cdc {rate:g}/s", "throughput", "cdc", rate, a.duration, stop_early=True)
+            )["passed"]:
+                best = rate
+            else:
+                fail = rate
+                break
+        for _ in range(a.bisect):
+            if fail is None or fail - best <= max(100.0, 0.1 * best):
+                break
+            mid = round((best + fail) / 2 / 50) * 50
+            step = StepSpec(f"cdc {mid:g}/s", "throughput", "cdc", mid, a.duration, stop_early=True)
+            if self._step(step)["passed"]:
+                best = mid
+            else:
+                fail = mid
+        self.results["throughput"] = {
+            "max_sustained_rate": best,
+            "lowest_failed_rate": fail,
+            "criterion": f"every event written and completed, p99 < 1 s, over {a.duration:g} s",
+        }
+
+
+def _load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
