@@ -89,7 +89,9 @@ def refuse_unknown_query(request: Request) -> None:
         )
 
 
-Db = Annotated[Connection, Depends(transaction)]
+# scope="function": commit before the response is sent, so a 2xx means committed (with the
+# default scope FastAPI runs the commit after sending, and a failed commit still answered 200).
+Db = Annotated[Connection, Depends(transaction, scope="function")]
 Eng = Annotated[Engine, Depends(get_engine)]
 PracticeId = Annotated[str, Depends(current_practice)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
