@@ -62,6 +62,11 @@ test: install  ## run all tests (unit, integration, e2e) against a test stack it
 	. deploy/local/test-env.sh $(TEST_SLOT)
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
+.PHONY: chaos
+chaos: install  ## chaos suite at 20,000 events (CI: 2,000): kills/restarts while events stream
+	. deploy/local/test-env.sh $(TEST_SLOT)
+	CRMFLOW_CHAOS_EVENTS=$${CRMFLOW_CHAOS_EVENTS:-20000} $(PY) -m pytest tests/chaos -m chaos $(PYTEST_ARGS)
+
 test-unit: venv  ## unit tests only (no services needed)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 

@@ -1,0 +1,321 @@
+"""Chaos: events stream through the real pipeline while its parts are killed and restarted.
+
+~50 patients get a stream of ``crm/patient.updated`` events (through the API, the realistic
+path) that two rules of two actions each act on: note + task, and SMS draft + a patient update
+(which emits its own event). Meanwhile the action-runner and the evaluator are SIGKILLed several
+times, Kafka Connect is restarted, and PostgreSQL is restarted once. Afterwards every expected
+effect must exist exactly once, in event order per patient, and no run may be left unfinished.
+
+Events: ``CRMFLOW_CHAOS_EVENTS`` (CI: 2,000; ``make chaos``: 20,000). The producer retries a
+failed request with the same value: a request that committed but lost its response then changes
+nothing and emits no event, so each value is one committed event, counted from the database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from crmflow.commands import run_id_for
+from tests.support.processes import ROOT, Service, wait_for
+from tests.support.rules import create_rule
+from tests.support.runner import rows
+
+pytestmark = pytest.mark.chaos
+
+EVENTS = int(os.environ.get("CRMFLOW_CHAOS_EVENTS", "2000"))
+PATIENTS = 50
+WRITERS = 4
+# Paced so that the faults land while events stream (the producer cannot go faster than the API).
+RATE = max(25.0, EVENTS / 75)
+DRAIN_SECONDS = float(os.environ.get("CRMFLOW_CHAOS_DRAIN_SECONDS", str(120 + EVENTS / 40)))
+STACK = str(ROOT / "deploy" / "local" / "stack.sh")
+CHANGED = {"field": "changes.preferredLanguage", "operator": "exists"}
+
+
+@dataclass
+class Stream:
+    """What the producer sent: per patient, its values in order."""
+
+    sent: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    failed_requests: int = 0
+    done: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def stream_events(base_url: str, api_key: str, patients: list[str], stream: Stream) -> None:
+    started = time.monotonic()
+    counter = iter(range(EVENTS))
+    counter_lock = threading.Lock()
+
+    def writer(mine: list[str]) -> None:
+        client = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=10)
+        turn = 0
+        while True:
+            with counter_lock:
+                seq = next(counter, None)
+            if seq is None:
+                break
+            time.sleep(max(0.0, started + seq / RATE - time.monotonic()))
+            patient = mine[turn % len(mine)]
+            turn += 1
+            while True:  # the same value until it commits: a lost response changes nothing twice
+                try:
+                    r = client.patch(f"/api/patients/{patient}", json={"preferredLanguage": f"s{seq:07d}"})
+                    if r.status_code == 200:
+                        break
+                    assert r.status_code >= 500, r.text
+                except httpx.HTTPError:
+                    pass
+                with stream.lock:
+                    stream.failed_requests += 1
+                time.sleep(0.2)
+            with stream.lock:
+                stream.sent[patient].append(seq)
+                stream.done += 1
+        client.close()
+
+    threads = [
+        threading.Thread(target=writer, args=(patients[i::WRITERS],), daemon=True) for i in range(WRITERS)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def stack(*args: str) -> None:
+    subprocess.run([STACK, *args], check=True, cwd=ROOT, capture_output=True, timeout=180)
+
+
+def kill_and_restart(service: Service) -> Callable[[], None]:
+    def fault() -> None:
+        service.kill()  # SIGKILL: no chance to finish a batch or commit anything
+        service.start()
+
+    return fault
+
+
+class ConnectorWatch(threading.Thread):
+    """Samples the connector's task state; Debezium must recover without a REST restart."""
+
+    def __init__(self, connect_url: str, name: str) -> None:
+        super().__init__(daemon=True)
+        self.url = f"{connect_url}/connectors/{name}/status"
+        self.states: set[str] = set()
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(1):
+            try:
+                status = httpx.get(self.url, timeout=2).json()
+                self.states.update(t["state"] for t in status.get("tasks", []))
+            except (httpx.HTTPError, ValueError):
+                self.states.add("UNREACHABLE")  # Connect itself is restarting
+
+
+def effects(engine, practice_id: str, rule_a: str, rule_b: str) -> dict:
+    events = rows(
+        engine,
+        "SELECT id::text FROM outbox_events WHERE practice_id = :p "
+        "AND event_name = 'crm/patient.updated' AND depth = 0",
+        p=practice_id,
+    )
+
+    def per_run(sql: str) -> dict[str, int]:
+        return {r.run: r.n for r in rows(engine, sql, p=practice_id)}
+
+    counts = {
+        "note": per_run(
+            "SELECT run_id::text AS run, count(*) AS n FROM notes WHERE practice_id = :p GROUP BY 1"
+        ),
+        "task": per_run(
+            "SELECT run_id::text AS run, count(*) AS n FROM tasks WHERE practice_id = :p GROUP BY 1"
+        ),
+        "draft": per_run(
+            "SELECT run_id::text AS run, count(*) AS n FROM message_drafts WHERE practice_id = :p GROUP BY 1"
+        ),
+        "update": per_run(
+            "SELECT causation_id AS run, count(*) AS n FROM outbox_events WHERE practice_id = :p "
+            "AND event_name = 'crm/patient.updated' AND depth = 1 GROUP BY 1"
+        ),
+    }
+    expected = {
+        "note": {run_id_for(e.id, rule_a) for e in events},
+        "task": {run_id_for(e.id, rule_a) for e in events},
+        "draft": {run_id_for(e.id, rule_b) for e in events},
+        "update": {run_id_for(e.id, rule_b) for e in events},
+    }
+    lost = {k: len(expected[k] - counts[k].keys()) for k in counts}
+    duplicated = {k: sum(n - 1 for n in counts[k].values() if n > 1) for k in counts}
+    unexpected = {k: len(counts[k].keys() - expected[k]) for k in counts}
+    found = {k: sum(counts[k].values()) for k in counts}
+    return {
+        "events": len(events),
+        "effects": found,
+        "lost": lost,
+        "duplicated": duplicated,
+        "unexpected": unexpected,
+    }
+
+
+def run_states(engine, practice_id: str) -> dict[str, int]:
+    found = rows(
+        engine,
+        "SELECT status, count(*) AS n FROM automation_runs WHERE practice_id = :p GROUP BY status",
+        p=practice_id,
+    )
+    return {r.status: r.n for r in found}
+
+
+def seqs_in_execution_order(engine, practice_id: str, action_type: str) -> dict[str, list[int]]:
+    """Per patient, the values its actions of ``action_type`` saw, in the order they executed."""
+    table = {"create_note": ("notes", "body"), "draft_sms": ("message_drafts", "body")}[action_type]
+    found = rows(
+        engine,
+        f"SELECT e.patient_id::text AS patient, e.{table[1]} AS text FROM automation_action_logs l "
+        f"JOIN {table[0]} e ON e.run_id = l.run_id "
+        "WHERE l.practice_id = :p AND l.action_type = :t AND l.status = 'succeeded' ORDER BY l.id",
+        p=practice_id,
+        t=action_type,
+    )
+    out: dict[str, list[int]] = defaultdict(list)
+    for r in found:
+        out[r.patient].append(int(r.text.rsplit("s", 1)[1]))
+    return out
+
+
+def test_every_effect_exactly_once_in_order_through_kills_and_restarts(
+    api, services, engine, settings, practice, capsys
+):
+    wall = time.monotonic()
+    rule_a = create_rule(
+        api,
+        services["evaluator"],
+        name="chaos note + task",
+        triggerEvent="crm/patient.updated",
+        conditionsJson=CHANGED,
+        actionsJson=[
+            {
+                "type": "create_note",
+                "args": {"patientId": "{patientId}", "body": "seq {patient.preferredLanguage}"},
+            },
+            {
+                "type": "create_task",
+                "args": {"title": "seq {patient.preferredLanguage}", "patientId": "{patientId}"},
+            },
+        ],
+    )
+    rule_b = create_rule(
+        api,
+        services["evaluator"],
+        name="chaos sms + update",
+        triggerEvent="crm/patient.updated",
+        conditionsJson=CHANGED,
+        actionsJson=[
+            {
+                "type": "draft_sms",
+                "args": {"patientId": "{patientId}", "body": "seq {patient.preferredLanguage}"},
+            },
+            {
+                "type": "update_patient_fields",
+                "args": {"patientId": "{patientId}", "fields": {"tags": ["{patient.preferredLanguage}"]}},
+            },
+        ],
+    )
+    patients = []
+    for i in range(PATIENTS):
+        r = api.post(
+            "/api/patients", json={"firstName": f"C{i}", "lastName": "Chaos", "phone": f"+1555{i:07d}"}
+        )
+        assert r.status_code == 201, r.text
+        patients.append(r.json()["id"])
+
+    runner, evaluator = services["runner"], services["evaluator"]
+    faults: list[tuple[float, str, Callable[[], None]]] = [
+        (0.10, "SIGKILL runner", kill_and_restart(runner)),
+        (0.20, "SIGKILL evaluator", kill_and_restart(evaluator)),
+        (0.30, "restart Kafka Connect", lambda: stack("restart", "connect")),
+        (0.45, "SIGKILL runner", kill_and_restart(runner)),
+        (0.55, "restart PostgreSQL", lambda: stack("restart", "pg")),
+        (0.65, "SIGKILL evaluator", kill_and_restart(evaluator)),
+        (0.80, "SIGKILL runner", kill_and_restart(runner)),
+    ]
+    stream = Stream()
+    watch = ConnectorWatch(settings.connect_url, settings.connector_name)
+    watch.start()
+    producer = threading.Thread(
+        target=stream_events, args=(services["api"].url, practice["apiKey"], patients, stream), daemon=True
+    )
+    streamed_from = time.monotonic()
+    producer.start()
+    done_faults = []
+    for at, name, fault in faults:
+        wait_for(lambda at=at: stream.done >= at * EVENTS or not producer.is_alive(), 600, 0.2, name)
+        t0 = time.monotonic()
+        fault()
+        done_faults.append(f"{name} at {stream.done} events ({time.monotonic() - t0:.1f} s)")
+    producer.join(timeout=1800)
+    assert not producer.is_alive(), "the producer did not finish"
+    streamed = time.monotonic() - streamed_from
+
+    def drained() -> dict | None:
+        result = effects(engine, practice["id"], rule_a["id"], rule_b["id"])
+        states = run_states(engine, practice["id"])
+        settled = not states.get("running") and not states.get("waiting")
+        return result if settled and result["events"] == EVENTS and not any(result["lost"].values()) else None
+
+    try:
+        wait_for(drained, DRAIN_SECONDS, 2, "every expected effect")
+        drain_error = None
+    except AssertionError as exc:  # report the counts first
+        drain_error = str(exc)
+    finally:
+        watch.halt.set()
+    result = effects(engine, practice["id"], rule_a["id"], rule_b["id"])
+    states = run_states(engine, practice["id"])
+    notes_order = seqs_in_execution_order(engine, practice["id"], "create_note")
+    drafts_order = seqs_in_execution_order(engine, practice["id"], "draft_sms")
+    out_of_order = [
+        p for p in patients if notes_order[p] != stream.sent[p] or drafts_order[p] != stream.sent[p]
+    ]
+    final_tags = {
+        r.id: r.tags
+        for r in rows(engine, "SELECT id::text, tags FROM patients WHERE practice_id = :p", p=practice["id"])
+    }
+    wrong_last = [p for p in patients if final_tags[p] != [f"s{stream.sent[p][-1]:07d}"]]
+    summary = {
+        "events": EVENTS,
+        "committedEvents": result["events"],
+        "patients": PATIENTS,
+        "faults": done_faults,
+        "failedRequestsRetried": stream.failed_requests,
+        "effects": result["effects"],
+        "lost": result["lost"],
+        "duplicated": result["duplicated"],
+        "unexpected": result["unexpected"],
+        "runs": states,
+        "patientsOutOfOrder": len(out_of_order),
+        "connectorTaskStates": sorted(watch.states),
+        "streamSeconds": round(streamed, 1),
+        "wallSeconds": round(time.monotonic() - wall, 1),
+    }
+    with capsys.disabled():
+        print("\nchaos summary:", json.dumps(summary, indent=2))
+    assert drain_error is None, drain_error
+    assert result["events"] == EVENTS == sum(len(v) for v in stream.sent.values())
+    assert result["lost"] == dict.fromkeys(result["lost"], 0)
+    assert result["duplicated"] == dict.fromkeys(result["duplicated"], 0)
+    assert result["unexpected"] == dict.fromkeys(result["unexpected"], 0)
+    assert not states.get("running") and not states.get("waiting") and not states.get("failed")
+    assert out_of_order == [] and wrong_last == []
+    assert "FAILED" not in watch.states, "the connector task failed: Debezium did not recover by itself"
