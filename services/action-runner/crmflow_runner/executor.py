@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select, text, tuple_, update
@@ -217,7 +217,9 @@ class Executor:
 
     def _schedule(self, ctx: RunContext, index: int, action: dict[str, Any]) -> None:
         args = parse_args(ACTION_TYPES[DELAY], render_args(action.get("args") or {}, ctx.context))
-        due_at = datetime.now(UTC) + timedelta(seconds=args.seconds)  # type: ignore[attr-defined]
+        # The database's clock, which the scheduler compares due times with (no host clock skew).
+        now = ctx.patients.conn.execute(select(func.clock_timestamp())).scalar_one()
+        due_at = now + timedelta(seconds=args.seconds)  # type: ignore[attr-defined]
         ctx.writes.add(
             scheduled_resumes,
             {
