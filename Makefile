@@ -74,6 +74,7 @@ lint: venv  ## ruff and mypy
 	$(PY) -m ruff check services tests bench
 	$(PY) -m ruff format --check services tests bench
 	$(PY) -m mypy
+	shellcheck -x deploy/*/*.sh .ci/run
 
 bench: install  ## end-to-end benchmark on a fresh stack of its own (BENCH_ARGS=--quick: smoke run); bench/README.md
 	$(PY) -m bench.e2e --slot $(BENCH_SLOT) --fresh $(BENCH_ARGS)
