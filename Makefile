@@ -70,7 +70,7 @@ chaos: install  ## chaos suite at 20,000 events (CI: 2,000): kills/restarts whil
 test-unit: venv  ## unit tests only (no services needed)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-lint: venv  ## ruff and mypy
+lint: venv  ## ruff, mypy and shellcheck
 	$(PY) -m ruff check services tests bench
 	$(PY) -m ruff format --check services tests bench
 	$(PY) -m mypy
