@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from confluent_kafka import Consumer
+from sqlalchemy import text
 
 from crmflow.crm.entities import create_patient
 from crmflow.settings import Settings
@@ -130,10 +131,44 @@ def read_all(settings: Settings, topic: str) -> list[dict]:
     consumer.subscribe([topic])
     out: list[dict] = []
     idle = time.monotonic()
-    while time.monotonic() - idle < 3:
+    while time.monotonic() - idle < 1.5:
         msg = consumer.poll(0.5)
         if msg is not None and msg.error() is None:
             out.append(json.loads(msg.value()))
             idle = time.monotonic()
     consumer.close()
     return out
+
+
+def test_a_later_resume_of_a_patient_never_overtakes_an_earlier_one_held_by_another_scheduler(
+    settings: Settings, engine, practice
+):
+    topic = create_topic(settings, partitions=1)
+    executor = Executor(build_handlers(settings.patient_field_allowlist))
+    with engine.begin() as conn:
+        patient = create_patient(conn, practice["id"], {"firstName": "Di", "lastName": "Order"})
+    first, second = (run_command(practice["id"], patient, [delay(2), note(n)]) for n in ("1st", "2nd"))
+    with engine.begin() as conn:
+        executor.execute(conn, [first])
+        executor.execute(conn, [second])
+    other_scheduler = engine.connect()  # holds the earlier resume, as a scheduler sending it would
+    held = other_scheduler.begin()
+    other_scheduler.execute(
+        text("SELECT 1 FROM scheduled_resumes WHERE run_id = :r FOR UPDATE"), {"r": first["runId"]}
+    )
+    try:
+        time.sleep(2.2)  # both due now
+        scheduler = bootstrap(settings, topic=topic, instance_id="order").scheduler
+        scheduler.tick()  # claims the later one (and any other due resume) ...
+        assert second["runId"] not in {m["runId"] for m in read_all(settings, topic)}  # ... sends not it
+        (row,) = rows(engine, "SELECT status FROM scheduled_resumes WHERE run_id = :r", r=second["runId"])
+        assert row.status == "pending"
+        other_scheduler.execute(
+            text("UPDATE scheduled_resumes SET status = 'emitted' WHERE run_id = :r"), {"r": first["runId"]}
+        )
+        held.commit()  # the other scheduler sent the earlier one: now the later may go
+    finally:
+        other_scheduler.close()
+    scheduler.tick()  # the other one has been sent: now this one goes (here, or by the service's)
+    (row,) = rows(engine, "SELECT status FROM scheduled_resumes WHERE run_id = :r", r=second["runId"])
+    assert row.status != "pending"

@@ -18,11 +18,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from confluent_kafka import Producer
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, func, select, tuple_, update
+from sqlalchemy import Connection, Engine, func, select, tuple_, update
 
 from crmflow.commands import command_key
 from crmflow.db.tables import scheduled_resumes
@@ -50,6 +51,44 @@ def resume_key(command: dict[str, Any]) -> bytes:
     """The key the evaluator gave the run's command, so the resume lands on the same partition."""
     event = command.get("event") or {}
     return command_key(command["practiceId"], command.get("patientId"), str(event.get("entityId")))
+
+
+# Whose partition a resume goes to (the target of the run's command key).
+_TARGET = func.coalesce(
+    scheduled_resumes.c.command["patientId"].astext,
+    scheduled_resumes.c.command["event"]["entityId"].astext,
+)
+
+
+def _without_overtaking(conn: Connection, due: Sequence[Any]) -> list[Any]:
+    """The claimed rows minus those of a patient with an earlier due resume claimed by another
+    scheduler (locked, still pending): that one is sent first, these on a later tick. So a
+    patient's resumes reach its partition in due order, also with several runner instances.
+
+    With ``ORDER BY due_at`` and ``SKIP LOCKED``, any unclaimed due row that is earlier than one
+    claimed here is locked by another scheduler.
+    """
+    t = scheduled_resumes.c
+    latest: dict[tuple[str, str], Any] = {}
+    for r in due:
+        key = (r.practice_id, r.target)
+        latest[key] = max(latest.get(key, r.due_at), r.due_at)
+    claimed = {(r.run_id, r.action_index) for r in due}
+    others = conn.execute(
+        select(t.run_id, t.action_index, t.practice_id, t.due_at, _TARGET.label("target")).where(
+            t.status == "pending",
+            t.due_at <= func.clock_timestamp(),
+            tuple_(t.practice_id, _TARGET).in_(list(latest)),
+        )
+    ).all()
+    blocked = {
+        (o.practice_id, o.target)
+        for o in others
+        if (o.run_id, o.action_index) not in claimed and o.due_at < latest[(o.practice_id, o.target)]
+    }
+    if blocked:
+        metrics.RETRIES.labels("resume_order").inc()
+    return [r for r in due if (r.practice_id, r.target) not in blocked]
 
 
 class Scheduler:
@@ -87,48 +126,45 @@ class Scheduler:
                 )
 
     def tick(self) -> int:
-        """Emit one batch of due resumes; returns how many."""
+        """Emit one batch of due resumes; returns how many were claimed."""
+        t = scheduled_resumes.c
         with self.engine.begin() as conn:
             due = conn.execute(
-                select(
-                    scheduled_resumes.c.run_id,
-                    scheduled_resumes.c.action_index,
-                    scheduled_resumes.c.practice_id,
-                    scheduled_resumes.c.command,
-                )
-                .where(
-                    scheduled_resumes.c.status == "pending",
-                    scheduled_resumes.c.due_at <= func.clock_timestamp(),
-                )
-                .order_by(scheduled_resumes.c.due_at)
+                select(t.run_id, t.action_index, t.practice_id, t.command, t.due_at, _TARGET.label("target"))
+                .where(t.status == "pending", t.due_at <= func.clock_timestamp())
+                .order_by(t.due_at)
                 .limit(BATCH)
                 .with_for_update(skip_locked=True)
             ).all()
             if not due:
                 return 0
-            records = [
-                Record(
-                    self.topic,
-                    resume_key(r.command),
-                    ResumeCommand(
-                        runId=str(r.run_id), actionIndex=r.action_index, practiceId=str(r.practice_id)
+            ready = _without_overtaking(conn, due)
+            produce_all(
+                self.producer,
+                [
+                    Record(
+                        self.topic,
+                        resume_key(r.command),
+                        ResumeCommand(
+                            runId=str(r.run_id), actionIndex=r.action_index, practiceId=str(r.practice_id)
+                        )
+                        .model_dump_json()
+                        .encode(),
                     )
-                    .model_dump_json()
-                    .encode(),
-                )
-                for r in due
-            ]
-            produce_all(self.producer, records, SEND_TIMEOUT)
-            keys = [(r.run_id, r.action_index) for r in due]
-            conn.execute(
-                update(scheduled_resumes)
-                .where(
-                    tuple_(scheduled_resumes.c.run_id, scheduled_resumes.c.action_index).in_(keys),
-                    scheduled_resumes.c.status == "pending",
-                )
-                .values(status="emitted")
+                    for r in ready
+                ],
+                SEND_TIMEOUT,
             )
-        log.info("delayed runs due; resume commands sent", extra={"runs": len(due)})
+            if ready:
+                conn.execute(
+                    update(scheduled_resumes)
+                    .where(
+                        tuple_(t.run_id, t.action_index).in_([(r.run_id, r.action_index) for r in ready]),
+                        t.status == "pending",
+                    )
+                    .values(status="emitted")
+                )
+        log.info("delayed runs due; resume commands sent", extra={"runs": len(ready)})
         return len(due)
 
     def _gauge(self) -> None:
