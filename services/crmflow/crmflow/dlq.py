@@ -16,7 +16,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from crmflow import deadletter, topics
-from crmflow.kafka import producer_config
+from crmflow.kafka import client_config, producer_config
 from crmflow.settings import Settings
 
 
@@ -92,7 +92,7 @@ def read_dead_letters(settings: Settings, *, timeout: float = 15.0) -> Iterator[
     """Every record on the dead-letter topic now (up to its current end), oldest first."""
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **client_config(settings),
             "group.id": "crmflow-dlq-cli",  # never commits: only assign() and read
             "enable.auto.commit": False,
             "enable.partition.eof": False,

@@ -16,36 +16,52 @@ log = logging.getLogger(__name__)
 _LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 
 
+def client_config(settings: Settings) -> dict[str, Any]:
+    """What every librdkafka client of crmflow shares: brokers, security, logging."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "security.protocol": settings.kafka_security_protocol,
+        "logger": _LIBRDKAFKA_LOG,
+    }
+    if settings.kafka_security_protocol.startswith("SASL"):
+        config |= {
+            "sasl.mechanism": settings.kafka_sasl_mechanism,
+            "sasl.username": settings.kafka_sasl_username,
+            "sasl.password": settings.kafka_sasl_password,
+        }
+    if settings.kafka_ssl_ca_location and settings.kafka_security_protocol.endswith("SSL"):
+        config["ssl.ca.location"] = settings.kafka_ssl_ca_location
+    return config
+
+
 def producer_config(settings: Settings) -> dict[str, Any]:
     return {
-        "bootstrap.servers": settings.kafka_bootstrap,
+        **client_config(settings),
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 2,
         # Same partition as aiokafka/Faust (murmur2) for the same key bytes.
         "partitioner": "murmur2_random",
         "message.max.bytes": DLQ_MAX_BYTES,
-        "logger": _LIBRDKAFKA_LOG,
     }
 
 
 def consumer_config(settings: Settings, group_id: str) -> dict[str, Any]:
     return {
-        "bootstrap.servers": settings.kafka_bootstrap,
+        **client_config(settings),
         "group.id": group_id,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "isolation.level": "read_committed",
         "max.poll.interval.ms": 600_000,
         "fetch.wait.max.ms": 20,
-        "logger": _LIBRDKAFKA_LOG,
     }
 
 
 def create_topics(settings: Settings) -> list[str]:
     """Create every crmflow topic that does not exist yet, and bring the configs of existing ones
     up to date (e.g. a raised max.message.bytes); returns the names created."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(client_config(settings))
     existing = set(admin.list_topics(timeout=15).topics)
     _update_configs(admin, [t for t in TOPICS if t.name in existing and t.config])
     new = [

@@ -7,6 +7,7 @@ Each knob is an environment variable named ``CRMFLOW_<FIELD>`` unless an alias s
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,15 @@ class Settings(BaseSettings):
 
     # Kafka and Kafka Connect
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # Client security of every crmflow Kafka client (librdkafka, aiokafka and Faust alike).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_ca_location: str | None = Field(
+        default=None,
+        description="CA bundle (PEM) that signed the brokers' certificates; system CAs if unset.",
+    )
     connect_url: str = "http://127.0.0.1:8083"
     connector_name: str = "crmflow-outbox"
     topic_partitions: int = 6

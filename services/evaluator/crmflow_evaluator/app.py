@@ -22,6 +22,7 @@ from crmflow.envelope import BadEvent, parse_event
 from crmflow.settings import Settings
 from crmflow_evaluator import metrics
 from crmflow_evaluator.evaluation import evaluate_event
+from crmflow_evaluator.kafka_auth import aiokafka_auth, faust_credentials
 from crmflow_evaluator.publisher import Out, publish_batch
 from crmflow_evaluator.records import encode_command, header_ids
 from crmflow_evaluator.rules_index import RulesIndex
@@ -35,6 +36,7 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
     app = faust.App(
         "crmflow-evaluator",
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=faust_credentials(settings),
         datadir=data_dir,
         store="memory://",
         key_serializer="raw",
@@ -54,7 +56,7 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
         stream_buffer_maxsize=max(4096, settings.evaluator_batch_size * 4),
     )
     index = RulesIndex()
-    loader = RulesLoader(settings.kafka_bootstrap, index)
+    loader = RulesLoader(settings.kafka_bootstrap, index, auth=aiokafka_auth(settings))
     events_topic = app.topic(*topics.EVENT_TOPICS, key_type=bytes, value_type=bytes)
     commands_topic = app.topic(topics.COMMANDS, key_type=bytes, value_type=bytes)
     dlq_topic = app.topic(topics.DEAD_LETTERS, key_type=bytes, value_type=bytes)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -22,8 +24,15 @@ log = logging.getLogger(__name__)
 
 
 class RulesLoader:
-    def __init__(self, bootstrap: str, index: RulesIndex, retry_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        index: RulesIndex,
+        retry_seconds: float = 1.0,
+        auth: Mapping[str, Any] | None = None,
+    ) -> None:
         self.bootstrap = bootstrap
+        self.auth = dict(auth or {})  # aiokafka security kwargs (kafka_auth.aiokafka_auth)
         self.index = index
         self.ready = asyncio.Event()
         self.retry_seconds = retry_seconds
@@ -42,6 +51,7 @@ class RulesLoader:
     async def _run_once(self) -> None:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
+            **self.auth,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -87,7 +97,7 @@ class RulesLoader:
             RULES_LOADED.set(len(self.index))
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, **self.auth)
         await admin.start()
         try:
             (described,) = await admin.describe_topics([topics.RULES])
