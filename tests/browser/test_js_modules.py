@@ -15,6 +15,7 @@ from playwright.sync_api import Page, Route
 
 from crmflow.actions import ACTION_TYPES
 from crmflow.conditions import OPERATORS
+from crmflow.conditions.operators import LEAF_OPERATORS
 from crmflow.triggers import TRIGGERS
 from crmflow_api.web.router import STATIC_DIR
 
@@ -55,6 +56,7 @@ def _fixtures() -> dict:
             for t in TRIGGERS.values()
         ],
         "leafOperators": sorted(OPERATORS),
+        "noValue": sorted(name for name, op in LEAF_OPERATORS.items() if not op.needs_value),
     }
 
 

@@ -3,13 +3,13 @@ import { deepEqual, equal } from "/js/assert.js";
 
 const raw = () => ({
   triggers: fixtures.triggers,
-  operators: { leaf: fixtures.leafOperators, group: ["and", "or", "not"] },
+  operators: { leaf: fixtures.leafOperators, group: ["and", "or", "not"], noValue: fixtures.noValue },
   actions: Object.entries(fixtures.argsSchemas).map(([type, argsSchema]) => ({ type, argsSchema })),
   limits: { maxConditionDepth: 32, maxBodyBytes: 262144 },
 });
 
 export const tests = {
-  "operators listed by name: value-less ones are known"() {
+  "operators listed by name: the catalog says which take no value"() {
     const catalog = makeCatalog(raw());
     for (const op of ["exists", "not_exists", "changed"]) equal(catalog.needsValue(op), false, op);
     for (const op of ["equals", "in", "changed_to", "within_next"]) equal(catalog.needsValue(op), true, op);

@@ -1,8 +1,7 @@
 import * as cond from "/static/conditions.js";
 import { deepEqual, equal, ok } from "/js/assert.js";
 
-const NO_VALUE = new Set(["exists", "not_exists", "changed"]);
-const needsValue = (op) => !NO_VALUE.has(op);
+const needsValue = (op) => !fixtures.noValue.includes(op);
 
 const NESTED = {
   operator: "and",

@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from crmflow.actions import ACTION_TYPES
 from crmflow.conditions import MAX_DEPTH
+from crmflow.conditions.operators import LEAF_OPERATORS
 from crmflow.rule_validation import GROUP_OPERATOR_NAMES, LEAF_OPERATOR_NAMES
 from crmflow.triggers import TRIGGERS
 from crmflow_api.deps import AppSettings, PracticeId
@@ -31,6 +32,7 @@ class TriggerOut(BaseModel):
 class Operators(BaseModel):
     leaf: list[str]
     group: list[str]
+    noValue: list[str] = Field(description="Leaf operators that take no value (a value is ignored).")
 
 
 class ActionOut(BaseModel):
@@ -63,7 +65,11 @@ def catalog(practice_id: PracticeId, settings: AppSettings) -> Catalog:
             )
             for t in TRIGGERS.values()
         ],
-        operators=Operators(leaf=LEAF_OPERATOR_NAMES, group=GROUP_OPERATOR_NAMES),
+        operators=Operators(
+            leaf=LEAF_OPERATOR_NAMES,
+            group=GROUP_OPERATOR_NAMES,
+            noValue=[name for name in LEAF_OPERATOR_NAMES if not LEAF_OPERATORS[name].needs_value],
+        ),
         actions=[
             ActionOut(type=name, argsSchema=model.model_json_schema()) for name, model in ACTION_TYPES.items()
         ],

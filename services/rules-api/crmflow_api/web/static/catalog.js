@@ -1,12 +1,10 @@
 // GET /api/catalog, with the look-ups the forms need. Pure: no DOM, no fetch.
 
-// Leaf operators that take no value, for a catalog that lists operators by name only.
-const NO_VALUE = new Set(["exists", "not_exists", "changed"]);
-
 /** The catalog with helpers: trigger(name), argsSchema(type), needsValue(operator). */
 export function makeCatalog(raw) {
+  const noValue = new Set(raw.operators?.noValue ?? []);
   const leafOperators = (raw.operators?.leaf ?? []).map((op) =>
-    typeof op === "string" ? { name: op, needsValue: !NO_VALUE.has(op) } : op,
+    typeof op === "string" ? { name: op, needsValue: !noValue.has(op) } : op,
   );
   const byName = new Map(leafOperators.map((op) => [op.name, op]));
   return {
