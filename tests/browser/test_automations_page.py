@@ -7,6 +7,7 @@ Screenshots land in test-artifacts/screenshots/.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
@@ -276,3 +277,25 @@ def test_a_test_run_that_outlasts_the_api_wait_is_followed_to_its_end(
     run = api.get(f"/api/runs/{card.get_attribute('data-run-id')}").json()
     assert (run["ruleId"], run["status"]) == (rule["id"], "succeeded")
     expect(card.locator(".actions-log tbody tr[data-status=succeeded]")).to_have_count(1)
+
+
+def test_a_rule_that_touches_a_patient_is_tested_on_a_real_patient(
+    page: Page, services: dict[str, Service], practice, api: httpx.Client
+) -> None:
+    """The trigger's sample patient does not exist; staff load one of theirs by id and Test."""
+    note_rule(api, services["evaluator"], body="Hello {patient.firstName}", name="Welcome note")
+    patient = api.post("/api/patients", json={"firstName": "Lena", "lastName": "Real"}).json()
+    sign_in(page, services, practice["apiKey"])
+    page.get_by_role("button", name="Edit Welcome note").click()
+    page.get_by_label("Patient ID for the test").fill("00000000-0000-0000-0000-000000000000")
+    page.get_by_role("button", name="Use this patient").click()
+    expect(page.locator("#rule-form")).to_contain_text("no patient with this ID in this practice")
+    page.get_by_label("Patient ID for the test").fill(patient["id"])
+    page.get_by_role("button", name="Use this patient").click()
+    expect(page.get_by_label("Event data (JSON)")).to_have_value(re.compile(patient["id"]))
+    page.get_by_role("button", name="Test", exact=True).click()
+    card = page.locator("#editor-test .run-card")
+    expect(card).to_have_attribute("data-status", "succeeded", timeout=PIPELINE_MS)
+    notes = api.get(f"/api/patients/{patient['id']}/notes").json()
+    assert "Hello Lena" in [n["body"] for n in notes]
+    assert_url_is_clean(page, services)

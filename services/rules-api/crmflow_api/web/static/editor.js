@@ -5,6 +5,7 @@ import { createConditionBuilder } from "./builder.js";
 import { fill, h, json } from "./dom.js";
 import { createFormErrors } from "./formerrors.js";
 import { renderTrace, runTest } from "./runsui.js";
+import { withPatient } from "./sample.js";
 
 const CONTEXT_PLACEHOLDERS = ["patientId", "eventId", "eventName", "entityId"];
 
@@ -143,6 +144,25 @@ export function createEditor(ctx) {
     }
   }
 
+  /** Put a real patient of the practice into the event data, so patient actions can run. */
+  async function usePatient() {
+    errors.clear();
+    const id = $("sample-patient").value.trim();
+    const sample = readSample();
+    if (sample.error) {
+      errors.show([{ loc: ["body", "data"], msg: sample.error }]);
+      return;
+    }
+    try {
+      const patient = await ctx.api.get(`/api/patients/${encodeURIComponent(id)}`);
+      sampleInput.value = json(withPatient(sample.data, patient));
+      ctx.notify("The event data now uses that patient.");
+    } catch (error) {
+      if (error.status === 404) errors.show([{ loc: ["body", "samplePatient"], msg: "no patient with this ID in this practice" }]);
+      else errors.showFailure(error);
+    }
+  }
+
   async function remove() {
     if (!window.confirm(`Delete the rule “${nameInput.value}”? Its run history stays.`)) return;
     try {
@@ -185,6 +205,7 @@ export function createEditor(ctx) {
   });
   $("dry-run-button").addEventListener("click", dryRun);
   $("reset-sample").addEventListener("click", () => applyTrigger({ resetSample: true }));
+  $("use-patient").addEventListener("click", usePatient);
   testButton.addEventListener("click", test);
   deleteButton.addEventListener("click", remove);
 
