@@ -93,8 +93,8 @@ class CommandConsumer:
                 self._report_lag()
                 last_lag = time.monotonic()
 
-    def process(self, messages: Sequence[Message]) -> bool:
-        """Execute one polled batch; True when its offsets were committed."""
+    def process(self, messages: Sequence[Message]) -> None:
+        """Execute one polled batch, then commit its offsets (not when asked to stop first)."""
         started = time.perf_counter()
         batch: list[tuple[Message, dict[str, Any]]] = []
         dead: list[Record] = []
@@ -106,13 +106,12 @@ class CommandConsumer:
         for _, command in batch:
             metrics.COMMANDS.labels(command["kind"]).inc()
         if batch and not self._execute_batch(batch, dead):
-            return False  # stopping during an outage: nothing committed, all will be redelivered
+            return  # stopping during an outage: nothing committed, all will be redelivered
         if dead and not self._send_dead_letters(dead):
-            return False  # stopping while the broker is away: the batch is redelivered (idempotent)
+            return  # stopping while the broker is away: the batch is redelivered (idempotent)
         self._commit(messages)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         _observe_latency([command for _, command in batch])
-        return True
 
     def _execute_batch(self, batch: list[tuple[Message, dict[str, Any]]], dead: list[Record]) -> bool:
         """Run the whole batch in one transaction; on failure, one command at a time.
