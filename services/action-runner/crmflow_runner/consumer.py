@@ -15,24 +15,23 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine
 
 from crmflow import topics
-from crmflow.commands import EventEvaluated, RunCommand
+from crmflow.commands import ActionCommand
 from crmflow.deadletter import dead_letter_headers
 from crmflow_runner import metrics
 from crmflow_runner.delivery import Record, Undelivered, produce_all
 from crmflow_runner.executor import Executor
 from crmflow_runner.retry import backoff_seconds, error_summary, is_outage, is_transient
-from crmflow_runner.scheduler import ResumeCommand
 
 log = logging.getLogger(__name__)
 SERVICE = "action-runner"
-_COMMAND = TypeAdapter(Annotated[RunCommand | EventEvaluated | ResumeCommand, Field(discriminator="kind")])
+_COMMAND = TypeAdapter(ActionCommand)
 DLQ_SEND_TIMEOUT = 30.0
 
 

@@ -19,13 +19,12 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from confluent_kafka import Producer
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection, Engine, func, select, tuple_, update
 
-from crmflow.commands import command_key
+from crmflow.commands import ResumeCommand, command_key
 from crmflow.db.tables import scheduled_resumes
 from crmflow_runner import metrics
 from crmflow_runner.delivery import Record, produce_all
@@ -34,17 +33,6 @@ from crmflow_runner.retry import backoff_seconds
 log = logging.getLogger(__name__)
 BATCH = 200
 SEND_TIMEOUT = 15.0
-
-
-class ResumeCommand(BaseModel):
-    """Continue run ``runId`` at ``actionIndex`` (the action after its delay)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["resume"] = "resume"
-    runId: str
-    actionIndex: int
-    practiceId: str
 
 
 def resume_key(command: dict[str, Any]) -> bytes:

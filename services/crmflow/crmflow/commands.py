@@ -3,13 +3,15 @@
 Per event, the evaluator emits one ``EventEvaluated`` marker and then one ``RunCommand`` per
 (event, rule) evaluated, all keyed by practice + target patient, so one partition carries a
 patient's work in event order. Matched runs carry their ordered actions; skipped and blocked
-runs carry only their trace, so the runner records every evaluation in one place.
+runs carry only their trace, so the runner records every evaluation in one place. When a delay
+comes due, the runner's scheduler sends a ``ResumeCommand`` with the run's key, so the rest of
+the run executes in that same line.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -70,3 +72,17 @@ class RunCommand(BaseModel):
     correlationId: str
     causationId: str
     depth: int = Field(ge=0)
+
+
+class ResumeCommand(BaseModel):
+    """Continue run ``runId`` at ``actionIndex`` (the action after its delay)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["resume"] = "resume"
+    runId: str
+    actionIndex: int = Field(ge=0)
+    practiceId: str
+
+
+ActionCommand = Annotated[RunCommand | EventEvaluated | ResumeCommand, Field(discriminator="kind")]

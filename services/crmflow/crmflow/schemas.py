@@ -9,19 +9,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Any, Final
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
-from crmflow.commands import EventEvaluated, RunCommand
+from crmflow.commands import ActionCommand
 from crmflow.envelope import EventEnvelope
 from crmflow.rule_validation import RuleCreate, RuleUpdate
 from crmflow.rules_repo import Rule
 
 SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 DEFAULT_DIR: Final = Path(__file__).resolve().parents[3] / "schemas"
-
-ActionCommand = Annotated[RunCommand | EventEvaluated, Field(discriminator="kind")]
 
 
 def _model(model: type[BaseModel]) -> Callable[[], dict[str, Any]]:
@@ -33,7 +31,8 @@ def _action_command() -> dict[str, Any]:
     schema["title"] = "ActionCommand"
     schema["description"] = (
         "A message on crmflow.commands: per event one EventEvaluated marker (kind=event), "
-        "then one RunCommand (kind=run) per (event, rule) evaluated."
+        "then one RunCommand (kind=run) per (event, rule) evaluated; a ResumeCommand "
+        "(kind=resume) when a delayed run comes due."
     )
     return schema
 
