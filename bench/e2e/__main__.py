@@ -23,7 +23,7 @@ import psycopg
 
 from bench.e2e.stack import ROOT, Stack, dsn, slot_env
 
-PHASES = ("latency", "polling", "throughput")
+PHASES = ("latency", "polling", "throughput", "capacity")
 RAMP = [1000.0, 1500.0, 2000.0, 2500.0, 3000.0, 4000.0, 5000.0]
 QUICK_RAMP = [1000.0, 2000.0, 3000.0]
 PG_SETTINGS = (
@@ -70,6 +70,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--poll-rates", type=_floats, help="rates of the polling steps (default: --rates)")
     add("--ramp", type=_floats, help="throughput ramp, events/s (1000,1500,2000,2500,3000,4000,5000)")
     add("--bisect", type=int, help="bisection steps after the ramp (default 2; --quick 1)")
+    add("--backlog", type=int, help="events of the capacity phase's backlog (default 20000; --quick 5000)")
     add("--only", default=",".join(PHASES), help=f"phases to run, of {','.join(PHASES)}")
     add("--slot", type=int, default=int(os.environ.get("BENCH_SLOT", "6")),
         help="test slot of the stack (deploy/local/test-env.sh; default $BENCH_SLOT or 6)")  # fmt: skip
@@ -88,6 +89,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.duration = args.duration or (15.0 if args.quick else 60.0)
     args.poll_rates = args.poll_rates or args.rates
     args.ramp = args.ramp or (QUICK_RAMP if args.quick else RAMP)
+    args.backlog = args.backlog if args.backlog is not None else (5000 if args.quick else 20000)
     args.bisect = args.bisect if args.bisect is not None else (1 if args.quick else 2)
     args.only = [x.strip() for x in args.only.split(",") if x.strip()]
     unknown = set(args.only) - set(PHASES)
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.update(slot_env(args.slot))
     # settings, the stack and the services read the slot's environment from here on
-    from bench.e2e.report import print_tables, write_results
+    from bench.e2e.report import print_tables, targets, write_results
     from bench.e2e.search import Bench
     from crmflow.settings import Settings
 
@@ -167,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
                 stack.down()
     results["finished_at"] = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     if results["steps"]:
-        print_tables(results)
+        results["targets"] = targets(results)
         json_path, png_path = write_results(results, args.out)
+        print_tables(results)
         print(f"\nresults: {json_path}\nplot:    {png_path}")
     if failure is not None:
         return 130 if isinstance(failure, KeyboardInterrupt) else 1

@@ -101,3 +101,41 @@ class Progress:
 
     def over(self, seconds: float) -> int:
         return sum(1 for v in self.latencies if v > seconds)
+
+
+_STAGE_ROWS = """
+SELECT o.id::text, EXTRACT(EPOCH FROM o.created_at)::float8, EXTRACT(EPOCH FROM o.kafka_timestamp)::float8,
+       EXTRACT(EPOCH FROM r.started_at)::float8, EXTRACT(EPOCH FROM n.created_at)::float8
+FROM outbox_events o
+JOIN automation_runs r ON r.event_id = o.id AND r.practice_id = o.practice_id
+JOIN notes n ON n.run_id = r.id AND n.practice_id = o.practice_id
+WHERE o.practice_id = %s AND o.event_name = %s
+"""
+STAGES = (
+    ("publish", "outbox row -> event record on Kafka (Debezium or the poller, Connect's producer)"),
+    ("evaluate", "event record -> its command record (evaluator: consume, evaluate, produce)"),
+    ("deliver", "command record -> run row inserted (runner: consume, its batch's first statements)"),
+    ("execute", "run row -> note row (the rest of the runner's transaction)"),
+)
+
+
+def stage_breakdown(
+    conn: psycopg.Connection[Any], practice_id: str, command_times: dict[str, float]
+) -> dict[str, dict[str, float]]:
+    """p50/p99 of each stage, from the rows' timestamps and the Kafka record timestamps
+    (``outbox_events.kafka_timestamp`` is the event record's, as the runner stored it;
+    ``command_times`` maps an event id to its command record's, read back from Kafka)."""
+    spans: dict[str, list[float]] = {name: [] for name, _ in STAGES}
+    for event_id, created, event_ts, run_at, note_at in conn.execute(_STAGE_ROWS, (practice_id, TRIGGER)):
+        command_ts = command_times.get(event_id)
+        if event_ts is None or command_ts is None:
+            continue
+        spans["publish"].append(event_ts - created)
+        spans["evaluate"].append(command_ts - event_ts)
+        spans["deliver"].append(run_at - command_ts)
+        spans["execute"].append(note_at - run_at)
+    out = {}
+    for name, values in spans.items():
+        ordered = sorted(values)
+        out[name] = {"p50": quantile(ordered, 0.5), "p99": quantile(ordered, 0.99), "events": len(ordered)}
+    return out

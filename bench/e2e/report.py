@@ -7,7 +7,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from bench.e2e.measure import STAGES
+
 COMPONENTS = ("postgresql", "kafka", "connect", "evaluator", "runner", "poller", "load generator", "harness")
+STAGE_NAMES = [name for name, _ in STAGES]
 TARGETS = {"p50_at_50": 0.050, "p99_at_50": 0.250, "sustained": 2000.0}
 
 
@@ -20,7 +23,7 @@ def _ms(v: float | None) -> str:
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
 
     def line(cells: list[str]) -> str:
         return "  ".join(
@@ -53,7 +56,7 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def print_tables(results: dict[str, Any]) -> None:
-    steps = [s for s in results["steps"] if s["phase"] != "warmup"]
+    steps = [s for s in results["steps"] if s["phase"] not in ("warmup", "capacity")]
     rows = []
     for s in steps:
         lat = s["latency"]
@@ -94,6 +97,20 @@ def print_tables(results: dict[str, Any]) -> None:
     )
     rows = []
     for s in steps:
+        stages = s.get("stages") or {}
+        rows.append(
+            [
+                s["name"],
+                *(
+                    f"{_ms(stages[n]['p50'])} / {_ms(stages[n]['p99'])}" if n in stages else "-"
+                    for n in STAGE_NAMES
+                ),
+            ]
+        )
+    print("\nWhere the time goes, p50 / p99 ms per stage (bench/README.md: stages)")
+    print(_table(["step", *STAGE_NAMES], rows))
+    rows = []
+    for s in steps:
         cpu = s["resources"]["cpu_seconds"]
         done = max(1, s["latency"]["completed"])
         rows.append(
@@ -108,8 +125,22 @@ def print_tables(results: dict[str, Any]) -> None:
     )
     print("(pipeline: postgresql, kafka, connect, evaluator, runner, poller; load generator, harness apart)")
     print(_table(["step", *COMPONENTS, "ms/event"], rows))
+    for s in results["steps"]:
+        if s["phase"] == "capacity" and "drain_stages" in s:
+            st = s["drain_stages"]
+            cpu = s["resources"]["cpu_seconds"]
+            print(
+                f"\nCapacity without the generator: {s['written']} events written with the connector paused, "
+                f"drained in {s['drain_seconds']:.1f} s = {s['drain_rate']} events/s"
+            )
+            done = {name: st[name]["done_after"] for name in ("publish", "evaluate", "execute")}
+            used = ", ".join(f"{c} {cpu.get(c, 0.0):.1f}" for c in COMPONENTS if cpu.get(c))
+            print(
+                f"  all published after {done['publish']:.1f} s, evaluated after {done['evaluate']:.1f} s,"
+                f" executed after {done['execute']:.1f} s; CPU s: {used}"
+            )
     peak: dict[str, int] = {}
-    for s in steps:
+    for s in results["steps"]:
         for name, kib in s["resources"]["peak_memory_kib"].items():
             peak[name] = max(peak.get(name, 0), kib)
     print("\nPeak memory (MiB, sampled each second; PostgreSQL: sum of Pss): "
@@ -118,8 +149,7 @@ def print_tables(results: dict[str, Any]) -> None:
         t = results["throughput"]
         print(f"\nMax sustained: {t['max_sustained_rate']:g} events/s ({t['criterion']}); "
               f"lowest failed: {t['lowest_failed_rate']}")  # fmt: skip
-    results["targets"] = targets(results)
-    for name, t in results["targets"].items():
+    for name, t in targets(results).items():
         print(f"target {name}: {'met' if t['met'] else 'NOT met'} ({t.get('value_ms', t.get('value'))})")
     if results.get("quick"):
         print("(--quick: short steps, a smoke run; the targets are judged on full 60 s steps)")
@@ -145,7 +175,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = [s for s in results["steps"] if s["phase"] != "warmup"]
+    steps = [s for s in results["steps"] if s["phase"] not in ("warmup", "capacity")]
     designs = sorted({s["design"] for s in steps}, key=lambda d: (d != "cdc", d))
     fig, ax = plt.subplots(figsize=(9, 5.5))
     styles = {"p50": "-", "p95": "--", "p99": "-.", "max": ":"}
@@ -172,7 +202,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
         title += " (--quick)"
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=len(designs), loc="upper left")
+    ax.legend(fontsize=7, ncol=max(1, len(designs)), loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from bench.e2e.backlog import run_backlog
 from bench.e2e.monitor import Monitor
 from bench.e2e.profile import Profiler
 from bench.e2e.stack import Stack, dsn
@@ -23,6 +24,8 @@ from crmflow.db.engine import make_engine
 from crmflow.settings import Settings
 
 WARMUP_RATE = 100.0
+# The backlog is written as fast as the generators go (the schedule is only a ceiling).
+BACKLOG_WRITE_RATE = 1500.0
 
 
 class Bench:
@@ -86,6 +89,17 @@ class Bench:
                     )
         if "throughput" in a.only:
             self._throughput()
+        if "capacity" in a.only and a.backlog:
+            spec = StepSpec(
+                f"backlog {a.backlog}", "capacity", "cdc", BACKLOG_WRITE_RATE, a.backlog / BACKLOG_WRITE_RATE
+            )
+            result = self.runner.run(spec, lambda s, practice_id, _: run_backlog(self.runner, s, practice_id))
+            self.results["steps"].append(result)
+            self.results["capacity"] = {
+                "drain_rate": result.get("drain_rate"),
+                "stages": result.get("drain_stages"),
+                "events": result.get("written"),
+            }
 
     def _throughput(self) -> None:
         a = self.args

@@ -188,13 +188,19 @@ class Stack:
                     )
                 )
 
-    def to_polling(self) -> None:
+    def pause_connector(self) -> None:
         self._connector("pause", "PAUSED")
+
+    def resume_connector(self) -> None:
+        self._connector("resume", "RUNNING")
+
+    def to_polling(self) -> None:
+        self.pause_connector()
         self.set_publication(False)
 
     def to_cdc(self) -> None:
         self.set_publication(True)
-        self._connector("resume", "RUNNING")
+        self.resume_connector()
 
     def event_topic_ends(self) -> int:
         """Records ever written to the event topics (checks that CDC re-published nothing)."""

@@ -15,30 +15,36 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import psycopg
 from sqlalchemy import Engine
 
-from bench.e2e.measure import Progress, step_latencies, summarize
+from bench.e2e.measure import Progress, stage_breakdown, step_latencies, summarize
 from bench.e2e.monitor import Monitor
+from bench.e2e.records import command_times, end_offsets
 from bench.e2e.stack import ROOT, Stack, dsn
 from bench.e2e.workload import create_tenant, wait_rule_held
 
 # Throughput criterion: p99 below this, over the whole step.
 P99_LIMIT = 1.0
-# One generator process per this many events/s (one Python process tops out near 1,000/s).
-RATE_PER_GENERATOR = 500.0
+# One generator process per this many events/s: one process writes ~700/s on this machine's
+# cores (GIL-bound), and more processes than that only add contention.
+RATE_PER_GENERATOR = 750.0
 CONNECTIONS_PER_GENERATOR = 8
 # The drain fails when nothing completes for this long (a stuck pipeline, not a slow one).
 STALL_SECONDS = 60.0
 
 
+Body = Callable[["StepSpec", str, "subprocess.Popen[str] | None"], dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class StepSpec:
     name: str
-    phase: str  # warmup | latency | polling | throughput
+    phase: str  # warmup | latency | polling | throughput | capacity
     design: str  # cdc | poll-1s | poll-5s ...
     rate: float
     duration: float
@@ -78,6 +84,45 @@ def _spawn(module: str, args: list[str], app: str, *, stdin: bool = False) -> su
         stdout=subprocess.PIPE,
         text=True,
     )
+
+
+def start_generators(practice_id: str, rate: float, duration: float) -> list[Generator]:
+    """Load generator processes, connected and waiting for ``release``."""
+    n = max(1, math.ceil(rate / RATE_PER_GENERATOR))
+    gens = [
+        Generator(
+            _spawn(
+                "bench.e2e.loadgen",
+                [
+                    "--practice", practice_id,
+                    "--rate", str(rate),
+                    "--duration", str(duration),
+                    "--proc", str(k),
+                    "--procs", str(n),
+                    "--connections", str(CONNECTIONS_PER_GENERATOR),
+                ],
+                "bench-loadgen",
+                stdin=True,
+            )
+        )
+        for k in range(n)
+    ]  # fmt: skip
+    for g in gens:
+        threading.Thread(target=g.read, daemon=True).start()
+    for g in gens:
+        if not g.ready.wait(120):
+            raise RuntimeError("a load generator did not connect within 120 s")
+    return gens
+
+
+def release(gens: list[Generator]) -> float:
+    """Start the schedule of every generator at once; returns event 0's due time."""
+    start = time.time() + 0.5
+    for g in gens:
+        assert g.proc.stdin is not None
+        g.proc.stdin.write(f"{start}\n")
+        g.proc.stdin.flush()
+    return start
 
 
 class Display:
@@ -126,7 +171,9 @@ class StepRunner:
     def close(self) -> None:
         self.conn.close()
 
-    def run(self, spec: StepSpec) -> dict[str, Any]:
+    def run(self, spec: StepSpec, body: Body | None = None) -> dict[str, Any]:
+        """A step in a fresh tenant; ``body`` offers the load (default: at a fixed rate) and
+        returns the step's figures."""
         tenant = create_tenant(self.engine, f"bench {spec.name} {time.strftime('%H:%M:%S')}")
         wait_rule_held(self.evaluator_url, tenant)
         poller: subprocess.Popen[str] | None = None
@@ -147,7 +194,7 @@ class StepRunner:
                 "bench-poller",
             )
         try:
-            result.update(self._offer_and_drain(spec, tenant.practice_id, poller))
+            result.update((body or self._offer_and_drain)(spec, tenant.practice_id, poller))
         finally:
             if poller is not None:
                 poller.terminate()
@@ -165,38 +212,12 @@ class StepRunner:
     def _offer_and_drain(
         self, spec: StepSpec, practice_id: str, poller: subprocess.Popen[str] | None
     ) -> dict[str, Any]:
-        n = max(1, math.ceil(spec.rate / RATE_PER_GENERATOR))
-        gens = [
-            Generator(
-                _spawn(
-                    "bench.e2e.loadgen",
-                    [
-                        "--practice", practice_id,
-                        "--rate", str(spec.rate),
-                        "--duration", str(spec.duration),
-                        "--proc", str(k),
-                        "--procs", str(n),
-                        "--connections", str(CONNECTIONS_PER_GENERATOR),
-                    ],
-                    "bench-loadgen",
-                    stdin=True,
-                )
-            )
-            for k in range(n)
-        ]  # fmt: skip
-        for g in gens:
-            threading.Thread(target=g.read, daemon=True).start()
-        for g in gens:
-            if not g.ready.wait(120):
-                raise RuntimeError("a load generator did not connect within 120 s")
+        gens = start_generators(practice_id, spec.rate, spec.duration)
         progress = Progress(self.conn, practice_id)
+        commands_start = end_offsets(self.stack.settings.kafka_bootstrap)
         window = self.monitor.open()
-        harness0 = _self_cpu()
-        start = time.time() + 0.5
-        for g in gens:
-            assert g.proc.stdin is not None
-            g.proc.stdin.write(f"{start}\n")
-            g.proc.stdin.flush()
+        harness0 = self.self_cpu()
+        start = release(gens)
         planned = round(spec.rate * spec.duration)
         aborted: str | None = None
         written_1s_ago = 0
@@ -231,13 +252,14 @@ class StepRunner:
             )
         for g in gens:
             g.proc.wait(timeout=60)
-        harness_cpu = _self_cpu() - harness0
+        harness_cpu = self.self_cpu() - harness0
         gen_cpu = sum(g.final.get("cpu_seconds", 0.0) for g in gens)
         resources = self.monitor.close(window, {"load generator": gen_cpu, "harness": harness_cpu})
         resources["peak_memory_kib"]["load generator (each)"] = max(
             (g.final.get("max_rss_kib", 0) for g in gens), default=0
         )
         latencies = summarize(step_latencies(self.conn, practice_id))
+        times = command_times(self.stack.settings.kafka_bootstrap, commands_start, practice_id)
         written = sum(g.written for g in gens)
         out: dict[str, Any] = {
             "planned": planned,
@@ -251,6 +273,7 @@ class StepRunner:
             },
             "achieved_rate": round(written / spec.duration, 1) if not aborted else None,
             "latency": latencies,
+            "stages": stage_breakdown(self.conn, practice_id, times),
             "aborted": aborted,
             "resources": resources,
         }
@@ -270,12 +293,12 @@ class StepRunner:
         )
         return out
 
+    @staticmethod
+    def self_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
     def _check_services(self) -> None:
         dead = [name for name, ok in self.monitor.alive().items() if not ok]
         if dead:
             raise RuntimeError(f"{', '.join(dead)} exited during the step; logs: {self.stack.run_dir}/logs")
-
-
-def _self_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
