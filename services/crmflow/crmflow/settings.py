@@ -59,13 +59,16 @@ class Settings(BaseSettings):
         default=3, validation_alias=AliasChoices("MAX_CHAIN_DEPTH", "CRMFLOW_MAX_CHAIN_DEPTH")
     )
     evaluator_port: int = 8001
+    # Batch knobs (trade-offs measured in bench/README.md): a batch closes when full or after
+    # *_seconds; at high rates batches fill before the wait ends, at low rates the wait is
+    # latency, and a shorter one costs more batches (CPU) for fewer events each.
     evaluator_batch_size: int = 500
-    evaluator_batch_seconds: float = 0.01
+    evaluator_batch_seconds: float = 0.005
 
     # action-runner
     runner_port: int = 8002
     runner_batch_size: int = 500
-    runner_poll_seconds: float = 0.05
+    runner_poll_seconds: float = 0.005
     scheduler_interval_seconds: float = 0.5
     patient_field_allowlist: tuple[str, ...] = DEFAULT_PATIENT_FIELD_ALLOWLIST
     max_retries: int = 5
