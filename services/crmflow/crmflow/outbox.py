@@ -51,6 +51,7 @@ def write_event(
     causation_id: str | None = None,
     depth: int = 0,
     only_rule_id: str | None = None,
+    only_rule_version: int | None = None,
 ) -> dict[str, Any]:
     """Insert one event into the outbox; returns the envelope as it will appear on Kafka."""
     event_id = str(uuid.uuid4())
@@ -67,6 +68,7 @@ def write_event(
     }
     if only_rule_id:
         envelope["onlyRuleId"] = only_rule_id
+        envelope["onlyRuleVersion"] = only_rule_version
     row = conn.execute(
         _INSERT_EVENT,
         {

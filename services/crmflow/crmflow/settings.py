@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     # latency, and a shorter one costs more batches (CPU) for fewer events each.
     evaluator_batch_size: int = 500
     evaluator_batch_seconds: float = 0.005
+    rules_catch_up_seconds: float = Field(
+        default=2.0,
+        description="Before each batch the evaluator waits (at most this long) until it holds every "
+        "rule record already on crm.rule, so a rule saved before an event applies to it.",
+    )
 
     # action-runner
     runner_port: int = 8002

@@ -89,14 +89,17 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
         )
         return Out(dlq_topic, msg.key, msg.value, headers, is_dead_letter=True)
 
-    def handle(event: EventT) -> list[Out]:
-        msg = event.message
-        metrics.EVENTS_CONSUMED.labels(msg.topic).inc()
-        raw: bytes = msg.value or b""  # a tombstone is dead-lettered as empty
+    def parse(event: EventT) -> dict[str, Any] | Out:
+        """The event's envelope, or its dead letter."""
+        metrics.EVENTS_CONSUMED.labels(event.message.topic).inc()
         try:
-            parsed = parse_event(raw)
+            return parse_event(event.message.value or b"")  # a tombstone is dead-lettered as empty
         except BadEvent as error:
-            return [dead_letter(event, error.reason, error.detail)]
+            return dead_letter(event, error.reason, error.detail)
+
+    def handle(event: EventT, parsed: dict[str, Any]) -> list[Out]:
+        msg = event.message
+        raw: bytes = msg.value or b""
         outcome = evaluate_event(
             parsed,
             index,
@@ -139,11 +142,23 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
             settings.evaluator_batch_size, within=settings.evaluator_batch_seconds
         ):
             await loader.ready.wait()
+            await loader.catch_up(settings.rules_catch_up_seconds)
             started = time.perf_counter()
             pending: list[tuple[EventT, list[Out]]] = []
             for event in batch:
                 try:
-                    pending.append((event, handle(event)))
+                    parsed = parse(event)
+                    if isinstance(parsed, Out):
+                        pending.append((event, [parsed]))
+                        continue
+                    if parsed.get("onlyRuleId"):
+                        await loader.wait_for_rule(
+                            parsed["practiceId"],
+                            parsed["onlyRuleId"],
+                            parsed.get("onlyRuleVersion") or 1,
+                            settings.rules_catch_up_seconds,
+                        )
+                    pending.append((event, handle(event, parsed)))
                 except Exception as exc:  # never crash the worker on one event
                     log.exception("event could not be evaluated", extra=header_ids(event.message.headers))
                     pending.append((event, [dead_letter(event, "evaluation_error", repr(exc))]))

@@ -3,6 +3,10 @@
 A group-less consumer reads every partition from the beginning; ``ready`` is set once it has
 caught up with the end offsets seen at start, and the agent holds events until then. Should the
 consumer fail, a new one resumes where it stopped (the index stays as it is meanwhile).
+
+``catch_up`` is the read-your-writes barrier the agent passes before each batch: the index holds
+every rule record already on the topic, so a rule saved before an event was written applies to
+that event (Debezium streams the WAL in commit order: the rule's record is produced first).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ class RulesLoader:
         self.ready = asyncio.Event()
         self.retry_seconds = retry_seconds
         self._positions: dict[TopicPartition, int] = {}  # next offset to read, per partition
+        self._consumer: AIOKafkaConsumer | None = None
+        self._partitions_held: list[TopicPartition] = []
 
     async def run(self) -> None:
         while True:
@@ -61,6 +67,7 @@ class RulesLoader:
         try:
             await self._follow(consumer)
         finally:
+            self._consumer = None
             await consumer.stop()
 
     async def _follow(self, consumer: AIOKafkaConsumer) -> None:
@@ -73,6 +80,7 @@ class RulesLoader:
             else:
                 await consumer.seek_to_beginning(tp)
         end = await consumer.end_offsets(partitions)
+        self._consumer, self._partitions_held = consumer, partitions
         records = 0
         while True:
             batch = await consumer.getmany(timeout_ms=200, max_records=5000)
@@ -95,6 +103,43 @@ class RulesLoader:
                         },
                     )
             RULES_LOADED.set(len(self.index))
+
+    async def catch_up(self, timeout: float) -> bool:
+        """Wait until every rule record now on the topic is in the index (False on timeout)."""
+        consumer, partitions = self._consumer, self._partitions_held
+        if consumer is None or not partitions:
+            return False
+        try:
+            end = await consumer.end_offsets(partitions)
+        except Exception as exc:  # the loop below must not stall events on a metadata hiccup
+            log.warning("rules end offsets unavailable", extra={"error": type(exc).__name__})
+            return False
+        deadline = time.monotonic() + timeout
+        while any(self._positions.get(tp, 0) < end[tp] for tp in partitions):
+            if consumer is not self._consumer or time.monotonic() > deadline:
+                log.warning(
+                    "rules not caught up; evaluating with the index as it is",
+                    extra={"timeoutSeconds": timeout},
+                )
+                return False
+            await asyncio.sleep(0.005)
+        return True
+
+    async def wait_for_rule(self, practice_id: str, rule_id: str, version: int, timeout: float) -> bool:
+        """Wait until the index holds ``version`` (or newer) of a rule the Test button saved.
+
+        The catch-up barrier covers records already on the topic; this covers the one the event
+        names, which Debezium may have produced to crm.rule just after the event itself.
+        """
+        deadline = time.monotonic() + timeout
+        while (rule := self.index.get(practice_id, rule_id)) is None or rule.version < version:
+            if time.monotonic() > deadline:
+                log.warning(
+                    "tested rule version not held in time", extra={"ruleId": rule_id, "version": version}
+                )
+                return False
+            await asyncio.sleep(0.01)
+        return True
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, **self.auth)

@@ -30,8 +30,9 @@ def publish_test_event(
     trigger: TriggerSpec,
     entity_id: str,
     data: Mapping[str, Any],
-    only_rule_id: str | None = None,
+    only_rule: tuple[str, int] | None = None,
 ) -> str:
+    """Write the test event; ``only_rule`` (id, version) makes only that rule run."""
     with engine.begin() as conn:
         envelope = write_event(
             conn,
@@ -41,7 +42,8 @@ def publish_test_event(
             entity_type=trigger.entity_type,
             entity_id=entity_id,
             data=data,
-            only_rule_id=only_rule_id,
+            only_rule_id=only_rule[0] if only_rule else None,
+            only_rule_version=only_rule[1] if only_rule else None,
         )
     return str(envelope["id"])
 
