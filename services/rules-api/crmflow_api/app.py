@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from crmflow.db.engine import make_engine
 from crmflow.settings import Settings
@@ -27,4 +29,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestMetrics)  # added last = outermost: sees the body limit's 413s too
     for module in (health, catalog, patients, automations, trials, runs, events, internal, web):
         app.include_router(module.router)
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        """PostgreSQL down or restarting: nothing was committed; the client may retry."""
+        return JSONResponse(
+            {"detail": "the database is unavailable; nothing was saved, retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
     return app
