@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from crmflow import topics
-from crmflow.outbox import RULE_AGGREGATE, RULE_CHANGED, publish_state, write_event
+from crmflow.outbox import RULE_AGGREGATE, RULE_CHANGED, emit, publish_state, write_event
 from tests.support.kafka import TopicTail
 
 pytestmark = pytest.mark.integration
@@ -55,26 +55,10 @@ def test_a_rolled_back_write_never_reaches_kafka(engine, practice, tail):
     patients = tail(topics.PATIENT)
     lost, kept = str(uuid.uuid4()), str(uuid.uuid4())
     with pytest.raises(RuntimeError), engine.begin() as conn:
-        write_event(
-            conn,
-            practice_id=practice["id"],
-            aggregate_type="patient",
-            name="crm/patient.created",
-            entity_type="patient",
-            entity_id=lost,
-            data={},
-        )
+        emit(conn, practice["id"], "crm/patient.created", lost, {})
         raise RuntimeError("entity write failed")
     with engine.begin() as conn:
-        write_event(
-            conn,
-            practice_id=practice["id"],
-            aggregate_type="patient",
-            name="crm/patient.created",
-            entity_type="patient",
-            entity_id=kept,
-            data={},
-        )
+        emit(conn, practice["id"], "crm/patient.created", kept, {})
     seen = []
     patients.find(lambda m: seen.append(m.key()) or m.key() == kept.encode())
     assert lost.encode() not in seen

@@ -15,7 +15,7 @@ from crmflow.crm.entities import NotFound, update_patient
 from crmflow.crm.models import PatientUpdate
 from crmflow.crm.serialize import DRAFT_FIELDS, to_json
 from crmflow.db.tables import message_drafts, notes, tasks
-from crmflow.outbox import write_event
+from crmflow.outbox import emit
 from crmflow_runner.errors import PermanentActionError
 from crmflow_runner.run_context import RunContext
 
@@ -87,18 +87,13 @@ def _draft(ctx: RunContext, args: Any, channel: str, subject: str | None) -> dic
         .one()
     )
     draft = to_json(row, DRAFT_FIELDS)
-    cause = ctx.cause
-    write_event(
+    emit(
         conn,
-        practice_id=ctx.practice_id,
-        aggregate_type="message",
-        name="crm/message.drafted",
-        entity_type="message",
-        entity_id=draft["id"],
-        data={"message": draft, "patient": patient},
-        correlation_id=cause.correlation_id,
-        causation_id=cause.causation_id,
-        depth=cause.depth,
+        ctx.practice_id,
+        "crm/message.drafted",
+        draft["id"],
+        {"message": draft, "patient": patient},
+        ctx.cause,
     )
     return {"draftId": draft["id"], "channel": channel}
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from crmflow.crm.entities import Cause
 from crmflow.crm.models import is_uuid
 from crmflow.crm.serialize import PATIENT_FIELDS, to_json
 from crmflow.db.tables import patients
+from crmflow.outbox import Cause
 from crmflow.templates import build_context
 from crmflow_runner.errors import PermanentActionError
 

@@ -10,9 +10,24 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, text
+
+from crmflow.triggers import get_trigger
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Where a write comes from: a user (the defaults) or an automation run."""
+
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    depth: int = 0
+
+
+USER = Cause()
 
 RULE_AGGREGATE = "rule"
 RULE_CHANGED = "crmflow/rule.changed"
@@ -85,6 +100,31 @@ def write_event(
     ).one()
     payload: dict[str, Any] = row.payload
     return payload
+
+
+def emit(
+    conn: Connection,
+    practice_id: str,
+    name: str,
+    entity_id: str,
+    data: Mapping[str, Any],
+    cause: Cause = USER,
+) -> dict[str, Any]:
+    """``write_event`` for one of crmflow's trigger events: the trigger catalog says its topic
+    (aggregate) and entity type; ``cause`` carries correlation, causation and depth."""
+    trigger = get_trigger(name)
+    return write_event(
+        conn,
+        practice_id=practice_id,
+        aggregate_type=trigger.aggregate,
+        name=name,
+        entity_type=trigger.entity_type,
+        entity_id=entity_id,
+        data=data,
+        correlation_id=cause.correlation_id,
+        causation_id=cause.causation_id,
+        depth=cause.depth,
+    )
 
 
 def publish_state(

@@ -7,26 +7,13 @@ entity row and its event commit or roll back together.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, select, update
 
 from crmflow.crm.serialize import APPOINTMENT_FIELDS, PATIENT_FIELDS, to_columns, to_json
 from crmflow.db.tables import appointments, patients
-from crmflow.outbox import write_event
-
-
-@dataclass(frozen=True)
-class Cause:
-    """Where a write comes from: a user (defaults) or an automation run."""
-
-    correlation_id: str | None = None
-    causation_id: str | None = None
-    depth: int = 0
-
-
-USER = Cause()
+from crmflow.outbox import USER, Cause, emit
 
 
 class NotFound(LookupError):
@@ -68,18 +55,7 @@ def create_patient(
         .one()
     )
     patient = to_json(row, PATIENT_FIELDS)
-    write_event(
-        conn,
-        practice_id=practice_id,
-        aggregate_type="patient",
-        name="crm/patient.created",
-        entity_type="patient",
-        entity_id=patient["id"],
-        data={"patient": patient},
-        correlation_id=cause.correlation_id,
-        causation_id=cause.causation_id,
-        depth=cause.depth,
-    )
+    emit(conn, practice_id, "crm/patient.created", patient["id"], {"patient": patient}, cause)
     return patient
 
 
@@ -103,17 +79,13 @@ def update_patient(
     after = to_json(row, PATIENT_FIELDS)
     changes = _changes(before, after, list(values))
     if changes:
-        write_event(
+        emit(
             conn,
-            practice_id=practice_id,
-            aggregate_type="patient",
-            name="crm/patient.updated",
-            entity_type="patient",
-            entity_id=patient_id,
-            data={"patient": after, "changes": changes},
-            correlation_id=cause.correlation_id,
-            causation_id=cause.causation_id,
-            depth=cause.depth,
+            practice_id,
+            "crm/patient.updated",
+            patient_id,
+            {"patient": after, "changes": changes},
+            cause,
         )
     return after, changes
 
@@ -132,17 +104,13 @@ def create_appointment(
         .one()
     )
     appointment = to_json(row, APPOINTMENT_FIELDS)
-    write_event(
+    emit(
         conn,
-        practice_id=practice_id,
-        aggregate_type="appointment",
-        name="crm/appointment.created",
-        entity_type="appointment",
-        entity_id=appointment["id"],
-        data={"appointment": appointment, "patient": patient},
-        correlation_id=cause.correlation_id,
-        causation_id=cause.causation_id,
-        depth=cause.depth,
+        practice_id,
+        "crm/appointment.created",
+        appointment["id"],
+        {"appointment": appointment, "patient": patient},
+        cause,
     )
     return appointment
 
@@ -169,16 +137,12 @@ def update_appointment(
     changes = _changes(before, after, list(values))
     if changes:
         patient = get_patient(conn, practice_id, after["patientId"])
-        write_event(
+        emit(
             conn,
-            practice_id=practice_id,
-            aggregate_type="appointment",
-            name="crm/appointment.updated",
-            entity_type="appointment",
-            entity_id=appointment_id,
-            data={"appointment": after, "patient": patient, "changes": changes},
-            correlation_id=cause.correlation_id,
-            causation_id=cause.causation_id,
-            depth=cause.depth,
+            practice_id,
+            "crm/appointment.updated",
+            appointment_id,
+            {"appointment": after, "patient": patient, "changes": changes},
+            cause,
         )
     return after
