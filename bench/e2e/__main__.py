@@ -82,7 +82,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="override a Debezium connector setting for this run (repeatable)")  # fmt: skip
     add("--pg-set", action="append", default=[], metavar="KEY=VALUE",
         help="ALTER DATABASE ... SET during this run, e.g. synchronous_commit=off (repeatable)")  # fmt: skip
-    add("--profile", action="store_true", help="py-spy the evaluator and the runner in throughput steps")
+    add(
+        "--profile",
+        action="store_true",
+        help="py-spy the evaluator and the runner in throughput and capacity steps",
+    )
     add("--label", default="", help="a note stored with the results")
     add("--out", type=Path, default=ROOT / "bench" / "results", help="results folder (bench/results)")
     args = p.parse_args(argv)

@@ -12,7 +12,8 @@ the timestamps already used for latency: the event records' (Debezium), the comm
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from bench.e2e.measure import Progress
@@ -28,7 +29,14 @@ WHERE o.practice_id = %s
 """
 
 
-def run_backlog(runner: StepRunner, spec: StepSpec, practice_id: str) -> dict[str, Any]:
+def run_backlog(
+    runner: StepRunner,
+    spec: StepSpec,
+    practice_id: str,
+    *,
+    profile: Callable[[str], AbstractContextManager[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """``profile(step name)``, when given, records the services during the drain only."""
     stack, display = runner.stack, runner.display
     gens = start_generators(practice_id, spec.rate, spec.duration)
     stack.pause_connector()
@@ -37,29 +45,22 @@ def run_backlog(runner: StepRunner, spec: StepSpec, practice_id: str) -> dict[st
         while any(g.proc.poll() is None for g in gens):
             time.sleep(1.0)
             display.show(
-                f"  {spec.name:<22} writing the backlog (connector paused): {sum(g.written for g in gens)}"
+                f"  {spec.name:<22} writing the backlog, connector paused: {sum(g.written for g in gens)}"
             )
         for g in gens:
             g.proc.wait(timeout=60)
         written = sum(g.written for g in gens)
         progress = Progress(runner.conn, practice_id)
         commands_start = end_offsets(stack.settings.kafka_bootstrap)
+    except BaseException:
+        stack.resume_connector()
+        raise
+    with profile(spec.name) if profile else nullcontext({}) as profiles:
         window = runner.monitor.open()
         harness0 = runner.self_cpu()
         resumed = time.time()
-    finally:
         stack.resume_connector()
-    last_change, last_completed, stalled = time.monotonic(), -1, False
-    while (completed := progress.poll()) < written or progress.exact_completed() < written:
-        if completed != last_completed:
-            last_change, last_completed = time.monotonic(), completed
-        elif time.monotonic() - last_change > STALL_SECONDS:
-            stalled = True
-            break
-        display.show(
-            f"  {spec.name:<22} {time.time() - resumed:5.0f} s  draining: {completed}/{written} completed"
-        )
-        time.sleep(1.0)
+        stalled = _drain(runner, spec, progress, written, resumed)
     resources = runner.monitor.close(window, {"harness": runner.self_cpu() - harness0})
     commands = command_times(stack.settings.kafka_bootstrap, commands_start, practice_id)
     published, executed, evaluated = [], [], []
@@ -81,14 +82,30 @@ def run_backlog(runner: StepRunner, spec: StepSpec, practice_id: str) -> dict[st
         "drain_stages": stages,
         "aborted": f"nothing completed for {STALL_SECONDS:.0f} s" if stalled else None,
         "resources": resources,
+        "profiles": profiles,
         "passed": not stalled,
     }
     display.done(
         f"  {spec.name:<22} drained {written} events in {drained:.1f} s = {out['drain_rate']}/s"
-        f"  (published by {stages['publish']['done_after']:.1f} s, evaluated by"
+        f"  (read by Debezium by {stages['publish']['done_after']:.1f} s, evaluated by"
         f" {stages['evaluate']['done_after']:.1f} s)  other load {resources['cores_busy_other']:.2f} cores"
     )
     return out
+
+
+def _drain(runner: StepRunner, spec: StepSpec, progress: Progress, written: int, resumed: float) -> bool:
+    """Wait until every event has its note; True when the pipeline stalled instead."""
+    last_change, last_completed = time.monotonic(), -1
+    while (completed := progress.poll()) < written or progress.exact_completed() < written:
+        if completed != last_completed:
+            last_change, last_completed = time.monotonic(), completed
+        elif time.monotonic() - last_change > STALL_SECONDS:
+            return True
+        runner.display.show(
+            f"  {spec.name:<22} {time.time() - resumed:5.0f} s  draining: {completed}/{written} completed"
+        )
+        time.sleep(1.0)
+    return False
 
 
 def _pace(times: Sequence[float | None], resumed: float) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Sampling profiles of the evaluator and the runner during throughput steps (``--profile``).
 
 py-spy attaches to the running services (``--nonblocking``: it never pauses them, so the
-measurement is barely disturbed) and records on-CPU stacks as collapsed text, one
+measurement is barely disturbed) and records the stacks of the thread holding the GIL (``--gil``:
+Python at work, not a thread blocked in epoll, libpq or librdkafka) as collapsed text, one
 ``frame;frame;... count`` line per stack (feed it to flamegraph.pl or speedscope to draw it).
 The summary in the results lists the functions where the samples land (self time) and the
 share of samples under each crmflow / library module (inclusive).
@@ -10,6 +11,7 @@ share of samples under each crmflow / library module (inclusive).
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -20,6 +22,7 @@ from typing import Any
 
 PROFILED = ("evaluator", "runner")
 SAMPLES_PER_SECOND = 50
+MAX_SECONDS = 3600
 
 
 def py_spy() -> str:
@@ -37,15 +40,16 @@ class Profiler:
         self.exe = py_spy()
 
     @contextmanager
-    def recording(self, step: str, seconds: float) -> Iterator[dict[str, Any]]:
+    def recording(self, step: str) -> Iterator[dict[str, Any]]:
+        """Record while the block runs (py-spy stops on SIGINT and writes what it has)."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         slug = step.replace(" ", "-").replace("/", "per")
         files = {name: self.out_dir / f"e2e-{self.stamp}-{slug}-{name}.collapsed.txt" for name in self.pids}
         procs = [
             subprocess.Popen(
                 [
-                    self.exe, "record", "--pid", str(pid), "--duration", str(int(seconds)),
-                    "--rate", str(SAMPLES_PER_SECOND), "--format", "raw", "--nonblocking",
+                    self.exe, "record", "--pid", str(pid), "--duration", str(MAX_SECONDS),
+                    "--rate", str(SAMPLES_PER_SECOND), "--format", "raw", "--nonblocking", "--gil",
                     "--output", str(files[name]),
                 ],
                 stdout=subprocess.DEVNULL,
@@ -58,10 +62,12 @@ class Profiler:
             yield summary
         finally:
             for p in procs:
+                p.send_signal(signal.SIGINT)
+            for p in procs:
                 try:
                     p.wait(timeout=30)
                 except subprocess.TimeoutExpired:
-                    p.terminate()
+                    p.kill()
                     p.wait()
             for name, path in files.items():
                 if path.exists():

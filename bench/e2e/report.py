@@ -136,7 +136,7 @@ def print_tables(results: dict[str, Any]) -> None:
             done = {name: st[name]["done_after"] for name in ("publish", "evaluate", "execute")}
             used = ", ".join(f"{c} {cpu.get(c, 0.0):.1f}" for c in COMPONENTS if cpu.get(c))
             print(
-                f"  all published after {done['publish']:.1f} s, evaluated after {done['evaluate']:.1f} s,"
+                f"  read by Debezium after {done['publish']:.1f} s, evaluated after {done['evaluate']:.1f} s,"
                 f" executed after {done['execute']:.1f} s; CPU s: {used}"
             )
     peak: dict[str, int] = {}

@@ -19,7 +19,7 @@ from bench.e2e.backlog import run_backlog
 from bench.e2e.monitor import Monitor
 from bench.e2e.profile import Profiler
 from bench.e2e.stack import Stack, dsn
-from bench.e2e.steps import Display, StepRunner, StepSpec
+from bench.e2e.steps import Body, Display, StepRunner, StepSpec
 from crmflow.db.engine import make_engine
 from crmflow.settings import Settings
 
@@ -57,13 +57,13 @@ class Bench:
                 self.runner.close()
                 self.engine.dispose()
 
-    def _step(self, spec: StepSpec) -> dict[str, Any]:
+    def _step(self, spec: StepSpec, body: Body | None = None) -> dict[str, Any]:
         if self.profiler is not None and spec.phase == "throughput":
-            with self.profiler.recording(spec.name, spec.duration) as files:
-                result = self.runner.run(spec)
+            with self.profiler.recording(spec.name) as files:
+                result = self.runner.run(spec, body)
             result["profiles"] = files
         else:
-            result = self.runner.run(spec)
+            result = self.runner.run(spec, body)
         self.results["steps"].append(result)
         return result
 
@@ -93,8 +93,13 @@ class Bench:
             spec = StepSpec(
                 f"backlog {a.backlog}", "capacity", "cdc", BACKLOG_WRITE_RATE, a.backlog / BACKLOG_WRITE_RATE
             )
-            result = self.runner.run(spec, lambda s, practice_id, _: run_backlog(self.runner, s, practice_id))
-            self.results["steps"].append(result)
+            profiler = self.profiler
+            result = self._step(
+                spec,
+                lambda s, practice_id, _: run_backlog(
+                    self.runner, s, practice_id, profile=profiler.recording if profiler else None
+                ),
+            )
             self.results["capacity"] = {
                 "drain_rate": result.get("drain_rate"),
                 "stages": result.get("drain_stages"),
