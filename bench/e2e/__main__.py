@@ -24,8 +24,8 @@ import psycopg
 from bench.e2e.stack import ROOT, Stack, dsn, slot_env
 
 PHASES = ("latency", "polling", "throughput", "capacity")
-RAMP = [1000.0, 1500.0, 2000.0, 2500.0, 3000.0, 4000.0, 5000.0]
-QUICK_RAMP = [1000.0, 2000.0, 3000.0]
+RAMP = [250.0, 1000.0, 2000.0, 3000.0, 4000.0, 6000.0]
+QUICK_RAMP = [250.0, 1000.0, 2000.0]
 PG_SETTINGS = (
     "synchronous_commit",
     "fsync",
@@ -68,8 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--rates", type=_floats, default=[50.0, 500.0], help="latency rates, events/s (50,500)")
     add("--poll-intervals", type=_floats, default=[1.0, 5.0], help="poller intervals, s (1,5)")
     add("--poll-rates", type=_floats, help="rates of the polling steps (default: --rates)")
-    add("--ramp", type=_floats, help="throughput ramp, events/s (1000,1500,2000,2500,3000,4000,5000)")
-    add("--bisect", type=int, help="bisection steps after the ramp (default 2; --quick 1)")
+    add("--ramp", type=_floats, help="throughput ramp, events/s (250,1000,2000,3000,4000,6000)")
+    add("--bisect", type=int, help="bisection steps after the ramp (default 3; --quick 1)")
     add("--backlog", type=int, help="events of the capacity phase's backlog (default 20000; --quick 5000)")
     add("--only", default=",".join(PHASES), help=f"phases to run, of {','.join(PHASES)}")
     add("--slot", type=int, default=int(os.environ.get("BENCH_SLOT", "6")),
@@ -94,7 +94,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.poll_rates = args.poll_rates or args.rates
     args.ramp = args.ramp or (QUICK_RAMP if args.quick else RAMP)
     args.backlog = args.backlog if args.backlog is not None else (5000 if args.quick else 20000)
-    args.bisect = args.bisect if args.bisect is not None else (1 if args.quick else 2)
+    args.bisect = args.bisect if args.bisect is not None else (1 if args.quick else 3)
     args.only = [x.strip() for x in args.only.split(",") if x.strip()]
     unknown = set(args.only) - set(PHASES)
     if unknown:

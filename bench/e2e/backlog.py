@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from bench.e2e.measure import Progress
+from bench.e2e.measure import Progress, analyze
 from bench.e2e.records import command_times, end_offsets
 from bench.e2e.steps import STALL_SECONDS, StepRunner, StepSpec, release, start_generators
 
@@ -63,6 +63,7 @@ def run_backlog(
         stalled = _drain(runner, spec, progress, written, resumed)
     resources = runner.monitor.close(window, {"harness": runner.self_cpu() - harness0})
     commands = command_times(stack.settings.kafka_bootstrap, commands_start, practice_id)
+    analyze(runner.conn)
     published, executed, evaluated = [], [], []
     for event_ts, note_ts, event_id in runner.conn.execute(_STAGE_TIMES, (practice_id,)):
         published.append(event_ts)

@@ -3,7 +3,8 @@
 Throughput: a rate is *sustained* when a step at that offered rate, for the full duration,
 wrote (nearly) every scheduled event, every event got its effect, and p99 stayed under 1 s.
 The ramp goes up until a step fails, then bisection narrows the gap between the highest pass
-and the lowest failure. CDC latency steps count as throughput points too.
+and the lowest failure. CDC latency steps count as throughput points too (a failed one ends the
+ramp below its rate).
 """
 
 from __future__ import annotations
@@ -110,10 +111,14 @@ class Bench:
         a = self.args
         cdc = [s for s in self.results["steps"] if s["design"] == "cdc" and s["phase"] == "latency"]
         best = max((s["offered_rate"] for s in cdc if s["passed"]), default=0.0)
-        fail: float | None = None
+        fail = min(
+            (s["offered_rate"] for s in cdc if not s["passed"] and s["offered_rate"] > best), default=None
+        )
         for rate in a.ramp:
             if rate <= best:
                 continue
+            if fail is not None and rate >= fail:
+                break
             if self._step(
                 StepSpec(f"cdc {rate:g}/s", "throughput", "cdc", rate, a.duration, stop_early=True)
             )["passed"]:

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 import psycopg
 from sqlalchemy import Engine
 
-from bench.e2e.measure import Progress, stage_breakdown, step_latencies, summarize
+from bench.e2e.measure import Progress, analyze, stage_breakdown, step_latencies, summarize
 from bench.e2e.monitor import Monitor
 from bench.e2e.records import command_times, end_offsets
 from bench.e2e.stack import ROOT, Stack, dsn
@@ -258,6 +258,7 @@ class StepRunner:
         resources["peak_memory_kib"]["load generator (each)"] = max(
             (g.final.get("max_rss_kib", 0) for g in gens), default=0
         )
+        analyze(self.conn)
         latencies = summarize(step_latencies(self.conn, practice_id))
         times = command_times(self.stack.settings.kafka_bootstrap, commands_start, practice_id)
         written = sum(g.written for g in gens)
