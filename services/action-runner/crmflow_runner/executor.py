@@ -9,14 +9,15 @@ caller commits, then commits the Kafka offsets.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Connection, any_, bindparam, func, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from crmflow.actions import ACTION_TYPES
 from crmflow.db.tables import (
@@ -40,20 +41,53 @@ log = logging.getLogger(__name__)
 DELAY = "delay_seconds"
 # Inserted in this order at the end of a batch (foreign keys: logs after runs, effects first).
 FLUSH_ORDER = [notes, tasks, action_executions, automation_action_logs, scheduled_resumes]
+_UUIDS = ARRAY(UUID(as_uuid=False))
 
-_MARK_EVENT = text(
+# Fixed statements taking one array per column (not a VALUES list per batch): compiled once, and
+# PostgreSQL plans them once per connection (psycopg prepares a statement it has seen 5 times).
+_MARK_EVENTS = text(
     """
-    UPDATE outbox_events SET status = 'published', published_at = clock_timestamp(),
-           kafka_topic = :topic, kafka_partition = :partition, kafka_offset = :offset,
-           kafka_timestamp = to_timestamp(:timestamp), runs_expected = :runs_expected
-    WHERE id = :event_id AND practice_id = :practice_id
+    UPDATE outbox_events o SET status = 'published', published_at = clock_timestamp(),
+           kafka_topic = m.topic, kafka_partition = m.partition, kafka_offset = m.kafka_offset,
+           kafka_timestamp = to_timestamp(m.ts), runs_expected = m.runs_expected
+    FROM unnest(CAST(:event_id AS uuid[]), CAST(:practice_id AS uuid[]), CAST(:topic AS text[]),
+                CAST(:partition AS int[]), CAST(:offset AS bigint[]), CAST(:timestamp AS float8[]),
+                CAST(:runs_expected AS int[]))
+         AS m(event_id, practice_id, topic, partition, kafka_offset, ts, runs_expected)
+    WHERE o.id = m.event_id AND o.practice_id = m.practice_id
     """
 )
-_FINISH_RUN = text(
+_INSERT_RUNS = text(
     """
-    UPDATE automation_runs SET status = :status, error = :error, updated_at = clock_timestamp(),
-           finished_at = CASE WHEN :status = 'waiting' THEN NULL ELSE clock_timestamp() END
-    WHERE id = :run_id
+    INSERT INTO automation_runs (id, practice_id, rule_id, rule_version, event_id, event_name,
+        patient_id, status, trace, error, correlation_id, causation_id, depth, finished_at)
+    SELECT r.id, r.practice_id, r.rule_id, r.rule_version, r.event_id, r.event_name,
+           r.patient_id, r.status, r.trace::jsonb, r.error, r.correlation_id, r.causation_id, r.depth,
+           CASE WHEN r.status <> 'running' THEN clock_timestamp() END
+    FROM unnest(CAST(:id AS uuid[]), CAST(:practice_id AS uuid[]), CAST(:rule_id AS uuid[]),
+                CAST(:rule_version AS int[]), CAST(:event_id AS uuid[]), CAST(:event_name AS text[]),
+                CAST(:patient_id AS text[]), CAST(:status AS text[]), CAST(:trace AS text[]),
+                CAST(:error AS text[]), CAST(:correlation_id AS text[]), CAST(:causation_id AS text[]),
+                CAST(:depth AS int[]))
+         AS r(id, practice_id, rule_id, rule_version, event_id, event_name, patient_id, status,
+              trace, error, correlation_id, causation_id, depth)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+    """
+)
+_RUNNING_AMONG = select(automation_runs.c.id).where(
+    automation_runs.c.id == any_(bindparam("ids", type_=_UUIDS)), automation_runs.c.status == "running"
+)
+_DONE_ACTIONS = select(action_executions.c.run_id, action_executions.c.action_index).where(
+    action_executions.c.run_id == any_(bindparam("ids", type_=_UUIDS))
+)
+_FINISH_RUNS = text(
+    """
+    UPDATE automation_runs r SET status = f.status, error = f.error, updated_at = clock_timestamp(),
+           finished_at = CASE WHEN f.status = 'waiting' THEN NULL ELSE clock_timestamp() END
+    FROM unnest(CAST(:run_id AS uuid[]), CAST(:status AS text[]), CAST(:error AS text[]))
+         AS f(run_id, status, error)
+    WHERE r.id = f.run_id
     """
 )
 _TERMINAL_AT_INSERT = {"skipped", "blocked", "failed"}
@@ -76,8 +110,8 @@ class Executor:
     ) -> list[RunOutcome]:
         """Execute a batch in partition order: event markers, new runs and resumed delays."""
         markers = [c for c in commands if c["kind"] == "event"]
-        if markers:
-            conn.execute(_MARK_EVENT, [_marker_params(m) for m in markers])
+        if markers:  # a redelivered marker twice in a batch: the last one's values, as before
+            conn.execute(_MARK_EVENTS, _columns({m["eventId"]: _marker_params(m) for m in markers}))
         claimed = self._claim_runs(conn, [c for c in commands if c["kind"] == "run"])
         resumed = self._claim_resumes(conn, [c for c in commands if c["kind"] == "resume"])
         work: list[tuple[dict[str, Any], int]] = []
@@ -102,22 +136,11 @@ class Executor:
         if not runs:
             return {}
         rows = {c["runId"]: _run_row(c) for c in runs}
-        inserted = set(
-            conn.execute(
-                pg_insert(automation_runs)
-                .values(list(rows.values()))
-                .on_conflict_do_nothing()
-                .returning(automation_runs.c.id)
-            ).scalars()
-        )
+        inserted = {str(run_id) for run_id in conn.execute(_INSERT_RUNS, _columns(rows)).scalars()}
         claimed = {run_id: False for run_id in inserted}
         others = [run_id for run_id in rows if run_id not in inserted]
         if others:  # redelivered: only a run interrupted while 'running' is picked up again
-            running = conn.execute(
-                select(automation_runs.c.id).where(
-                    automation_runs.c.id.in_(others), automation_runs.c.status == "running"
-                )
-            ).scalars()
+            running = conn.execute(_RUNNING_AMONG, {"ids": others}).scalars()
             resumed = {run_id: True for run_id in running}
             claimed.update(resumed)
             metrics.DUPLICATES.inc(len(others) - len(resumed))
@@ -147,11 +170,7 @@ class Executor:
     def _done_actions(conn: Connection, run_ids: Sequence[str]) -> set[tuple[str, int]]:
         if not run_ids:
             return set()
-        rows = conn.execute(
-            select(action_executions.c.run_id, action_executions.c.action_index).where(
-                action_executions.c.run_id.in_(run_ids)
-            )
-        )
+        rows = conn.execute(_DONE_ACTIONS, {"ids": list(run_ids)})
         return {(str(r.run_id), r.action_index) for r in rows}
 
     # -- executing runs -------------------------------------------------------------------
@@ -172,9 +191,10 @@ class Executor:
         ]
         writes.flush(conn, FLUSH_ORDER)
         if outcomes:
-            conn.execute(
-                _FINISH_RUN, [{"run_id": o.run_id, "status": o.status, "error": o.error} for o in outcomes]
-            )
+            finished = {
+                o.run_id: {"run_id": o.run_id, "status": o.status, "error": o.error} for o in outcomes
+            }
+            conn.execute(_FINISH_RUNS, _columns(finished))
         for o in outcomes:
             metrics.RUNS.labels(o.status).inc()
         return outcomes
@@ -279,21 +299,28 @@ def _error_text(exc: Exception) -> str:
     return str(exc)
 
 
+def _columns(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Rows (one per key: the last one given wins) as one list per column, for ``unnest``."""
+    values = list(rows.values())
+    return {name: [row[name] for row in values] for name in values[0]}
+
+
 def _marker_params(marker: Mapping[str, Any]) -> dict[str, Any]:
     source = marker["source"]
+    timestamp = source.get("timestamp")
     return {
         "event_id": marker["eventId"],
         "practice_id": marker["practiceId"],
         "topic": source["topic"],
         "partition": source["partition"],
         "offset": source["offset"],
-        "timestamp": source.get("timestamp"),
+        "timestamp": None if timestamp is None else float(timestamp),
         "runs_expected": marker["runsExpected"],
     }
 
 
 def _run_row(c: Mapping[str, Any]) -> dict[str, Any]:
-    final = c["status"] in _TERMINAL_AT_INSERT
+    final = c["status"] in _TERMINAL_AT_INSERT  # finished_at is set for these (not 'running')
     return {
         "id": c["runId"],
         "practice_id": c["practiceId"],
@@ -303,10 +330,9 @@ def _run_row(c: Mapping[str, Any]) -> dict[str, Any]:
         "event_name": c["eventName"],
         "patient_id": c.get("patientId"),
         "status": c["status"] if final else "running",
-        "trace": c.get("trace"),
+        "trace": json.dumps(c.get("trace")),  # None as JSON null, as the JSONB column type did
         "error": c.get("error"),
         "correlation_id": c["correlationId"],
         "causation_id": c["causationId"],
         "depth": c["depth"],
-        "finished_at": func.clock_timestamp() if final else None,
     }
