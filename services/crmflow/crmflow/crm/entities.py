@@ -22,8 +22,9 @@ class NotFound(LookupError):
 
 def _get(conn: Connection, table: Table, practice_id: str, entity_id: str, *, lock: bool = False):
     query = select(table).where(table.c.id == entity_id, table.c.practice_id == practice_id)
-    if lock:
-        query = query.with_for_update()
+    if lock:  # FOR NO KEY UPDATE: the updates change no key, so inserts of rows referencing this
+        # one (the runner's notes: their foreign-key check takes FOR KEY SHARE) need not wait
+        query = query.with_for_update(key_share=True)
     row = conn.execute(query).mappings().first()
     if row is None:
         raise NotFound(f"{table.name[:-1]} {entity_id} not found")
