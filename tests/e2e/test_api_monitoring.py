@@ -10,7 +10,7 @@ import time
 import pytest
 from sqlalchemy import text
 
-from crmflow.outbox import write_event
+from crmflow.outbox import event_row, write_event
 from tests.support.processes import Service, wait_for
 from tests.support.rules import note_rule
 
@@ -74,12 +74,14 @@ def test_troubleshooting_events_not_triggering(services, internal_api, engine, p
     with engine.begin() as conn:
         stuck = write_event(
             conn,
-            practice_id=practice["id"],
-            aggregate_type="patient",
-            name="crm/patient.archived",
-            entity_type="patient",
-            entity_id="00000000-0000-4000-8000-000000000001",
-            data={"patient": {}},
+            event_row(
+                practice_id=practice["id"],
+                aggregate_type="patient",
+                name="crm/patient.archived",
+                entity_type="patient",
+                entity_id="00000000-0000-4000-8000-000000000001",
+                data={"patient": {}},
+            ),
         )
     try:
         time.sleep(1.5)  # long enough for the pipeline to have handled a good event

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from crmflow import topics
-from crmflow.outbox import RULE_AGGREGATE, RULE_CHANGED, emit, publish_state, write_event
+from crmflow.outbox import RULE_AGGREGATE, RULE_CHANGED, emit, event_row, publish_state, write_event
 from tests.support.kafka import TopicTail
 
 pytestmark = pytest.mark.integration
@@ -34,12 +34,14 @@ def test_an_outbox_row_becomes_a_keyed_record_with_headers(engine, practice, tai
     with engine.begin() as conn:
         envelope = write_event(
             conn,
-            practice_id=practice["id"],
-            aggregate_type="patient",
-            name="crm/patient.created",
-            entity_type="patient",
-            entity_id=entity_id,
-            data={"patient": {"id": entity_id}},
+            event_row(
+                practice_id=practice["id"],
+                aggregate_type="patient",
+                name="crm/patient.created",
+                entity_type="patient",
+                entity_id=entity_id,
+                data={"patient": {"id": entity_id}},
+            ),
         )
     msg = patients.find(lambda m: m.key() == entity_id.encode())
     headers = {k: v.decode() if v is not None else None for k, v in msg.headers()}

@@ -32,7 +32,7 @@ USER = Cause()
 RULE_AGGREGATE = "rule"
 RULE_CHANGED = "crmflow/rule.changed"
 
-_INSERT_EVENT = text(
+INSERT_EVENT = text(
     """
     INSERT INTO outbox_events (id, practice_id, aggregate_type, aggregate_id, event_name, payload,
                                correlation_id, causation_id, depth, created_at)
@@ -43,6 +43,7 @@ _INSERT_EVENT = text(
     RETURNING payload
     """
 )
+"""Inserts one event row from ``event_row``'s parameters; the database adds ``occurredAt``."""
 
 _INSERT_STATE = text(
     """
@@ -53,8 +54,7 @@ _INSERT_STATE = text(
 _DELETE_STATE = text("DELETE FROM outbox_events WHERE id = :id")
 
 
-def write_event(
-    conn: Connection,
+def event_row(
     *,
     practice_id: str,
     aggregate_type: str,
@@ -68,7 +68,7 @@ def write_event(
     only_rule_id: str | None = None,
     only_rule_version: int | None = None,
 ) -> dict[str, Any]:
-    """Insert one event into the outbox; returns the envelope as it will appear on Kafka."""
+    """The bind parameters of ``INSERT_EVENT`` for one event (pure: a new id, the envelope)."""
     event_id = str(uuid.uuid4())
     envelope: dict[str, Any] = {
         "id": event_id,
@@ -84,37 +84,33 @@ def write_event(
     if only_rule_id:
         envelope["onlyRuleId"] = only_rule_id
         envelope["onlyRuleVersion"] = only_rule_version
-    row = conn.execute(
-        _INSERT_EVENT,
-        {
-            "id": event_id,
-            "practice_id": practice_id,
-            "aggregate_type": aggregate_type,
-            "aggregate_id": entity_id,
-            "event_name": name,
-            "payload": json.dumps(envelope, default=str),
-            "correlation_id": envelope["correlationId"],
-            "causation_id": causation_id,
-            "depth": depth,
-        },
-    ).one()
-    payload: dict[str, Any] = row.payload
+    return {
+        "id": event_id,
+        "practice_id": practice_id,
+        "aggregate_type": aggregate_type,
+        "aggregate_id": entity_id,
+        "event_name": name,
+        "payload": json.dumps(envelope, default=str),
+        "correlation_id": envelope["correlationId"],
+        "causation_id": causation_id,
+        "depth": depth,
+    }
+
+
+def write_event(conn: Connection, row: Mapping[str, Any]) -> dict[str, Any]:
+    """Insert one event (an ``event_row``) into the outbox in the caller's transaction; returns
+    the envelope as it will appear on Kafka."""
+    payload: dict[str, Any] = conn.execute(INSERT_EVENT, dict(row)).one().payload
     return payload
 
 
-def emit(
-    conn: Connection,
-    practice_id: str,
-    name: str,
-    entity_id: str,
-    data: Mapping[str, Any],
-    cause: Cause = USER,
+def trigger_event_row(
+    practice_id: str, name: str, entity_id: str, data: Mapping[str, Any], cause: Cause = USER
 ) -> dict[str, Any]:
-    """``write_event`` for one of crmflow's trigger events: the trigger catalog says its topic
+    """``event_row`` for one of crmflow's trigger events: the trigger catalog says its topic
     (aggregate) and entity type; ``cause`` carries correlation, causation and depth."""
     trigger = get_trigger(name)
-    return write_event(
-        conn,
+    return event_row(
         practice_id=practice_id,
         aggregate_type=trigger.aggregate,
         name=name,
@@ -125,6 +121,18 @@ def emit(
         causation_id=cause.causation_id,
         depth=cause.depth,
     )
+
+
+def emit(
+    conn: Connection,
+    practice_id: str,
+    name: str,
+    entity_id: str,
+    data: Mapping[str, Any],
+    cause: Cause = USER,
+) -> dict[str, Any]:
+    """Insert one of crmflow's trigger events (``trigger_event_row``); returns its envelope."""
+    return write_event(conn, trigger_event_row(practice_id, name, entity_id, data, cause))
 
 
 def publish_state(

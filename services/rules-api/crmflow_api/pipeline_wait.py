@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from crmflow.outbox import write_event
+from crmflow.outbox import event_row, write_event
 from crmflow.triggers import TriggerSpec
 from crmflow_api.runs_view import event_progress
 
@@ -36,14 +36,16 @@ def publish_test_event(
     with engine.begin() as conn:
         envelope = write_event(
             conn,
-            practice_id=practice_id,
-            aggregate_type=trigger.aggregate,
-            name=trigger.name,
-            entity_type=trigger.entity_type,
-            entity_id=entity_id,
-            data=data,
-            only_rule_id=only_rule[0] if only_rule else None,
-            only_rule_version=only_rule[1] if only_rule else None,
+            event_row(
+                practice_id=practice_id,
+                aggregate_type=trigger.aggregate,
+                name=trigger.name,
+                entity_type=trigger.entity_type,
+                entity_id=entity_id,
+                data=data,
+                only_rule_id=only_rule[0] if only_rule else None,
+                only_rule_version=only_rule[1] if only_rule else None,
+            ),
         )
     return str(envelope["id"])
 
