@@ -7,7 +7,7 @@ transaction: lock the patient (``FOR NO KEY UPDATE``), update it ``RETURNING`` t
 its ``crm/patient.updated`` outbox row with the library's own row and INSERT (``crmflow.outbox``),
 commit: the same rows and the same statements, but through psycopg with prepared statements
 instead of SQLAlchemy, whose per-statement Python work made the generator the dearest part of the
-system (1.3 ms of CPU per event against ~0.4 ms this way). Several of these processes may share
+system (1.3 ms of CPU per event against ~0.6 ms this way). Several of these processes may share
 one schedule (``--proc K --procs N`` takes events K, K+N, K+2N, ...), because one Python process
 tops out below the rates the throughput search offers.
 
