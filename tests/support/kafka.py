@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from confluent_kafka import OFFSET_END, Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 
 
 class TopicTail:
@@ -16,12 +16,15 @@ class TopicTail:
             {"bootstrap.servers": bootstrap, "group.id": "tests-tail", "enable.auto.commit": False}
         )
         partitions = self.consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        tps = [TopicPartition(topic, p, OFFSET_END) for p in partitions]
-        self.consumer.assign(tps)
-        # Resolve OFFSET_END now, so records written after this point are seen.
-        for tp in tps:
-            _, high = self.consumer.get_watermark_offsets(tp, timeout=10)
-            self.consumer.seek(TopicPartition(topic, tp.partition, high))
+        # Assign the end offsets as they are now, so every record written after this point is
+        # seen. (Assigning OFFSET_END resolves it when fetching starts, i.e. at the first poll,
+        # after the test's writes, and a seek() right after assign() may be ignored: CI lost a
+        # record that way.)
+        ends = []
+        for p in partitions:
+            _, high = self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            ends.append(TopicPartition(topic, p, high))
+        self.consumer.assign(ends)
 
     def find(self, match: Callable[[Message], bool], timeout: float = 15) -> Message:
         deadline = time.monotonic() + timeout
