@@ -69,24 +69,16 @@ def test_a_rolled_back_write_never_reaches_kafka(engine, practice, tail):
 def test_rule_state_and_tombstones_reach_the_compacted_rules_topic(engine, practice, tail):
     rules = tail(topics.RULES)
     rule_id = str(uuid.uuid4())
-    with engine.begin() as conn:
-        publish_state(
-            conn,
-            practice_id=practice["id"],
-            aggregate_type=RULE_AGGREGATE,
-            aggregate_id=rule_id,
-            name=RULE_CHANGED,
-            state={"id": rule_id, "version": 1},
-        )
-    with engine.begin() as conn:
-        publish_state(
-            conn,
-            practice_id=practice["id"],
-            aggregate_type=RULE_AGGREGATE,
-            aggregate_id=rule_id,
-            name=RULE_CHANGED,
-            state=None,
-        )
+    for rule_state in ({"id": rule_id, "version": 1}, None):  # the rule, then its deletion
+        with engine.begin() as conn:
+            publish_state(
+                conn,
+                practice_id=practice["id"],
+                aggregate_type=RULE_AGGREGATE,
+                aggregate_id=rule_id,
+                name=RULE_CHANGED,
+                state=rule_state,
+            )
     state = rules.find(lambda m: m.key() == rule_id.encode())
     assert json.loads(state.value()) == {"id": rule_id, "version": 1}
     tombstone = rules.find(lambda m: m.key() == rule_id.encode())
