@@ -14,47 +14,13 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
+from crmflow.crm import serialize
 from crmflow.templates import CONTEXT_ALIASES
 
-PATIENT_FIELDS: Final = (
-    "id",
-    "practiceId",
-    "firstName",
-    "lastName",
-    "email",
-    "phone",
-    "dateOfBirth",
-    "status",
-    "tags",
-    "preferredContactMethod",
-    "preferredLanguage",
-    "nextFollowUpAt",
-    "createdAt",
-    "updatedAt",
-)
-APPOINTMENT_FIELDS: Final = (
-    "id",
-    "practiceId",
-    "patientId",
-    "startsAt",
-    "visitType",
-    "status",
-    "provider",
-    "createdAt",
-    "updatedAt",
-)
-MESSAGE_FIELDS: Final = (
-    "id",
-    "practiceId",
-    "patientId",
-    "channel",
-    "to",
-    "subject",
-    "body",
-    "status",
-    "runId",
-    "createdAt",
-)
+# The fields an event's entity objects carry: the CRM's serialization of its rows (crm.serialize).
+PATIENT_FIELDS: Final = tuple(serialize.PATIENT_FIELDS)
+APPOINTMENT_FIELDS: Final = tuple(serialize.APPOINTMENT_FIELDS)
+MESSAGE_FIELDS: Final = tuple(serialize.DRAFT_FIELDS)
 ENTITY_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {"patient": PATIENT_FIELDS, "appointment": APPOINTMENT_FIELDS, "message": MESSAGE_FIELDS}
 )
