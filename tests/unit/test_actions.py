@@ -10,16 +10,10 @@ from crmflow.actions import (
     ACTION_TYPES,
     DEFAULT_PATIENT_FIELD_ALLOWLIST,
     MAX_ACTIONS,
-    CreateTaskArgs,
-    DelaySecondsArgs,
-    DraftEmailArgs,
     check_patient_fields,
-    parse_action,
-    render_action,
     validate_actions,
 )
-from crmflow.templates import UnresolvedPlaceholder
-from crmflow.validation import DomainValidationError, FieldError
+from crmflow.validation import FieldError
 
 VALID: list[dict[str, Any]] = [
     {"type": "create_task", "args": {"title": "Call {patient.firstName}"}},
@@ -199,37 +193,6 @@ def test_check_patient_fields() -> None:
     assert "email" in errors[0].msg and "status" in errors[0].msg
     assert locs(check_patient_fields({"status": 1}, ())) == [(("fields", "status"), "field_not_allowed")]
     assert locs(check_patient_fields(["status"], ("status",))) == [(("fields",), "dict_type")]
-
-
-def test_parse_action() -> None:
-    action_type, args = parse_action(VALID[4])
-    assert action_type == "draft_email"
-    assert isinstance(args, DraftEmailArgs) and args.subject == "Welcome!"
-    action_type, task = parse_action({"type": "create_task", "args": {"title": "t"}})
-    assert isinstance(task, CreateTaskArgs)
-    assert (task.description, task.dueInSeconds, task.patientId, task.assignee) == (None, None, None, None)
-    with pytest.raises(DomainValidationError) as caught:
-        parse_action({"type": "draft_email", "args": {"patientId": "p"}})
-    assert locs(caught.value.errors) == [(("args", "subject"), "missing"), (("args", "body"), "missing")]
-    with pytest.raises(DomainValidationError):
-        parse_action({"type": "nope", "args": {}})
-
-
-def test_render_action() -> None:
-    context = {"patientId": "p1", "patient": {"firstName": "Ada", "long": "x" * 100}}
-    action_type, args = render_action(
-        {"type": "create_note", "args": {"patientId": "{patientId}", "body": "Hi {patient.firstName}"}},
-        context,
-    )
-    assert action_type == "create_note" and args.model_dump() == {"patientId": "p1", "body": "Hi Ada"}
-    with pytest.raises(UnresolvedPlaceholder):
-        render_action(
-            {"type": "create_note", "args": {"patientId": "{appointment.patientId}", "body": "x"}}, context
-        )
-    with pytest.raises(DomainValidationError):  # rendering can make a string too long
-        render_action({"type": "create_task", "args": {"title": "{patient.long}" * 10}}, context)
-    _, delay = render_action({"type": "delay_seconds", "args": {"seconds": 5}}, context)
-    assert isinstance(delay, DelaySecondsArgs) and delay.seconds == 5
 
 
 def test_deeply_nested_args_are_refused_without_recursing() -> None:

@@ -11,9 +11,9 @@ from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from crmflow.templates import TemplateSyntaxError, parse, render_args
+from crmflow.templates import TemplateSyntaxError, parse
 from crmflow.triggers import TRIGGER_NAMES, placeholder_can_resolve
-from crmflow.validation import DomainValidationError, FieldError, Loc
+from crmflow.validation import FieldError, Loc
 
 MAX_ACTIONS: Final = 50
 MAX_ARGS_DEPTH: Final = 16  # nesting of arrays/objects inside args (render_args recurses)
@@ -218,28 +218,3 @@ def validate_actions(
         errors += [e.with_prefix(index) for e in validate_action(item, trigger, patient_field_allowlist)]
     return errors
 
-
-def parse_action(item: Any) -> tuple[str, ActionArgs]:
-    """``(type, args model)`` of one action item; raises DomainValidationError (locs from the item)."""
-    action_type, errors = _item_errors(item)
-    if action_type is None or errors:
-        raise DomainValidationError(errors)
-    if _too_deep(item["args"]):
-        raise DomainValidationError([FieldError(("args",), "args nested too deeply", "too_deep")])
-    model, errors = _model_errors(ACTION_TYPES[action_type], item["args"])
-    if model is None:
-        raise DomainValidationError(errors)
-    return action_type, model
-
-
-def render_action(item: Any, context: Mapping[str, Any]) -> tuple[str, ActionArgs]:
-    """Render the item's args against ``context`` and parse them: what the runner executes.
-
-    Raises UnresolvedPlaceholder, TemplateSyntaxError or DomainValidationError.
-    """
-    action_type, errors = _item_errors(item)
-    if action_type is None or errors:
-        raise DomainValidationError(errors)
-    if _too_deep(item["args"]):  # before render_args, which recurses
-        raise DomainValidationError([FieldError(("args",), "args nested too deeply", "too_deep")])
-    return parse_action({"type": action_type, "args": render_args(item["args"], context)})
