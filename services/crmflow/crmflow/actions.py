@@ -217,4 +217,3 @@ def validate_actions(
     for index, item in enumerate(actions_json):
         errors += [e.with_prefix(index) for e in validate_action(item, trigger, patient_field_allowlist)]
     return errors
-

@@ -16,9 +16,9 @@ UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 PUBLIC = ("/healthz", "/readyz", "/metrics")
 
 
-@pytest.fixture(scope="module")
-def app():
-    return create_app(Settings(internal_api_key="s3cret-internal"))
+@pytest.fixture
+def app(no_database: Settings):
+    return create_app(no_database.model_copy(update={"internal_api_key": "s3cret-internal"}))
 
 
 def operations(app):
