@@ -14,18 +14,18 @@ from typing import Annotated, Any, Final
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from crmflow.actions import ACTION_TYPES, MAX_ACTIONS, validate_actions
-from crmflow.conditions import GROUP_OPERATORS, OPERATORS, validate_condition
+from crmflow.conditions import GROUP_OPERATORS, MAX_DEPTH, validate_condition
 from crmflow.conditions.operators import LEAF_OPERATORS
 from crmflow.crm.models import NoNul, storable_json_errors
 from crmflow.triggers import TRIGGER_NAMES, TRIGGERS
 from crmflow.validation import FieldError
 
-LEAF_OPERATOR_NAMES: Final[list[str]] = [op for op in LEAF_OPERATORS if op in OPERATORS]
+LEAF_OPERATOR_NAMES: Final[list[str]] = list(LEAF_OPERATORS)
 GROUP_OPERATOR_NAMES: Final[list[str]] = [op for op in ("and", "or", "not") if op in GROUP_OPERATORS]
 
 CONDITION_SCHEMA: Final[dict[str, Any]] = {
     "description": "A leaf {field, operator, value} or a group {operator: and|or|not, conditions: [...]}"
-    " nested freely (at most 32 levels); null = always matches.",
+    f" nested freely (at most {MAX_DEPTH} levels); null = always matches.",
     "anyOf": [
         {
             "type": "object",
@@ -122,9 +122,8 @@ def validate_rule(trigger: Any, conditions: Any, actions: Any) -> list[FieldErro
         )
     errors += storable_json_errors(conditions, ("conditionsJson",))
     errors += storable_json_errors(actions, ("actionsJson",))
-    errors += [FieldError(("conditionsJson", *e.loc), e.msg, e.type) for e in validate_condition(conditions)]
+    errors += [e.with_prefix("conditionsJson") for e in validate_condition(conditions)]
     errors += [
-        FieldError(("actionsJson", *e.loc), e.msg, e.type)
-        for e in validate_actions(actions, trigger if known_trigger else None)
+        e.with_prefix("actionsJson") for e in validate_actions(actions, trigger if known_trigger else None)
     ]
     return errors
