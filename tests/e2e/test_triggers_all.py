@@ -10,8 +10,6 @@ loop, stopped by a blocked run once the depth exceeds MAX_CHAIN_DEPTH.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from tests.support.pipeline import evaluated, runs_of
@@ -26,8 +24,10 @@ def _rule(api, services, trigger: str, condition: dict, action: dict) -> str:
     )["id"]
 
 
-def _note(body: str) -> dict[str, Any]:
-    return {"type": "create_note", "args": {"patientId": "{patientId}", "body": body}}
+def _note_rule(api, services, trigger: str, field: str, operator: str, value: str, body: str) -> str:
+    """A rule of one condition whose action is a note with ``body``."""
+    note = {"type": "create_note", "args": {"patientId": "{patientId}", "body": body}}
+    return _rule(api, services, trigger, {"field": field, "operator": operator, "value": value}, note)
 
 
 def _only_run(engine, event, rule_id: str):
@@ -50,33 +50,23 @@ def test_five_triggers_matched_and_skipped_with_ids_chained(api, services, engin
         {"field": "patient.tags", "operator": "contains", "value": "vip"},
         {"type": "draft_sms", "args": {"patientId": "{patientId}", "body": "Welcome"}},
     )
-    drafted = _rule(
-        api,
-        services,
-        "crm/message.drafted",
-        {"field": "message.channel", "operator": "equals", "value": "sms"},
-        _note("drafted {message.id}"),
+    drafted = _note_rule(
+        api, services, "crm/message.drafted", "message.channel", "equals", "sms", "drafted {message.id}"
     )
-    updated = _rule(
-        api,
-        services,
-        "crm/patient.updated",
-        {"field": "status", "operator": "changed_to", "value": "inactive"},
-        _note("went inactive"),
+    updated = _note_rule(
+        api, services, "crm/patient.updated", "status", "changed_to", "inactive", "went inactive"
     )
-    appt_created = _rule(
+    appt_created = _note_rule(
         api,
         services,
         "crm/appointment.created",
-        {"field": "appointment.visitType", "operator": "equals", "value": "checkup"},
-        _note("checkup booked"),
+        "appointment.visitType",
+        "equals",
+        "checkup",
+        "checkup booked",
     )
-    appt_updated = _rule(
-        api,
-        services,
-        "crm/appointment.updated",
-        {"field": "appointment.status", "operator": "equals", "value": "cancelled"},
-        _note("cancelled"),
+    appt_updated = _note_rule(
+        api, services, "crm/appointment.updated", "appointment.status", "equals", "cancelled", "cancelled"
     )
 
     vip = api.post(
