@@ -209,38 +209,34 @@ def test_every_effect_exactly_once_in_order_through_kills_and_restarts(
     api, services, engine, settings, practice, capsys
 ):
     wall = time.monotonic()
-    rule_a = create_rule(
-        api,
-        services["evaluator"],
-        name="chaos note + task",
-        triggerEvent="crm/patient.updated",
-        conditionsJson=CHANGED,
-        actionsJson=[
-            {
-                "type": "create_note",
-                "args": {"patientId": "{patientId}", "body": "seq {patient.preferredLanguage}"},
-            },
-            {
-                "type": "create_task",
-                "args": {"title": "seq {patient.preferredLanguage}", "patientId": "{patientId}"},
-            },
+
+    def seq_rule(name: str, actions: list[dict]) -> dict:
+        """A rule acting on every change of the sequence value (preferredLanguage)."""
+        return create_rule(
+            api,
+            services["evaluator"],
+            name=name,
+            triggerEvent="crm/patient.updated",
+            conditionsJson=CHANGED,
+            actionsJson=actions,
+        )
+
+    patient_id, seq = "{patientId}", "seq {patient.preferredLanguage}"
+    rule_a = seq_rule(
+        "chaos note + task",
+        [
+            {"type": "create_note", "args": {"patientId": patient_id, "body": seq}},
+            {"type": "create_task", "args": {"title": seq, "patientId": patient_id}},
         ],
     )
-    rule_b = create_rule(
-        api,
-        services["evaluator"],
-        name="chaos sms + delay + update",
-        triggerEvent="crm/patient.updated",
-        conditionsJson=CHANGED,
-        actionsJson=[
-            {
-                "type": "draft_sms",
-                "args": {"patientId": "{patientId}", "body": "seq {patient.preferredLanguage}"},
-            },
+    rule_b = seq_rule(
+        "chaos sms + delay + update",
+        [
+            {"type": "draft_sms", "args": {"patientId": patient_id, "body": seq}},
             {"type": "delay_seconds", "args": {"seconds": 1}},
             {
                 "type": "update_patient_fields",
-                "args": {"patientId": "{patientId}", "fields": {"tags": ["{patient.preferredLanguage}"]}},
+                "args": {"patientId": patient_id, "fields": {"tags": ["{patient.preferredLanguage}"]}},
             },
         ],
     )
