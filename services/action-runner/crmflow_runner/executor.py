@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, any_, bindparam, func, select, text, tuple_, update
+from sqlalchemy import Connection, any_, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from crmflow.actions import ACTION_TYPES
@@ -90,6 +90,16 @@ _FINISH_RUNS = text(
     WHERE r.id = f.run_id
     """
 )
+_CLAIM_RESUMES = text(
+    """
+    UPDATE scheduled_resumes s SET status = 'done', resumed_at = clock_timestamp()
+    FROM unnest(CAST(:run_id AS uuid[]), CAST(:action_index AS int[]), CAST(:practice_id AS uuid[]))
+         AS k(run_id, action_index, practice_id)
+    WHERE s.run_id = k.run_id AND s.action_index = k.action_index AND s.practice_id = k.practice_id
+      AND s.status <> 'done'
+    RETURNING s.run_id, s.action_index, s.command
+    """
+).columns(scheduled_resumes.c.run_id, scheduled_resumes.c.action_index, scheduled_resumes.c.command)
 _TERMINAL_AT_INSERT = {"skipped", "blocked", "failed"}
 
 
@@ -156,14 +166,12 @@ class Executor:
         """
         if not resumes:
             return {}
-        keys = {(c["runId"], c["actionIndex"], c["practiceId"]) for c in resumes}
-        t = scheduled_resumes.c
-        rows = conn.execute(
-            update(scheduled_resumes)
-            .where(tuple_(t.run_id, t.action_index, t.practice_id).in_(keys), t.status != "done")
-            .values(status="done", resumed_at=func.clock_timestamp())
-            .returning(t.run_id, t.action_index, t.command)
-        )
+        keys = {
+            "run_id": [c["runId"] for c in resumes],
+            "action_index": [c["actionIndex"] for c in resumes],
+            "practice_id": [c["practiceId"] for c in resumes],
+        }  # a key twice: PostgreSQL updates (and returns) the row once
+        rows = conn.execute(_CLAIM_RESUMES, keys)
         return {(str(r.run_id), r.action_index): r.command for r in rows}
 
     @staticmethod
