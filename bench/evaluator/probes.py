@@ -6,13 +6,9 @@ disagrees with crmflow (SPEC section 5 semantics) and what it answered.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import rule_engine
-import zen
-
-from bench.evaluator import naive, translate
+from bench.evaluator.engines import COMPILERS, Compiler
 from crmflow.conditions import evaluate
 
 Probe = tuple[str, dict[str, Any], dict[str, Any]]
@@ -65,26 +61,20 @@ PROBES: list[Probe] = [
 ]
 
 
-def _outcome(engine: Callable[[dict[str, Any], dict[str, Any]], Any], condition: Any, data: Any) -> Any:
+def _outcome(compile_for: Compiler, condition: Any, data: Any) -> Any:
     try:
-        return bool(engine(condition, data))
+        return bool(compile_for(condition)(data))
     except Exception as exc:  # an engine's error is an outcome worth reporting
         return f"error: {type(exc).__name__}: {str(exc).splitlines()[0][:70]}"
 
 
 def run() -> dict[str, list[dict[str, Any]]]:
     """For each engine, the probes where its translation disagrees with crmflow."""
-    context = rule_engine.Context(default_value=None)
-    engines: dict[str, Callable[[dict[str, Any], dict[str, Any]], Any]] = {
-        "naive interpreter": naive.evaluate,
-        "zen-engine compiled": lambda c, d: zen.compile_expression(translate.to_zen(c)).evaluate(d),
-        "rule-engine": lambda c, d: rule_engine.Rule(translate.to_rule_engine(c), context=context).matches(d),
-    }
-    report: dict[str, list[dict[str, Any]]] = {name: [] for name in engines}
+    report: dict[str, list[dict[str, Any]]] = {name: [] for name in COMPILERS}
     for label, condition, data in PROBES:
         ours = evaluate(condition, data)
-        for name, engine in engines.items():
-            theirs = _outcome(engine, condition, data)
+        for name, compile_for in COMPILERS.items():
+            theirs = _outcome(compile_for, condition, data)
             if theirs != ours:
                 report[name].append({"probe": label, "crmflow": ours, name: theirs})
     return report

@@ -22,14 +22,15 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `crmflow` imp
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import rule_engine
-import zen
 
-from bench.evaluator import naive, probes, translate
+from bench.evaluator import probes
+from bench.evaluator.engines import COMPILERS, NAIVE, RULE_ENGINE, ZEN
 from bench.evaluator.workload import Event, Rule, generate
 from crmflow.conditions import compile_condition
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 CRMFLOW = "crmflow compiled"  # generated code: the steady state of a rule after HOT_AFTER evaluations
+ZEN_JSON = f"{ZEN} (JSON ctx)"  # the same expressions, each event's data passed as one JSON string
 Pair = tuple[Callable[[Any], Any], Any]
 WARM_UP_PAIRS = 5_000
 SLOW_ENGINE_PAIRS = 10_000  # rule-engine is timed (and checked) on the first evaluations only
@@ -50,14 +51,20 @@ def _leaves(condition: dict[str, Any] | None) -> list[dict[str, Any]]:
     return [condition]
 
 
-def _rule_engine_matches(rule: rule_engine.Rule) -> Callable[[Any], bool]:
+def _rule_engine_matches(condition: dict[str, Any] | None) -> Callable[[Any], bool]:
+    rule_matches = COMPILERS[RULE_ENGINE](condition)
+
     def matches(data: Any) -> bool:
         try:
-            return bool(rule.matches(data))
+            return bool(rule_matches(data))
         except rule_engine.errors.EngineError:
             return False  # type mismatches raise; crmflow's semantics call them false
 
     return matches
+
+
+LEAF_ENGINES = {NAIVE: COMPILERS[NAIVE], ZEN: COMPILERS[ZEN], RULE_ENGINE: _rule_engine_matches}
+"""How each engine compared with crmflow evaluates one condition (errors are False, as in timing)."""
 
 
 def build(
@@ -77,37 +84,26 @@ def build(
     closures = [compile_condition(r.condition, codegen="off").evaluate for r in rules]
     compile_seconds["crmflow closures"] = time.perf_counter() - t
 
-    def naive_fn(cond: dict[str, Any] | None) -> Callable[[Any], bool]:
-        return lambda data: naive.evaluate(cond, data)
-
-    naive_fns = [naive_fn(r.condition) for r in rules]
+    naive_fns = [COMPILERS[NAIVE](r.condition) for r in rules]
 
     t = time.perf_counter()
-    zen_exprs = [zen.compile_expression(translate.to_zen(r.condition)).evaluate for r in rules]
-    compile_seconds["zen-engine compiled"] = time.perf_counter() - t
+    zen_exprs = [COMPILERS[ZEN](r.condition) for r in rules]
+    compile_seconds[ZEN] = time.perf_counter() - t
 
     # rule-engine is ~100x slower: only the rules of its first SLOW_ENGINE_PAIRS evaluations are built.
-    context = rule_engine.Context(default_value=None)
     slow_work = work[:SLOW_ENGINE_PAIRS]
     t = time.perf_counter()
-    re_rules = {
-        i: _rule_engine_matches(
-            rule_engine.Rule(translate.to_rule_engine(rules[i].condition), context=context)
-        )
-        for i in {i for i, _ in slow_work}
-    }
-    compile_seconds["rule-engine"] = (time.perf_counter() - t) * len(rules) / max(1, len(re_rules))
+    re_rules = {i: _rule_engine_matches(rules[i].condition) for i in {i for i, _ in slow_work}}
+    compile_seconds[RULE_ENGINE] = (time.perf_counter() - t) * len(rules) / max(1, len(re_rules))
 
     json_ctx = {id(e): json.dumps(e.data) for e in events}  # serialised once per event, shared by its rules
     engines = {
         CRMFLOW: Engine(CRMFLOW, [(crm[i], e.data) for i, e in work]),
         "crmflow closures": Engine("crmflow closures", [(closures[i], e.data) for i, e in work]),
-        "naive interpreter": Engine("naive interpreter", [(naive_fns[i], e.data) for i, e in work]),
-        "zen-engine compiled": Engine("zen-engine compiled", [(zen_exprs[i], e.data) for i, e in work]),
-        "zen-engine compiled (JSON ctx)": Engine(
-            "zen-engine compiled (JSON ctx)", [(zen_exprs[i], json_ctx[id(e)]) for i, e in work]
-        ),
-        "rule-engine": Engine("rule-engine", [(re_rules[i], e.data) for i, e in slow_work]),
+        NAIVE: Engine(NAIVE, [(naive_fns[i], e.data) for i, e in work]),
+        ZEN: Engine(ZEN, [(zen_exprs[i], e.data) for i, e in work]),
+        ZEN_JSON: Engine(ZEN_JSON, [(zen_exprs[i], json_ctx[id(e)]) for i, e in work]),
+        RULE_ENGINE: Engine(RULE_ENGINE, [(re_rules[i], e.data) for i, e in slow_work]),
     }
     return work, engines, compile_seconds
 
@@ -158,19 +154,12 @@ def agreement(
 ) -> dict[str, Any]:
     """Rule-level disagreements with crmflow, and the leaf operators behind them."""
     out: dict[str, Any] = {}
-    leaf_cache: dict[str, Callable[[dict[str, Any]], Callable[[Any], bool]]] = {
-        "naive interpreter": lambda leaf: lambda data: naive.evaluate(leaf, data),
-        "zen-engine compiled": lambda leaf: zen.compile_expression(translate.to_zen(leaf)).evaluate,
-        "rule-engine": lambda leaf: _rule_engine_matches(
-            rule_engine.Rule(translate.to_rule_engine(leaf), context=rule_engine.Context(default_value=None))
-        ),
-    }
     for name, engine in engines.items():
         got = results_of(engine.pairs)
         differing = [k for k, (a, b) in enumerate(zip(reference[: len(got)], got, strict=True)) if a != b]
         by_operator: Counter[str] = Counter()
         examples: list[dict[str, Any]] = []
-        make_leaf = leaf_cache.get(name.replace(" (JSON ctx)", ""))
+        make_leaf = LEAF_ENGINES.get(ZEN if name == ZEN_JSON else name)
         if make_leaf is not None:
             for k in differing[:500]:
                 rule_index, event = work[k]
@@ -211,9 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     others = {k: v for k, v in engines.items() if k != CRMFLOW}
     agree = agreement(rules, work, reference, others)
 
-    zen_best = max(
-        rates["zen-engine compiled"]["per_s_cpu"], rates["zen-engine compiled (JSON ctx)"]["per_s_cpu"]
-    )
+    zen_best = max(rates[ZEN]["per_s_cpu"], rates[ZEN_JSON]["per_s_cpu"])
     leaves = [len(_leaves(r.condition)) for r in rules]
     print(
         f"workload: {len(rules)} rules ({args.practices} practices x {args.rules_per_practice}), "
