@@ -330,11 +330,12 @@ def test_an_ill_typed_field_value_fails_and_changes_nothing(engine, executor, pr
     ("action", "message"),
     [
         (note("Hi {patient.nickname}"), "patient.nickname"),
+        (note("Hi {patient.firstName"), "unclosed '{'"),
         ({"type": "send_fax", "args": {}}, "unknown action type 'send_fax'"),
         ({"type": "create_note", "args": {"patientId": "{patientId}"}}, "invalid args: body"),
         (delay(-1), "invalid args: seconds"),
     ],
-    ids=["placeholder", "unknown-type", "missing-arg", "bad-delay"],
+    ids=["placeholder", "template-syntax", "unknown-type", "missing-arg", "bad-delay"],
 )
 def test_permanent_errors_name_their_cause(engine, executor, practice, patient, action, message):
     cmd = command(practice["id"], patient, [action, note("later")])

@@ -29,8 +29,7 @@ from crmflow.db.tables import (
     tasks,
 )
 from crmflow.phi import minimal_args
-from crmflow.templates import UnresolvedPlaceholder, render_args
-from crmflow.validation import DomainValidationError
+from crmflow.templates import TemplateSyntaxError, UnresolvedPlaceholder, render_args
 from crmflow_runner import metrics
 from crmflow_runner.errors import PermanentActionError
 from crmflow_runner.handlers import Handler, parse_args
@@ -219,8 +218,8 @@ class Executor:
                     self._schedule(ctx, index, action)
                     return RunOutcome(ctx.run_id, "waiting")
                 self._execute_action(ctx, index, action_type, action.get("args"))
-            except (PermanentActionError, UnresolvedPlaceholder, DomainValidationError) as exc:
-                error = _error_text(exc)
+            except (PermanentActionError, UnresolvedPlaceholder, TemplateSyntaxError) as exc:
+                error = str(exc)
                 self._log(ctx, index, action_type, None, "failed", error=error)
                 metrics.ACTIONS.labels(action_type, "failed").inc()
                 for later in range(index + 1, len(actions)):
@@ -299,12 +298,6 @@ class Executor:
                 "attempt": ctx.attempt,
             },
         )
-
-
-def _error_text(exc: Exception) -> str:
-    if isinstance(exc, DomainValidationError):
-        return "; ".join(f"{'.'.join(map(str, e.loc)) or '$'}: {e.msg}" for e in exc.errors)
-    return str(exc)
 
 
 def _columns(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, list[Any]]:
