@@ -35,8 +35,42 @@ def get_patient(conn: Connection, practice_id: str, patient_id: str, *, lock: bo
     return to_json(_get(conn, patients, practice_id, patient_id, lock=lock), PATIENT_FIELDS)
 
 
-def get_appointment(conn: Connection, practice_id: str, appointment_id: str) -> dict:
-    return to_json(_get(conn, appointments, practice_id, appointment_id), APPOINTMENT_FIELDS)
+def get_appointment(conn: Connection, practice_id: str, appointment_id: str, *, lock: bool = False) -> dict:
+    return to_json(_get(conn, appointments, practice_id, appointment_id, lock=lock), APPOINTMENT_FIELDS)
+
+
+def _insert(
+    conn: Connection, table: Table, fields: Mapping[str, str], practice_id: str, values: Mapping[str, Any]
+) -> dict:
+    row = (
+        conn.execute(
+            insert(table).values(practice_id=practice_id, **to_columns(values, fields)).returning(table)
+        )
+        .mappings()
+        .one()
+    )
+    return to_json(row, fields)
+
+
+def _update(
+    conn: Connection,
+    table: Table,
+    fields: Mapping[str, str],
+    practice_id: str,
+    entity_id: str,
+    values: Mapping[str, Any],
+) -> dict:
+    row = (
+        conn.execute(
+            update(table)
+            .where(table.c.id == entity_id, table.c.practice_id == practice_id)
+            .values(updated_at=func.clock_timestamp(), **to_columns(values, fields))
+            .returning(table)
+        )
+        .mappings()
+        .one()
+    )
+    return to_json(row, fields)
 
 
 def _changes(before: Mapping[str, Any], after: Mapping[str, Any], names: list[str]) -> dict:
@@ -46,16 +80,7 @@ def _changes(before: Mapping[str, Any], after: Mapping[str, Any], names: list[st
 def create_patient(
     conn: Connection, practice_id: str, values: Mapping[str, Any], cause: Cause = USER
 ) -> dict:
-    row = (
-        conn.execute(
-            insert(patients)
-            .values(practice_id=practice_id, **to_columns(values, PATIENT_FIELDS))
-            .returning(patients)
-        )
-        .mappings()
-        .one()
-    )
-    patient = to_json(row, PATIENT_FIELDS)
+    patient = _insert(conn, patients, PATIENT_FIELDS, practice_id, values)
     emit(conn, practice_id, "crm/patient.created", patient["id"], {"patient": patient}, cause)
     return patient
 
@@ -67,17 +92,7 @@ def update_patient(
     before = get_patient(conn, practice_id, patient_id, lock=True)
     if not values:
         return before, {}
-    row = (
-        conn.execute(
-            update(patients)
-            .where(patients.c.id == patient_id, patients.c.practice_id == practice_id)
-            .values(updated_at=func.clock_timestamp(), **to_columns(values, PATIENT_FIELDS))
-            .returning(patients)
-        )
-        .mappings()
-        .one()
-    )
-    after = to_json(row, PATIENT_FIELDS)
+    after = _update(conn, patients, PATIENT_FIELDS, practice_id, patient_id, values)
     changes = _changes(before, after, list(values))
     if changes:
         emit(
@@ -95,16 +110,7 @@ def create_appointment(
     conn: Connection, practice_id: str, values: Mapping[str, Any], cause: Cause = USER
 ) -> dict:
     patient = get_patient(conn, practice_id, values["patientId"])
-    row = (
-        conn.execute(
-            insert(appointments)
-            .values(practice_id=practice_id, **to_columns(values, APPOINTMENT_FIELDS))
-            .returning(appointments)
-        )
-        .mappings()
-        .one()
-    )
-    appointment = to_json(row, APPOINTMENT_FIELDS)
+    appointment = _insert(conn, appointments, APPOINTMENT_FIELDS, practice_id, values)
     emit(
         conn,
         practice_id,
@@ -119,22 +125,12 @@ def create_appointment(
 def update_appointment(
     conn: Connection, practice_id: str, appointment_id: str, values: Mapping[str, Any], cause: Cause = USER
 ) -> dict:
-    before = to_json(_get(conn, appointments, practice_id, appointment_id, lock=True), APPOINTMENT_FIELDS)
+    before = get_appointment(conn, practice_id, appointment_id, lock=True)
     if not values:
         return before
     if "patientId" in values:
         get_patient(conn, practice_id, values["patientId"])
-    row = (
-        conn.execute(
-            update(appointments)
-            .where(appointments.c.id == appointment_id, appointments.c.practice_id == practice_id)
-            .values(updated_at=func.clock_timestamp(), **to_columns(values, APPOINTMENT_FIELDS))
-            .returning(appointments)
-        )
-        .mappings()
-        .one()
-    )
-    after = to_json(row, APPOINTMENT_FIELDS)
+    after = _update(conn, appointments, APPOINTMENT_FIELDS, practice_id, appointment_id, values)
     changes = _changes(before, after, list(values))
     if changes:
         patient = get_patient(conn, practice_id, after["patientId"])
