@@ -68,7 +68,7 @@ def build_rule(state: dict[str, Any]) -> IndexedRule:
     try:
         condition = compile_condition(state.get("conditionsJson"))
     except DomainValidationError as exc:
-        error = "; ".join(f"{'.'.join(map(str, e.loc)) or '$'}: {e.msg}" for e in exc.errors)
+        error = str(exc)  # each problem with its path (the first five)
     return IndexedRule(
         id=state["id"],
         practice_id=state["practiceId"],
