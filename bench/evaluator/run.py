@@ -13,7 +13,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,13 +33,6 @@ ZEN_JSON = f"{ZEN} (JSON ctx)"  # the same expressions, each event's data passed
 Pair = tuple[Callable[[Any], Any], Any]
 WARM_UP_PAIRS = 5_000
 SLOW_ENGINE_PAIRS = 10_000  # rule-engine is timed (and checked) on the first evaluations only
-
-
-@dataclass
-class Engine:
-    name: str
-    pairs: list[Pair]
-    wrap_errors: bool = False
 
 
 def _leaves(condition: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -69,7 +61,7 @@ LEAF_ENGINES = {NAIVE: COMPILERS[NAIVE], ZEN: COMPILERS[ZEN], RULE_ENGINE: _rule
 
 def build(
     rules: Sequence[Rule], events: Sequence[Event]
-) -> tuple[list[tuple[int, Event]], dict[str, Engine], dict[str, float]]:
+) -> tuple[list[tuple[int, Event]], dict[str, list[Pair]], dict[str, float]]:
     """Compile every rule for every engine (timed) and list (rule index, event) evaluations."""
     by_key: dict[tuple[int, str], list[int]] = {}
     for i, rule in enumerate(rules):
@@ -98,12 +90,12 @@ def build(
 
     json_ctx = {id(e): json.dumps(e.data) for e in events}  # serialised once per event, shared by its rules
     engines = {
-        CRMFLOW: Engine(CRMFLOW, [(crm[i], e.data) for i, e in work]),
-        "crmflow closures": Engine("crmflow closures", [(closures[i], e.data) for i, e in work]),
-        NAIVE: Engine(NAIVE, [(naive_fns[i], e.data) for i, e in work]),
-        ZEN: Engine(ZEN, [(zen_exprs[i], e.data) for i, e in work]),
-        ZEN_JSON: Engine(ZEN_JSON, [(zen_exprs[i], json_ctx[id(e)]) for i, e in work]),
-        RULE_ENGINE: Engine(RULE_ENGINE, [(re_rules[i], e.data) for i, e in slow_work]),
+        CRMFLOW: [(crm[i], e.data) for i, e in work],
+        "crmflow closures": [(closures[i], e.data) for i, e in work],
+        NAIVE: [(naive_fns[i], e.data) for i, e in work],
+        ZEN: [(zen_exprs[i], e.data) for i, e in work],
+        ZEN_JSON: [(zen_exprs[i], json_ctx[id(e)]) for i, e in work],
+        RULE_ENGINE: [(re_rules[i], e.data) for i, e in slow_work],
     }
     return work, engines, compile_seconds
 
@@ -115,7 +107,7 @@ def _one_pass(pairs: list[Pair]) -> tuple[float, float]:
     return time.process_time() - c0, time.perf_counter() - w0
 
 
-def measure(engines: dict[str, Engine], repeats: int) -> dict[str, dict[str, float]]:
+def measure(engines: dict[str, list[Pair]], repeats: int) -> dict[str, dict[str, float]]:
     """Best-of-``repeats`` CPU and wall time of one pass over each engine's evaluations.
 
     Engines take turns within each repeat, so a noisy neighbour on the machine slows them alike.
@@ -124,22 +116,22 @@ def measure(engines: dict[str, Engine], repeats: int) -> dict[str, dict[str, flo
     gc.collect()
     gc.disable()  # as timeit does: a collection of the big heap would land on whichever engine runs
     try:
-        for engine in engines.values():
-            for fn, data in engine.pairs[:WARM_UP_PAIRS]:  # untimed: first touches of code and data
+        for pairs in engines.values():
+            for fn, data in pairs[:WARM_UP_PAIRS]:  # untimed: first touches of code and data
                 fn(data)
         for _ in range(repeats):
-            for name, engine in engines.items():
-                cpu, wall = _one_pass(engine.pairs)
+            for name, pairs in engines.items():
+                cpu, wall = _one_pass(pairs)
                 best[name] = [min(best[name][0], cpu), min(best[name][1], wall)]
     finally:
         gc.enable()
     return {
         name: {
-            "evaluations": len(engines[name].pairs),
+            "evaluations": len(engines[name]),
             "cpu_s": cpu,
             "wall_s": wall,
-            "per_s_cpu": len(engines[name].pairs) / cpu,
-            "per_s_wall": len(engines[name].pairs) / wall,
+            "per_s_cpu": len(engines[name]) / cpu,
+            "per_s_wall": len(engines[name]) / wall,
         }
         for name, (cpu, wall) in best.items()
     }
@@ -150,12 +142,15 @@ def results_of(pairs: list[Pair]) -> list[bool]:
 
 
 def agreement(
-    rules: Sequence[Rule], work: list[tuple[int, Event]], reference: list[bool], engines: dict[str, Engine]
+    rules: Sequence[Rule],
+    work: list[tuple[int, Event]],
+    reference: list[bool],
+    engines: dict[str, list[Pair]],
 ) -> dict[str, Any]:
     """Rule-level disagreements with crmflow, and the leaf operators behind them."""
     out: dict[str, Any] = {}
-    for name, engine in engines.items():
-        got = results_of(engine.pairs)
+    for name, pairs in engines.items():
+        got = results_of(pairs)
         differing = [k for k, (a, b) in enumerate(zip(reference[: len(got)], got, strict=True)) if a != b]
         by_operator: Counter[str] = Counter()
         examples: list[dict[str, Any]] = []
@@ -193,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     rules, events = generate(args.seed, args.practices, args.rules_per_practice, events_n)
     work, engines, compile_seconds = build(rules, events)
-    reference = results_of(engines[CRMFLOW].pairs)
+    reference = results_of(engines[CRMFLOW])
     match_rate = sum(reference) / len(reference)
 
     rates = measure(engines, repeats)
