@@ -10,7 +10,10 @@ import sys
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
 
+from crmflow_api.app import create_app
 from tests.support.processes import ROOT
 from tests.support.rules import create_rule, note_rule
 
@@ -228,3 +231,26 @@ def test_api_keys_are_created_and_revoked_with_the_cli(services, practice):
     assert httpx.get(url, headers={"Authorization": f"Bearer {key}x"}).status_code == 401
     # The fixture's key of the same practice still works.
     assert httpx.get(url, headers={"Authorization": f"Bearer {practice['apiKey']}"}).status_code == 200
+
+
+def test_an_authenticated_request_takes_one_pool_connection(settings, practice):
+    """The key look-up shares the route's transaction (in process, to count the real pool's checkouts)."""
+    app = create_app(settings)
+    checkouts: list[object] = []
+    event.listen(app.state.engine, "checkout", lambda *args: checkouts.append(args[1]))
+    client = TestClient(app, headers={"Authorization": f"Bearer {practice['apiKey']}"})
+    try:
+        for method, path, body, status in [
+            ("POST", "/api/patients", {"firstName": "Ada", "lastName": "Lovelace"}, 201),
+            ("GET", "/api/automations", None, 200),
+            ("GET", f"/api/runs/{practice['id']}", None, 404),
+        ]:
+            checkouts.clear()
+            response = client.request(method, path, json=body)
+            assert response.status_code == status, response.text
+            assert len(checkouts) == 1, (method, path, len(checkouts))
+        checkouts.clear()
+        bad = client.get("/api/automations", headers={"Authorization": "Bearer cf_no_such_key"})
+        assert (bad.status_code, len(checkouts)) == (401, 1)
+    finally:
+        app.state.engine.dispose()

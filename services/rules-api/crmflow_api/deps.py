@@ -35,23 +35,49 @@ def transaction(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Conn
         yield conn
 
 
-def current_practice(
-    request: Request,
-    engine: Annotated[Engine, Depends(get_engine)],
+# scope="function": commit before the response is sent, so a 2xx means committed (with the
+# default scope FastAPI runs the commit after sending, and a failed commit still answered 200).
+Db = Annotated[Connection, Depends(transaction, scope="function")]
+
+
+def bearer_key(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
-    """The practice of the Bearer key (401 otherwise). Its own short look-up, not the request's
-    transaction, so routes that wait (the Test button) hold no transaction."""
+    """The Bearer key as sent (401 without one), checked before any connection is taken."""
     key = credentials.credentials.strip() if credentials is not None else ""
     if not key:
         raise HTTPException(
             401, "missing API key (Authorization: Bearer <key>)", headers={"WWW-Authenticate": "Bearer"}
         )
-    with engine.connect() as conn:
-        practice_id = practice_for_key(conn, key, request.app.state.settings.api_key_secret)
+    return key
+
+
+def _practice(conn: Connection, key: str, settings: Settings) -> str:
+    practice_id = practice_for_key(conn, key, settings.api_key_secret)
     if practice_id is None:
         raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
     return practice_id
+
+
+def current_practice(
+    key: Annotated[str, Depends(bearer_key)],
+    db: Db,
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> str:
+    """The practice of the Bearer key (401 otherwise), looked up in the request's transaction:
+    the route's ``Db`` is the same cached dependency, so a request takes one pool connection."""
+    return _practice(db, key, settings)
+
+
+def practice_without_transaction(
+    key: Annotated[str, Depends(bearer_key)],
+    engine: Annotated[Engine, Depends(get_engine)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> str:
+    """Same, on a short connection of its own: for routes that wait (the Test button) and so
+    must not hold a transaction while they do."""
+    with engine.connect() as conn:
+        return _practice(conn, key, settings)
 
 
 def internal_caller(
@@ -89,10 +115,8 @@ def refuse_unknown_query(request: Request) -> None:
         )
 
 
-# scope="function": commit before the response is sent, so a 2xx means committed (with the
-# default scope FastAPI runs the commit after sending, and a failed commit still answered 200).
-Db = Annotated[Connection, Depends(transaction, scope="function")]
 Eng = Annotated[Engine, Depends(get_engine)]
 PracticeId = Annotated[str, Depends(current_practice)]
+PracticeIdNoTransaction = Annotated[str, Depends(practice_without_transaction)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 Internal = Depends(internal_caller)

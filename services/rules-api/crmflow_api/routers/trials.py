@@ -19,7 +19,7 @@ from crmflow.crm.models import NoNul, storable_json_errors
 from crmflow.rules_repo import get_rule
 from crmflow.triggers import TRIGGERS, TriggerSpec
 from crmflow.validation import FieldError
-from crmflow_api.deps import AppSettings, Eng, PracticeId
+from crmflow_api.deps import AppSettings, Eng, PracticeIdNoTransaction
 from crmflow_api.errors import AUTH_ERRORS, BAD_BODY, NOT_FOUND, not_found, raise_field_errors, require_uuid
 from crmflow_api.models import PipelineTestResult
 from crmflow_api.pipeline_wait import publish_test_event, wait_for_runs
@@ -80,7 +80,11 @@ async def _run(
 
 @router.post("/test", responses={**RESPONSES, **BAD_BODY})
 async def test_event(
-    body: TestEvent, practice_id: PracticeId, engine: Eng, settings: AppSettings, response: Response
+    body: TestEvent,
+    practice_id: PracticeIdNoTransaction,
+    engine: Eng,
+    settings: AppSettings,
+    response: Response,
 ) -> PipelineTestResult:
     """Write a real outbox event for the caller's practice and wait (default 10 s) for its runs."""
     trigger = TRIGGERS.get(body.eventName)
@@ -102,7 +106,7 @@ async def test_event(
 @router.post("/{rule_id}/test", responses={**RESPONSES, **NOT_FOUND, **BAD_BODY})
 async def test_rule(
     rule_id: str,
-    practice_id: PracticeId,
+    practice_id: PracticeIdNoTransaction,
     engine: Eng,
     settings: AppSettings,
     response: Response,
