@@ -26,6 +26,7 @@ from crmflow.commands import ActionCommand
 from crmflow.deadletter import dead_letter_headers
 from crmflow_runner import metrics
 from crmflow_runner.delivery import Record, Undelivered, produce_all
+from crmflow_runner.errors import field_errors
 from crmflow_runner.executor import Executor
 from crmflow_runner.retry import backoff_seconds, error_summary, is_outage, is_transient
 
@@ -49,8 +50,7 @@ def decode(msg: Message) -> dict[str, Any]:
     try:
         _COMMAND.validate_python(command)
     except ValidationError as exc:
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
-        raise Poison("invalid_command", detail) from None
+        raise Poison("invalid_command", field_errors(exc, limit=5)) from None
     return command
 
 

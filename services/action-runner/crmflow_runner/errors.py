@@ -1,4 +1,8 @@
-"""How the runner classifies failures (SPEC section 7)."""
+"""How the runner classifies failures (SPEC section 7), and how it words validation errors."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
 
 
 class PermanentActionError(Exception):
@@ -6,3 +10,8 @@ class PermanentActionError(Exception):
 
     Raised before the action wrote anything: the run fails at once, later actions are skipped.
     """
+
+
+def field_errors(exc: ValidationError, limit: int | None = None) -> str:
+    """``loc: message`` of each problem (the first ``limit``), joined with ``; ``."""
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:limit])

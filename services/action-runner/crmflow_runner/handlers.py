@@ -16,7 +16,7 @@ from crmflow.crm.models import PatientUpdate
 from crmflow.crm.serialize import DRAFT_FIELDS, to_json
 from crmflow.db.tables import message_drafts, notes, tasks
 from crmflow.outbox import emit
-from crmflow_runner.errors import PermanentActionError
+from crmflow_runner.errors import PermanentActionError, field_errors
 from crmflow_runner.run_context import RunContext
 
 Handler = Callable[[RunContext, Any], dict[str, Any]]
@@ -106,10 +106,6 @@ def draft_email(ctx: RunContext, args: Any) -> dict[str, Any]:
     return _draft(ctx, args, "email", args.subject)
 
 
-def _field_errors(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-
-
 def make_update_patient_fields(allowlist: Sequence[str]) -> Handler:
     def update_patient_fields(ctx: RunContext, args: Any) -> dict[str, Any]:
         errors = check_patient_fields(args.fields, allowlist)
@@ -118,7 +114,7 @@ def make_update_patient_fields(allowlist: Sequence[str]) -> Handler:
         try:
             values = PatientUpdate.model_validate(args.fields).values()
         except ValidationError as exc:
-            raise PermanentActionError(f"invalid fields: {_field_errors(exc)}") from None
+            raise PermanentActionError(f"invalid fields: {field_errors(exc)}") from None
         ctx.patients.get(ctx.practice_id, args.patientId)
         try:
             after, changes = update_patient(
@@ -146,4 +142,4 @@ def parse_args(model: type[BaseModel], args: Any) -> BaseModel:
     try:
         return model.model_validate(args)
     except ValidationError as exc:
-        raise PermanentActionError(f"invalid args: {_field_errors(exc)}") from None
+        raise PermanentActionError(f"invalid args: {field_errors(exc)}") from None
