@@ -58,6 +58,17 @@ def _json_operand(value: Any) -> None:
         raise OperandError(errors)
 
 
+def _negated(build: Callable[[tuple[str, ...], Any], Built]) -> Callable[[tuple[str, ...], Any], Built]:
+    """The operator true exactly where ``build``'s is false: same operand checks, same trace."""
+
+    def negated(path: tuple[str, ...], value: Any) -> Built:
+        built = build(path, value)
+        fn = built.fn
+        return Built(lambda d, now: not fn(d, now), built.actual, built.uses_now)
+
+    return negated
+
+
 # --- equality and membership -------------------------------------------------------------------
 
 
@@ -71,18 +82,6 @@ def _equals(path: tuple[str, ...], value: Any) -> Built:
         return Built(lambda d, now: get(d) is value, get)
     pred = equals_predicate(value)
     return Built(lambda d, now: pred(get(d)), get)
-
-
-def _not_equals(path: tuple[str, ...], value: Any) -> Built:
-    _json_operand(value)
-    get = make_getter(path)
-    kind = type(value)
-    if kind is str:
-        return Built(lambda d, now: get(d) != value, get)
-    if kind is bool or value is None:
-        return Built(lambda d, now: get(d) is not value, get)
-    pred = equals_predicate(value)
-    return Built(lambda d, now: not pred(get(d)), get)
 
 
 def _contains(path: tuple[str, ...], value: Any) -> Built:
@@ -119,12 +118,6 @@ def _in(path: tuple[str, ...], value: Any) -> Built:
     return Built(lambda d, now: member(get(d)), get)
 
 
-def _not_in(path: tuple[str, ...], value: Any) -> Built:
-    member = membership_predicate(_options(value))
-    get = make_getter(path)
-    return Built(lambda d, now: not member(get(d)), get)
-
-
 # --- presence ------------------------------------------------------------------------------------
 
 
@@ -136,16 +129,6 @@ def _exists(path: tuple[str, ...], value: Any) -> Built:
         return actual is not None and actual is not MISSING
 
     return Built(exists, get)
-
-
-def _not_exists(path: tuple[str, ...], value: Any) -> Built:
-    get = make_getter(path)
-
-    def not_exists(d: Any, now: datetime | None) -> bool:
-        actual = get(d)
-        return actual is None or actual is MISSING
-
-    return Built(not_exists, get)
 
 
 # --- strings -------------------------------------------------------------------------------------
@@ -275,16 +258,16 @@ def _changed_side(side: str) -> Callable[[tuple[str, ...], Any], Built]:
 
 _TABLE: Final[tuple[Operator, ...]] = (
     Operator("equals", True, _equals),
-    Operator("not_equals", True, _not_equals),
+    Operator("not_equals", True, _negated(_equals)),
     Operator("contains", True, _contains),
     Operator("exists", False, _exists),
-    Operator("not_exists", False, _not_exists),
+    Operator("not_exists", False, _negated(_exists)),
     Operator("greater_than", True, _ordering(operator.gt)),
     Operator("less_than", True, _ordering(operator.lt)),
     Operator("greater_than_or_equal", True, _ordering(operator.ge)),
     Operator("less_than_or_equal", True, _ordering(operator.le)),
     Operator("in", True, _in),
-    Operator("not_in", True, _not_in),
+    Operator("not_in", True, _negated(_in)),
     Operator("starts_with", True, _starts_with),
     Operator("ends_with", True, _ends_with),
     Operator("matches", True, _matches),
