@@ -42,10 +42,3 @@ def evaluated(engine: Engine, aggregate_id: str, name: str, timeout: float = 15,
 def runs_of(engine: Engine, event_id: str) -> list[Any]:
     with engine.connect() as conn:
         return conn.execute(_RUNS, {"event": event_id}).all()
-
-
-def run_of(engine: Engine, aggregate_id: str, name: str, rule_id: str, timeout: float = 15) -> Any:
-    """The one run of ``rule_id`` for the entity's (single) ``name`` event."""
-    (event,) = evaluated(engine, aggregate_id, name, timeout)
-    (run,) = [r for r in runs_of(engine, event.id) if r.rule_id == rule_id]
-    return run
