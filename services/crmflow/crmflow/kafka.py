@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 
 from crmflow.settings import Settings
 from crmflow.topics import DLQ_MAX_BYTES, TOPICS, TopicSpec
 
-log = logging.getLogger(__name__)
 # librdkafka's own messages go through Python logging (JSON lines), not straight to stderr.
 _LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 
@@ -80,7 +79,7 @@ def create_topics(settings: Settings) -> list[str]:
         try:
             future.result()
         except KafkaException as exc:
-            if exc.args[0].code() != 36:  # TOPIC_ALREADY_EXISTS: another process won the race
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # another process won the race
                 raise
     return [t.topic for t in new]
 
