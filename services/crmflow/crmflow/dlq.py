@@ -117,9 +117,7 @@ def read_dead_letters(settings: Settings, *, timeout: float = 15.0) -> Iterator[
             if msg is None:
                 raise TimeoutError(f"no record from {topics.DEAD_LETTERS} within {timeout} s")
             err = msg.error()
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    continue
+            if err is not None:  # no end-of-partition events: enable.partition.eof is off
                 raise RuntimeError(err.str())
             partition, offset = msg.partition() or 0, msg.offset() or 0
             positions[partition] = offset
