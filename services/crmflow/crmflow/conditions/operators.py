@@ -140,24 +140,19 @@ def _string_operand(value: Any) -> str:
     return value
 
 
-def _starts_with(path: tuple[str, ...], value: Any) -> Built:
-    prefix, get = _string_operand(value), make_getter(path)
+def _affix(test: Callable[[str, str], bool]) -> Callable[[tuple[str, ...], Any], Built]:
+    """Build ``starts_with`` (``str.startswith``) or ``ends_with``: true only for a string field."""
 
-    def starts_with(d: Any, now: datetime | None) -> bool:
-        actual = get(d)
-        return type(actual) is str and actual.startswith(prefix)
+    def build(path: tuple[str, ...], value: Any) -> Built:
+        affix, get = _string_operand(value), make_getter(path)
 
-    return Built(starts_with, get)
+        def has_affix(d: Any, now: datetime | None) -> bool:
+            actual = get(d)
+            return type(actual) is str and test(actual, affix)
 
+        return Built(has_affix, get)
 
-def _ends_with(path: tuple[str, ...], value: Any) -> Built:
-    suffix, get = _string_operand(value), make_getter(path)
-
-    def ends_with(d: Any, now: datetime | None) -> bool:
-        actual = get(d)
-        return type(actual) is str and actual.endswith(suffix)
-
-    return Built(ends_with, get)
+    return build
 
 
 def _matches(path: tuple[str, ...], value: Any) -> Built:
@@ -268,8 +263,8 @@ _TABLE: Final[tuple[Operator, ...]] = (
     Operator("less_than_or_equal", True, _ordering(operator.le)),
     Operator("in", True, _in),
     Operator("not_in", True, _negated(_in)),
-    Operator("starts_with", True, _starts_with),
-    Operator("ends_with", True, _ends_with),
+    Operator("starts_with", True, _affix(str.startswith)),
+    Operator("ends_with", True, _affix(str.endswith)),
     Operator("matches", True, _matches),
     Operator("changed", False, _changed),
     Operator("changed_to", True, _changed_side("to")),
