@@ -30,7 +30,7 @@ def tail(settings):
 
 def test_an_outbox_row_becomes_a_keyed_record_with_headers(engine, practice, tail):
     patients = tail(topics.PATIENT)
-    entity_id = str(uuid.uuid4())
+    entity_id, correlation_id, causation_id = (str(uuid.uuid4()) for _ in range(3))
     with engine.begin() as conn:
         envelope = write_event(
             conn,
@@ -41,6 +41,9 @@ def test_an_outbox_row_becomes_a_keyed_record_with_headers(engine, practice, tai
                 entity_type="patient",
                 entity_id=entity_id,
                 data={"patient": {"id": entity_id}},
+                correlation_id=correlation_id,
+                causation_id=causation_id,
+                depth=1,
             ),
         )
     msg = patients.find(lambda m: m.key() == entity_id.encode())
@@ -48,9 +51,11 @@ def test_an_outbox_row_becomes_a_keyed_record_with_headers(engine, practice, tai
     assert headers["id"] == envelope["id"]
     assert headers["practiceId"] == practice["id"]
     assert headers["eventName"] == "crm/patient.created"
+    assert (headers["correlationId"], headers["causationId"]) == (correlation_id, causation_id)
     value = json.loads(msg.value())
     assert value == envelope
     assert value["occurredAt"]  # set by the database
+    assert (value["correlationId"], value["causationId"], value["depth"]) == (correlation_id, causation_id, 1)
 
 
 def test_a_rolled_back_write_never_reaches_kafka(engine, practice, tail):
