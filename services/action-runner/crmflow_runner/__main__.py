@@ -9,6 +9,7 @@ import threading
 from crmflow.logs import configure_logging
 from crmflow.settings import get_settings
 from crmflow_runner.bootstrap import bootstrap
+from crmflow_runner.consumer import SERVICE
 from crmflow_runner.http import serve
 
 log = logging.getLogger("crmflow_runner")
@@ -16,7 +17,7 @@ log = logging.getLogger("crmflow_runner")
 
 def main() -> None:
     settings = get_settings()
-    configure_logging(settings.log_level, service="action-runner")
+    configure_logging(settings.log_level, service=SERVICE)
     runner = bootstrap(settings)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: runner.stop.set())

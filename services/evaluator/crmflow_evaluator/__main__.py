@@ -8,9 +8,7 @@ import faust
 
 from crmflow.logs import configure_logging, logging_config
 from crmflow.settings import get_settings
-from crmflow_evaluator.app import build_app
-
-SERVICE = "evaluator"
+from crmflow_evaluator.app import SERVICE, build_app
 
 
 def main() -> None:
