@@ -245,6 +245,8 @@ class Executor:
     def _schedule(self, ctx: RunContext, index: int, action: dict[str, Any]) -> None:
         args = parse_args(ACTION_TYPES[DELAY], render_args(action.get("args") or {}, ctx.context))
         # The database's clock, which the scheduler compares due times with (no host clock skew).
+        # Read per delay, not once a batch: a patient's delays of one batch then get increasing due
+        # times, and the scheduler's ORDER BY due_at keeps them in order.
         now = ctx.patients.conn.execute(select(func.clock_timestamp())).scalar_one()
         due_at = now + timedelta(seconds=args.seconds)  # type: ignore[attr-defined]
         ctx.writes.add(
