@@ -59,48 +59,38 @@ def _leaf(operator: str, value: st.SearchStrategy[Any] | None) -> st.SearchStrat
     return st.builds(lambda f, v: {"field": f, "operator": operator, "value": v}, fields, value)
 
 
-leaves = st.one_of(
-    *[_leaf(op, json_values) for op in ("equals", "not_equals", "contains", "changed_to", "changed_from")],
-    *[_leaf(op, None) for op in ("exists", "not_exists", "changed")],
-    *[
-        _leaf(op, order_values)
-        for op in ("greater_than", "less_than", "greater_than_or_equal", "less_than_or_equal")
-    ],
-    *[_leaf(op, st.lists(json_values, max_size=5)) for op in ("in", "not_in")],
-    *[_leaf(op, st.text(max_size=3)) for op in ("starts_with", "ends_with")],
-    _leaf("matches", regexes),
-    *[_leaf(op, durations) for op in ("within_next", "within_last")],
-)
-conditions = st.recursive(
-    leaves,
-    lambda children: st.one_of(
-        st.builds(lambda cs: {"operator": "and", "conditions": cs}, st.lists(children, max_size=4)),
-        st.builds(lambda cs: {"operator": "or", "conditions": cs}, st.lists(children, max_size=4)),
-        st.builds(lambda c: {"operator": "not", "conditions": [c]}, children),
+OPERANDS: dict[str, st.SearchStrategy[Any] | None] = {  # leaf operator -> its operands (None: none)
+    **dict.fromkeys(("equals", "not_equals", "contains", "changed_to", "changed_from"), json_values),
+    **dict.fromkeys(("exists", "not_exists", "changed"), None),
+    **dict.fromkeys(
+        ("greater_than", "less_than", "greater_than_or_equal", "less_than_or_equal"), order_values
     ),
-    max_leaves=8,
-)
+    **dict.fromkeys(("in", "not_in"), st.lists(json_values, max_size=5)),
+    **dict.fromkeys(("starts_with", "ends_with"), st.text(max_size=3)),
+    "matches": regexes,
+    **dict.fromkeys(("within_next", "within_last"), durations),
+}
+leaves = st.one_of(*[_leaf(op, value) for op, value in OPERANDS.items()])
 
 
 def _not(c: dict[str, Any]) -> dict[str, Any]:
     return {"operator": "not", "conditions": [c]}
 
 
-def test_the_strategies_cover_every_operator() -> None:
-    covered = {
-        "equals",
-        "not_equals",
-        "contains",
-        "changed_to",
-        "changed_from",
-        "exists",
-        "not_exists",
-        "changed",
+def _groups(children: st.SearchStrategy[Any]) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
+    return {
+        "and": st.builds(lambda cs: {"operator": "and", "conditions": cs}, st.lists(children, max_size=4)),
+        "or": st.builds(lambda cs: {"operator": "or", "conditions": cs}, st.lists(children, max_size=4)),
+        "not": st.builds(_not, children),
     }
-    covered |= {"greater_than", "less_than", "greater_than_or_equal", "less_than_or_equal", "in", "not_in"}
-    covered |= {"starts_with", "ends_with", "matches", "within_next", "within_last"}
-    assert covered == OPERATORS
-    assert {"and", "or", "not"} == GROUP_OPERATORS
+
+
+conditions = st.recursive(leaves, lambda children: st.one_of(*_groups(children).values()), max_leaves=8)
+
+
+def test_the_strategies_cover_every_operator() -> None:
+    assert set(OPERANDS) == OPERATORS
+    assert set(_groups(leaves)) == GROUP_OPERATORS
 
 
 @given(field=fields, value=json_values, data=data_objects)
