@@ -36,10 +36,10 @@ DATA: dict[str, Any] = {
 }
 
 
-def leaf(field: str, operator: str, value: Any = None, **extra: Any) -> dict[str, Any]:
+def leaf(field: str, operator: str, value: Any = None) -> dict[str, Any]:
     node: dict[str, Any] = {"field": field, "operator": operator}
-    if operator not in {"exists", "not_exists", "changed"} or "value" in extra:
-        node["value"] = extra.pop("value", value)
+    if operator not in {"exists", "not_exists", "changed"}:
+        node["value"] = value
     return node
 
 
@@ -431,10 +431,6 @@ class TestExplain:
         assert items["actual"] == "<array of 1000 items>"
         assert big["actual"].startswith("<integer")
         assert len(json.dumps(trace)) < 1000
-
-    @pytest.mark.parametrize(("field", "operator", "value", "expected"), CASES[:40])
-    def test_trace_agrees_with_evaluate(self, field: str, operator: str, value: Any, expected: bool) -> None:
-        assert explain(leaf(field, operator, value), DATA)["matched"] is expected
 
 
 def test_compiled_condition_is_reusable_across_events() -> None:
