@@ -110,19 +110,22 @@ def list_rules(
 def update_rule(conn: Connection, practice_id: str, rule_id: str, changes: Mapping[str, Any]) -> dict | None:
     """Apply a partial update; bumps ``version`` when anything is given."""
     values = {RULE_FIELDS[k]: changes[k] for k in EDITABLE if k in changes}
-    query = update(automation_rules).where(_live(practice_id), automation_rules.c.id == rule_id)
-    if values:
-        query = query.values(
-            version=automation_rules.c.version + 1, updated_at=func.clock_timestamp(), **values
+    if not values:
+        return get_rule(conn, practice_id, rule_id)
+    row = (
+        conn.execute(
+            update(automation_rules)
+            .where(_live(practice_id), automation_rules.c.id == rule_id)
+            .values(version=automation_rules.c.version + 1, updated_at=func.clock_timestamp(), **values)
+            .returning(automation_rules)
         )
-    else:
-        query = query.values(version=automation_rules.c.version)
-    row = conn.execute(query.returning(automation_rules)).mappings().first()
+        .mappings()
+        .first()
+    )
     if row is None:
         return None
     rule = to_json(row, RULE_FIELDS)
-    if values:
-        _publish(conn, rule)
+    _publish(conn, rule)
     return rule
 
 
