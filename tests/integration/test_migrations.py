@@ -11,8 +11,10 @@ pytestmark = pytest.mark.integration
 
 
 def test_migrated_schema_matches_the_table_definitions(engine):
+    # Server defaults too (Alembic skips them unless asked): statuses, timestamps and ids rely on them.
+    opts = {"compare_type": True, "compare_server_default": True}
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts=opts), metadata)
     assert diff == []
 
 
