@@ -88,7 +88,7 @@ def _expr(node: _Leaf | _Group, src: _Source) -> str:
             return "True" if node.operator == "and" else "False"
         return "(" + f" {node.operator} ".join(parts) + ")"
     src.leaves += 1
-    return _leaf(node, src) or f"{src.const(node.built.fn)}(d, now)"
+    return _leaf(node, src) or f"{src.const(node.fn)}(d, now)"
 
 
 def _leaf(leaf: _Leaf, src: _Source) -> str | None:

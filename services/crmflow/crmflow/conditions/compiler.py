@@ -73,8 +73,16 @@ class _Leaf:
             head["value"] = summarise(self.value)
         object.__setattr__(self, "head", head)
 
+    @property
+    def fn(self) -> LeafFn:
+        return self.built.fn
+
+    @property
+    def uses_now(self) -> bool:
+        return self.built.uses_now
+
     def explain(self, data: Any, now: datetime | None) -> tuple[bool, dict[str, Any]]:
-        passed = self.built.fn(data, now)
+        passed = self.fn(data, now)
         trace = self.head.copy()
         if isinstance(trace.get("value"), list | dict):  # callers own their trace: no shared parts
             trace["value"] = copy.deepcopy(trace["value"])
@@ -94,6 +102,10 @@ class _Group:
     operator: str
     children: tuple[_Leaf | _Group, ...]
     fn: LeafFn = dataclass_field(compare=False)
+
+    @property
+    def uses_now(self) -> bool:
+        return any(child.uses_now for child in self.children)
 
     def explain(self, data: Any, now: datetime | None) -> tuple[bool, dict[str, Any]]:
         # Every child is explained (no short-circuit) so a dry-run shows each failing condition;
@@ -127,15 +139,13 @@ class CompiledCondition:
     def __init__(self, root: _Leaf | _Group | None, codegen: Codegen = "lazy") -> None:
         self._root = root
         self._calls = 0
-        self._closure: LeafFn = (
-            _always if root is None else root.fn if isinstance(root, _Group) else root.built.fn
-        )
+        self._closure: LeafFn = _always if root is None else root.fn
         self._fn: LeafFn = self._closure
         if root is not None and codegen == "eager":
             self._fn = generate(root) or self._closure
         elif root is not None and codegen == "lazy":
             self._fn = self._warm_up
-        self.uses_now = _uses_now(root)
+        self.uses_now = root is not None and root.uses_now
 
     def _warm_up(self, data: Any, now: datetime | None) -> bool:
         self._calls += 1
@@ -157,14 +167,6 @@ class CompiledCondition:
 
     def __repr__(self) -> str:
         return f"<CompiledCondition {'always' if self._root is None else self._root.operator}>"
-
-
-def _uses_now(node: _Leaf | _Group | None) -> bool:
-    if node is None:
-        return False
-    if isinstance(node, _Leaf):
-        return node.built.uses_now
-    return any(_uses_now(child) for child in node.children)
 
 
 def compile_condition(condition: Any, *, codegen: Codegen = "lazy") -> CompiledCondition:
@@ -264,8 +266,7 @@ def _compile_group(
             children.append(child)
     if len(errors) > start:
         return None
-    fns = [c.fn if isinstance(c, _Group) else c.built.fn for c in children]
-    return _Group(operator, tuple(children), _combine(operator, fns))
+    return _Group(operator, tuple(children), _combine(operator, [c.fn for c in children]))
 
 
 def _operands(
