@@ -46,7 +46,6 @@ class UnsafePattern(ValueError):
 
 @dataclass(frozen=True)
 class SafeRegex:
-    pattern: str
     regex: re.Pattern[str]
     max_subject: int
 
@@ -81,7 +80,7 @@ def compile_safe_regex(pattern: str) -> SafeRegex:
             "pattern is too expensive to evaluate (too many variable-length repeats): "
             "anchor it with ^ or use fewer '*', '+' and '{m,n}'"
         )
-    return SafeRegex(pattern, regex, max_subject)
+    return SafeRegex(regex, max_subject)
 
 
 def _is_dot_star(item: Any) -> bool:
