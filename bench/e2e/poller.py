@@ -4,7 +4,7 @@ Every ``--interval`` seconds it publishes the pending outbox rows of one practic
 first, in batches until none is left: SELECT ... FOR UPDATE SKIP LOCKED, produce each row to
 the topic Debezium's EventRouter would route it to, with the same key (aggregate id), value
 (the payload's JSON text, byte for byte as Debezium sends it) and headers (id, practiceId,
-eventName, correlationId, causationId), wait until the broker has acknowledged all of them,
+eventName, correlationId, causationId, rulesSeq), wait until the broker has acknowledged all of them,
 then mark them published and commit. A crash between the broker's ack and the commit
 publishes them again on the next poll (at-least-once, like CDC; the runner dedupes).
 
@@ -37,7 +37,7 @@ from crmflow.topics import topic_for_aggregate
 
 _PENDING = """
 SELECT id::text, aggregate_type, aggregate_id, payload::text, practice_id::text, event_name,
-       correlation_id, causation_id
+       correlation_id, causation_id, rules_seq::text
 FROM outbox_events
 WHERE status = 'pending' AND practice_id = %s
 ORDER BY created_at
@@ -65,9 +65,9 @@ def publish_batch(conn: psycopg.Connection[Any], producer: Producer, practice_id
 
     with conn.transaction():
         rows = conn.execute(_PENDING, (practice_id, limit)).fetchall()
-        for event_id, aggregate_type, aggregate_id, payload, practice, name, correlation, causation in rows:
+        for event_id, aggregate, aggregate_id, payload, practice, name, correlation, causation, seq in rows:
             producer.produce(
-                topic_for_aggregate(aggregate_type),
+                topic_for_aggregate(aggregate),
                 key=aggregate_id,
                 value=payload,
                 headers=[
@@ -76,6 +76,7 @@ def publish_batch(conn: psycopg.Connection[Any], producer: Producer, practice_id
                     ("eventName", name),
                     ("correlationId", correlation),
                     ("causationId", causation),
+                    ("rulesSeq", seq),
                 ],
                 on_delivery=delivered,
             )

@@ -32,6 +32,10 @@ def test_an_outbox_row_becomes_a_keyed_record_with_headers(engine, practice, tai
     patients = tail(topics.PATIENT)
     entity_id, correlation_id, causation_id = (str(uuid.uuid4()) for _ in range(3))
     with engine.begin() as conn:
+        conn.execute(  # as if the practice had changed its rules 41 times
+            text("UPDATE practices SET rules_seq = 41 WHERE id = :p"), {"p": practice["id"]}
+        )
+    with engine.begin() as conn:
         envelope = write_event(
             conn,
             event_row(
@@ -52,6 +56,7 @@ def test_an_outbox_row_becomes_a_keyed_record_with_headers(engine, practice, tai
     assert headers["practiceId"] == practice["id"]
     assert headers["eventName"] == "crm/patient.created"
     assert (headers["correlationId"], headers["causationId"]) == (correlation_id, causation_id)
+    assert headers["rulesSeq"] == "41"  # the practice's rule changes committed before the event
     value = json.loads(msg.value())
     assert value == envelope
     assert value["occurredAt"]  # set by the database
@@ -74,7 +79,8 @@ def test_a_rolled_back_write_never_reaches_kafka(engine, practice, tail):
 def test_rule_state_and_tombstones_reach_the_compacted_rules_topic(engine, practice, tail):
     rules = tail(topics.RULES)
     rule_id = str(uuid.uuid4())
-    for rule_state in ({"id": rule_id, "version": 1}, None):  # the rule, then its deletion
+    # the rule, then its deletion, as the practice's rule changes number 7 and 8
+    for rules_seq, rule_state in ((7, {"id": rule_id, "version": 1}), (8, None)):
         with engine.begin() as conn:
             publish_state(
                 conn,
@@ -83,11 +89,14 @@ def test_rule_state_and_tombstones_reach_the_compacted_rules_topic(engine, pract
                 aggregate_id=rule_id,
                 name=RULE_CHANGED,
                 state=rule_state,
+                rules_seq=rules_seq,
             )
     state = rules.find(lambda m: m.key() == rule_id.encode())
     assert json.loads(state.value()) == {"id": rule_id, "version": 1}
+    assert dict(state.headers())["rulesSeq"] == b"7"
     tombstone = rules.find(lambda m: m.key() == rule_id.encode())
     assert tombstone.value() is None
+    assert dict(tombstone.headers())["rulesSeq"] == b"8"  # deletions are numbered too
     with engine.connect() as conn:  # state rows never accumulate in the outbox table
         assert (
             conn.execute(

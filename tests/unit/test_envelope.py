@@ -44,8 +44,6 @@ def test_a_valid_event_parses_and_matches_the_contract_model():
         (json.dumps(event(entityId=7)).encode(), "missing_entityId"),
         (json.dumps(event(correlationId="")).encode(), "bad_correlationId"),
         (json.dumps(event(causationId=3)).encode(), "bad_causationId"),
-        (json.dumps(event(onlyRuleId="r1", onlyRuleVersion=0)).encode(), "bad_onlyRuleVersion"),
-        (json.dumps(event(onlyRuleId="r1", onlyRuleVersion=True)).encode(), "bad_onlyRuleVersion"),
         (b" " * (MAX_EVENT_BYTES + 1), "too_large"),
     ],
 )

@@ -32,9 +32,6 @@ class EventEnvelope(BaseModel):
     onlyRuleId: str | None = Field(
         None, description="Set by the Test button: only this rule runs (even when disabled)."
     )
-    onlyRuleVersion: int | None = Field(
-        None, ge=1, description="The version of onlyRuleId that was saved; the evaluator waits for it."
-    )
 
 
 class BadEvent(ValueError):
@@ -74,9 +71,6 @@ def parse_event(raw: bytes | None) -> dict[str, Any]:
         value = event.get(key)
         if value is not None and (not isinstance(value, str) or not value):
             raise BadEvent(f"bad_{key}", f"{key} must be a non-empty string or null")
-    version = event.get("onlyRuleVersion")
-    if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
-        raise BadEvent("bad_onlyRuleVersion", "onlyRuleVersion must be a positive integer or null")
     depth = event.get("depth", 0)
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
         raise BadEvent("bad_depth", "depth must be a non-negative integer")

@@ -35,20 +35,25 @@ RULE_CHANGED = "crmflow/rule.changed"
 INSERT_EVENT = text(
     """
     INSERT INTO outbox_events (id, practice_id, aggregate_type, aggregate_id, event_name, payload,
-                               correlation_id, causation_id, depth, created_at)
+                               correlation_id, causation_id, depth, created_at, rules_seq)
     SELECT :id, :practice_id, :aggregate_type, :aggregate_id, :event_name,
            CAST(:payload AS jsonb) || jsonb_build_object('occurredAt', to_json(t.now)),
-           :correlation_id, :causation_id, :depth, t.now
+           :correlation_id, :causation_id, :depth, t.now,
+           COALESCE((SELECT rules_seq FROM practices WHERE id = :practice_id), 0)
     FROM (SELECT clock_timestamp() AS now) AS t
     RETURNING payload
     """
 )
-"""Inserts one event row from ``event_row``'s parameters; the database adds ``occurredAt``."""
+"""Inserts one event row from ``event_row``'s parameters; the database adds ``occurredAt`` and
+stamps the practice's ``rules_seq`` (header ``rulesSeq``): every rule change committed before this
+statement applies to the event (the evaluator waits until its index has reached that number)."""
 
 _INSERT_STATE = text(
     """
-    INSERT INTO outbox_events (id, practice_id, aggregate_type, aggregate_id, event_name, payload)
-    VALUES (:id, :practice_id, :aggregate_type, :aggregate_id, :event_name, CAST(:payload AS jsonb))
+    INSERT INTO outbox_events (id, practice_id, aggregate_type, aggregate_id, event_name, payload,
+                               rules_seq)
+    VALUES (:id, :practice_id, :aggregate_type, :aggregate_id, :event_name, CAST(:payload AS jsonb),
+            :rules_seq)
     """
 )
 _DELETE_STATE = text("DELETE FROM outbox_events WHERE id = :id")
@@ -66,7 +71,6 @@ def event_row(
     causation_id: str | None = None,
     depth: int = 0,
     only_rule_id: str | None = None,
-    only_rule_version: int | None = None,
 ) -> dict[str, Any]:
     """The bind parameters of ``INSERT_EVENT`` for one event (pure: a new id, the envelope)."""
     event_id = str(uuid.uuid4())
@@ -83,7 +87,6 @@ def event_row(
     }
     if only_rule_id:
         envelope["onlyRuleId"] = only_rule_id
-        envelope["onlyRuleVersion"] = only_rule_version
     return {
         "id": event_id,
         "practice_id": practice_id,
@@ -105,10 +108,16 @@ def write_event(conn: Connection, row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def trigger_event_row(
-    practice_id: str, name: str, entity_id: str, data: Mapping[str, Any], cause: Cause = USER
+    practice_id: str,
+    name: str,
+    entity_id: str,
+    data: Mapping[str, Any],
+    cause: Cause = USER,
+    only_rule_id: str | None = None,
 ) -> dict[str, Any]:
     """``event_row`` for one of crmflow's trigger events: the trigger catalog says its topic
-    (aggregate) and entity type; ``cause`` carries correlation, causation and depth."""
+    (aggregate) and entity type; ``cause`` carries correlation, causation and depth;
+    ``only_rule_id`` makes only that rule run (the Test button)."""
     trigger = get_trigger(name)
     return event_row(
         practice_id=practice_id,
@@ -120,6 +129,7 @@ def trigger_event_row(
         correlation_id=cause.correlation_id,
         causation_id=cause.causation_id,
         depth=cause.depth,
+        only_rule_id=only_rule_id,
     )
 
 
@@ -143,8 +153,12 @@ def publish_state(
     aggregate_id: str,
     name: str,
     state: Mapping[str, Any] | None,
+    rules_seq: int,
 ) -> None:
     """Publish the latest state of an aggregate to its compacted topic (None -> tombstone).
+
+    ``rules_seq`` travels as the record's ``rulesSeq`` header, tombstones included: for a rule,
+    the practice's rule-change number this state is (``crmflow.rules_repo``).
 
     The row is deleted in the same transaction: Debezium still reads the insert from the WAL and
     the publication streams inserts only, so state rows never accumulate in the outbox table.
@@ -159,6 +173,7 @@ def publish_state(
             "aggregate_id": aggregate_id,
             "event_name": name,
             "payload": None if state is None else json.dumps(state, default=str),
+            "rules_seq": rules_seq,
         },
     )
     conn.execute(_DELETE_STATE, {"id": row_id})

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, func, insert, select, update
 
 from crmflow.crm.serialize import to_json
-from crmflow.db.tables import automation_rules
+from crmflow.db.tables import automation_rules, practices
 from crmflow.outbox import RULE_AGGREGATE, RULE_CHANGED, publish_state
 
 RULE_FIELDS: dict[str, str] = {
@@ -44,6 +44,15 @@ class Rule(BaseModel):
 
 
 def _publish(conn: Connection, rule: Mapping[str, Any], *, deleted: bool = False) -> None:
+    """Publish a rule change, numbered by the practice's next ``rules_seq``: the practice row's
+    lock orders the practice's rule changes, and events written after the commit carry that
+    number, so the evaluator knows it must hold this change before evaluating them."""
+    rules_seq = conn.execute(
+        update(practices)
+        .where(practices.c.id == rule["practiceId"])
+        .values(rules_seq=practices.c.rules_seq + 1)
+        .returning(practices.c.rules_seq)
+    ).scalar_one()
     publish_state(
         conn,
         practice_id=rule["practiceId"],
@@ -51,6 +60,7 @@ def _publish(conn: Connection, rule: Mapping[str, Any], *, deleted: bool = False
         aggregate_id=rule["id"],
         name=RULE_CHANGED,
         state=None if deleted else rule,
+        rules_seq=rules_seq,
     )
 
 

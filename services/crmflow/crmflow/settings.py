@@ -66,8 +66,8 @@ class Settings(BaseSettings):
     evaluator_batch_seconds: float = 0.005
     rules_catch_up_seconds: float = Field(
         default=2.0,
-        description="Before each batch the evaluator waits (at most this long) until it holds every "
-        "rule record already on crm.rule, so a rule saved before an event applies to it.",
+        description="How long the evaluator holds an event until it has every rule change of the "
+        "practice saved before the event (its rulesSeq header), so such a rule applies to it.",
     )
 
     # action-runner

@@ -41,11 +41,19 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(MESSAGE, None, {"max.message.bytes": str(EVENT_MAX_BYTES)}),
     TopicSpec(COMMANDS, None, {"max.message.bytes": str(COMMAND_MAX_BYTES)}),
     # Rules are read from the start by every evaluator worker: compaction keeps the latest
-    # version of every rule forever (auto-created topics would expire them after 7 days).
+    # version of every rule forever (auto-created topics would expire them after 7 days), and
+    # a deleted rule's tombstone too: its rulesSeq header is how a worker loading the topic learns
+    # the practice's latest rule change when that change was a deletion.
     TopicSpec(
         RULES,
         1,
-        {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": "3600000"},
+        {
+            "cleanup.policy": "compact",
+            "min.compaction.lag.ms": "0",
+            "segment.ms": "3600000",
+            # ~100 years, not Long.MAX: the cleaner adds it to the clock (KIP-534 delete horizon)
+            "delete.retention.ms": str(100 * 365 * 24 * 3600 * 1000),
+        },
     ),
     TopicSpec(
         DEAD_LETTERS,

@@ -24,7 +24,7 @@ from crmflow_evaluator import metrics
 from crmflow_evaluator.evaluation import evaluate_event
 from crmflow_evaluator.kafka_auth import aiokafka_auth, faust_credentials
 from crmflow_evaluator.publisher import Out, publish_batch
-from crmflow_evaluator.records import encode_command, header_ids
+from crmflow_evaluator.records import encode_command, header_ids, header_rules_seq
 from crmflow_evaluator.rules_index import RulesIndex
 from crmflow_evaluator.rules_loader import RulesLoader
 
@@ -142,7 +142,6 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
             settings.evaluator_batch_size, within=settings.evaluator_batch_seconds
         ):
             await loader.ready.wait()
-            await loader.catch_up(settings.rules_catch_up_seconds)
             started = time.perf_counter()
             pending: list[tuple[EventT, list[Out]]] = []
             for event in batch:
@@ -151,12 +150,10 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
                     if isinstance(parsed, Out):
                         pending.append((event, [parsed]))
                         continue
-                    if parsed.get("onlyRuleId"):
-                        await loader.wait_for_rule(
-                            parsed["practiceId"],
-                            parsed["onlyRuleId"],
-                            parsed.get("onlyRuleVersion") or 1,
-                            settings.rules_catch_up_seconds,
+                    rules_seq = header_rules_seq(event.message.headers)
+                    if loader.rules_seq(parsed["practiceId"]) < rules_seq:  # rule changes in flight
+                        await loader.wait_for_rules_seq(
+                            parsed["practiceId"], rules_seq, settings.rules_catch_up_seconds
                         )
                     pending.append((event, handle(event, parsed)))
                 except Exception as exc:  # never crash the worker on one event

@@ -23,11 +23,30 @@ def encode_command(message: dict[str, Any], raw_event: bytes) -> bytes:
 HEADER_IDS = {"id": "eventId", "correlationId": "correlationId", "causationId": "causationId"}
 
 
-def header_ids(headers: Iterable[tuple[str, Any]] | Mapping[str, Any] | None) -> dict[str, str]:
+Headers = Iterable[tuple[str, Any]] | Mapping[str, Any] | None
+
+
+def _pairs(headers: Headers) -> Iterable[tuple[str, Any]]:
+    return headers.items() if isinstance(headers, Mapping) else (headers or [])
+
+
+def header_ids(headers: Headers) -> dict[str, str]:
     """The ids a record's headers carry (log fields of a record whose value cannot be read)."""
-    pairs = headers.items() if isinstance(headers, Mapping) else (headers or [])
+    pairs = _pairs(headers)
     return {
         HEADER_IDS[k]: v.decode(errors="replace") if isinstance(v, bytes) else str(v)
         for k, v in pairs
         if k in HEADER_IDS and v
     }
+
+
+def header_rules_seq(headers: Headers) -> int:
+    """An event's ``rulesSeq`` header: its practice's rule changes saved before it (0 if absent
+    or unreadable: an event from elsewhere than the outbox waits for nothing)."""
+    for k, v in _pairs(headers):
+        if k == "rulesSeq" and v:
+            try:
+                return int(v)
+            except ValueError:
+                return 0
+    return 0

@@ -4,9 +4,11 @@ A group-less consumer reads every partition from the beginning; ``ready`` is set
 caught up with the end offsets seen at start, and the agent holds events until then. Should the
 consumer fail, a new one resumes where it stopped (the index stays as it is meanwhile).
 
-``catch_up`` is the read-your-writes barrier the agent passes before each batch: the index holds
-every rule record already on the topic, so a rule saved before an event was written applies to
-that event (Debezium streams the WAL in commit order: the rule's record is produced first).
+Read-your-writes: every rule change is numbered per practice (header ``rulesSeq``, from
+``practices.rules_seq``) and every event carries the number current when it was written, so
+``wait_for_rules_seq`` holds an event until the index has every rule change saved before it.
+Waiting for records already on the topic would not do: order across topics is not commit order
+(a burst of rule changes can still be queued in Connect when the next event reaches Kafka).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -41,9 +43,7 @@ class RulesLoader:
         self.ready = asyncio.Event()
         self.retry_seconds = retry_seconds
         self._positions: dict[TopicPartition, int] = {}  # next offset to read, per partition
-        self._consumer: AIOKafkaConsumer | None = None
-        self._offsets: AIOKafkaConsumer | None = None  # end offsets for catch_up
-        self._partitions_held: list[TopicPartition] = []
+        self._rules_seq: dict[str, int] = {}  # per practice: the latest rule change held
 
     async def run(self) -> None:
         while True:
@@ -64,18 +64,10 @@ class RulesLoader:
             auto_offset_reset="earliest",
             fetch_max_wait_ms=100,
         )
-        # catch_up asks for end offsets on a connection of its own: on the following consumer's,
-        # a ListOffsets request waits behind the long-polling fetch (~fetch_max_wait_ms, measured
-        # 87 ms a batch by make bench), which every batch would pay.
-        offsets = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, **self.auth, group_id=None)
         await consumer.start()
-        await offsets.start()
-        self._offsets = offsets
         try:
             await self._follow(consumer)
         finally:
-            self._consumer = self._offsets = None
-            await offsets.stop()
             await consumer.stop()
 
     async def _follow(self, consumer: AIOKafkaConsumer) -> None:
@@ -88,13 +80,13 @@ class RulesLoader:
             else:
                 await consumer.seek_to_beginning(tp)
         end = await consumer.end_offsets(partitions)
-        self._consumer, self._partitions_held = consumer, partitions
         records = 0
         while True:
             batch = await consumer.getmany(timeout_ms=200, max_records=5000)
             for tp, tp_records in batch.items():
                 for record in tp_records:
                     self._apply(record.key, record.value)
+                    self._note_rules_seq(record.headers)
                     records += 1
                 if tp_records:
                     self._positions[tp] = tp_records[-1].offset + 1
@@ -112,41 +104,23 @@ class RulesLoader:
                     )
             RULES_LOADED.set(len(self.index))
 
-    async def catch_up(self, timeout: float) -> bool:
-        """Wait until every rule record now on the topic is in the index (False on timeout)."""
-        consumer, offsets, partitions = self._consumer, self._offsets, self._partitions_held
-        if consumer is None or offsets is None or not partitions:
-            return False
-        try:
-            end = await offsets.end_offsets(partitions)
-        except Exception as exc:  # the loop below must not stall events on a metadata hiccup
-            log.warning("rules end offsets unavailable", extra={"error": type(exc).__name__})
-            return False
-        deadline = time.monotonic() + timeout
-        while any(self._positions.get(tp, 0) < end[tp] for tp in partitions):
-            if consumer is not self._consumer or time.monotonic() > deadline:
-                log.warning(
-                    "rules not caught up; evaluating with the index as it is",
-                    extra={"timeoutSeconds": timeout},
-                )
-                return False
-            await asyncio.sleep(0.005)
-        return True
+    def rules_seq(self, practice_id: str) -> int:
+        return self._rules_seq.get(practice_id, 0)
 
-    async def wait_for_rule(self, practice_id: str, rule_id: str, version: int, timeout: float) -> bool:
-        """Wait until the index holds ``version`` (or newer) of a rule the Test button saved.
-
-        The catch-up barrier covers records already on the topic; this covers the one the event
-        names, which Debezium may have produced to crm.rule just after the event itself.
-        """
+    async def wait_for_rules_seq(self, practice_id: str, rules_seq: int, timeout: float) -> bool:
+        """Wait until the index holds the practice's rule change number ``rules_seq`` (an event's
+        ``rulesSeq`` header). On timeout the number counts as held from then on, so a change
+        that never arrives delays one event of the practice, not every one (False then)."""
         deadline = time.monotonic() + timeout
-        while (rule := self.index.get(practice_id, rule_id)) is None or rule.version < version:
+        while self.rules_seq(practice_id) < rules_seq:
             if time.monotonic() > deadline:
                 log.warning(
-                    "tested rule version not held in time", extra={"ruleId": rule_id, "version": version}
+                    "rule changes not held in time; evaluating with the index as it is",
+                    extra={"practiceId": practice_id, "rulesSeq": rules_seq, "timeoutSeconds": timeout},
                 )
+                self._rules_seq[practice_id] = rules_seq
                 return False
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.002)
         return True
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
@@ -171,3 +145,18 @@ class RulesLoader:
                 "bad rules record ignored",
                 extra={"ruleId": key.decode(errors="replace"), "error": str(exc)[:200]},
             )
+
+    def _note_rules_seq(self, headers: Sequence[tuple[str, bytes]]) -> None:
+        """After a record is applied: the practice's rule changes up to its number are held."""
+        found = dict(headers)
+        practice, number = found.get("practiceId"), found.get("rulesSeq")
+        if practice is None or number is None:
+            return
+        try:
+            seq = int(number)
+        except ValueError:
+            log.error("bad rulesSeq header ignored", extra={"rulesSeq": number.decode(errors="replace")})
+            return
+        key = practice.decode()
+        if seq > self._rules_seq.get(key, 0):
+            self._rules_seq[key] = seq

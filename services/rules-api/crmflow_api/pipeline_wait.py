@@ -15,8 +15,7 @@ from typing import Any
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from crmflow.outbox import event_row, write_event
-from crmflow.triggers import TriggerSpec
+from crmflow.outbox import trigger_event_row, write_event
 from crmflow_api.runs_view import event_progress
 
 DONE = frozenset({"succeeded", "failed", "skipped", "blocked", "waiting"})
@@ -27,26 +26,16 @@ POLL_SECONDS = 0.05
 def publish_test_event(
     engine: Engine,
     practice_id: str,
-    trigger: TriggerSpec,
+    trigger_name: str,
     entity_id: str,
     data: Mapping[str, Any],
-    only_rule: tuple[str, int] | None = None,
+    only_rule_id: str | None = None,
 ) -> str:
-    """Write the test event; ``only_rule`` (id, version) makes only that rule run."""
+    """Write the test event; ``only_rule_id`` makes only that rule run. The rule's saved version
+    applies: the event carries the practice's rule changes so far (``rulesSeq``)."""
     with engine.begin() as conn:
-        envelope = write_event(
-            conn,
-            event_row(
-                practice_id=practice_id,
-                aggregate_type=trigger.aggregate,
-                name=trigger.name,
-                entity_type=trigger.entity_type,
-                entity_id=entity_id,
-                data=data,
-                only_rule_id=only_rule[0] if only_rule else None,
-                only_rule_version=only_rule[1] if only_rule else None,
-            ),
-        )
+        row = trigger_event_row(practice_id, trigger_name, entity_id, data, only_rule_id=only_rule_id)
+        envelope = write_event(conn, row)
     return str(envelope["id"])
 
 

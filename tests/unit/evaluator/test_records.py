@@ -2,7 +2,7 @@ import json
 
 from crmflow.commands import RunCommand
 from crmflow_evaluator.evaluation import evaluate_event
-from crmflow_evaluator.records import encode_command, header_ids
+from crmflow_evaluator.records import encode_command, header_ids, header_rules_seq
 from crmflow_evaluator.rules_index import RulesIndex
 from tests.unit.evaluator.test_evaluation import SOURCE, event, rule
 
@@ -25,3 +25,12 @@ def test_header_ids_are_the_log_fields_of_an_unreadable_record():
     headers = [("id", b"e1"), ("correlationId", b"c1"), ("causationId", None), ("practiceId", b"p1")]
     assert header_ids(headers) == {"eventId": "e1", "correlationId": "c1"}
     assert header_ids(None) == {}
+
+
+def test_rules_seq_header_of_an_event():
+    assert header_rules_seq([("id", b"e1"), ("rulesSeq", b"12")]) == 12
+    assert header_rules_seq({"rulesSeq": b"3"}) == 3
+    # not written through the outbox, or unreadable: nothing to wait for
+    assert header_rules_seq([("id", b"e1")]) == 0
+    assert header_rules_seq(None) == 0
+    assert header_rules_seq([("rulesSeq", b"x")]) == 0

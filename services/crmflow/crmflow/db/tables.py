@@ -56,6 +56,8 @@ practices = Table(
     _id(),
     Column("name", Text, nullable=False),
     _created(),
+    # Bumped by every rule change of the practice (crmflow.rules_repo); stamped on its outbox rows.
+    Column("rules_seq", BigInteger, nullable=False, server_default="0"),
 )
 
 api_keys = Table(
@@ -173,6 +175,9 @@ outbox_events = Table(
     Column("kafka_offset", BigInteger),
     Column("kafka_timestamp", TIMESTAMP(timezone=True)),
     Column("runs_expected", Integer),
+    # The practice's rules_seq when an event was written, or the one a rule change set (header
+    # rulesSeq): the evaluator holds an event until its rules index has reached it.
+    Column("rules_seq", BigInteger, nullable=False, server_default="0"),
     Index("ix_outbox_events_status", "status", "created_at"),
     Index("ix_outbox_events_practice", "practice_id", "created_at"),
 )

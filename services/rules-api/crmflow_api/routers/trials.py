@@ -67,10 +67,10 @@ async def _run(
     entity_id: str,
     data: dict[str, Any],
     wait: float,
-    only_rule: tuple[str, int] | None = None,
+    only_rule_id: str | None = None,
 ) -> PipelineTestResult:
     event_id = await run_in_threadpool(
-        publish_test_event, engine, practice_id, trigger, entity_id, data, only_rule
+        publish_test_event, engine, practice_id, trigger.name, entity_id, data, only_rule_id
     )
     done, runs = await wait_for_runs(engine, practice_id, event_id, wait)
     if not done:
@@ -124,9 +124,7 @@ async def test_rule(
     data = body.data if body.data is not None else trigger.sample_data()
     wait = settings.test_wait_seconds if body.waitSeconds is None else body.waitSeconds
     entity_id = _entity_id(trigger, data)
-    return await _run(
-        engine, response, practice_id, trigger, entity_id, data, wait, only_rule=(rule["id"], rule["version"])
-    )
+    return await _run(engine, response, practice_id, trigger, entity_id, data, wait, only_rule_id=rule["id"])
 
 
 def _rule(engine: Engine, practice_id: str, rule_id: str) -> dict[str, Any] | None:
