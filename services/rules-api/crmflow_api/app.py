@@ -6,6 +6,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
+from crmflow.crm.entities import NotFound
 from crmflow.db.engine import make_engine
 from crmflow.settings import Settings
 from crmflow_api.body_limit import BodyLimit
@@ -29,6 +30,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestMetrics)  # added last = outermost: sees the body limit's 413s too
     for module in (health, catalog, patients, automations, trials, runs, events, internal, web):
         app.include_router(module.router)
+
+    @app.exception_handler(NotFound)
+    async def entity_not_found(request: Request, exc: NotFound) -> JSONResponse:
+        """A CRM entity of the route, or one its body names, is not in the caller's practice (the
+        same answer as for an id that does not exist; the id is not echoed)."""
+        return JSONResponse({"detail": f"{exc.kind} not found"}, status_code=404)
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:

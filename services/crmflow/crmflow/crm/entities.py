@@ -19,6 +19,10 @@ from crmflow.outbox import USER, Cause, emit
 class NotFound(LookupError):
     """The entity does not exist in this practice (callers answer 404, never 403)."""
 
+    def __init__(self, kind: str, entity_id: str) -> None:
+        super().__init__(f"{kind} {entity_id} not found")
+        self.kind = kind  # "patient", "appointment"
+
 
 def _get(conn: Connection, table: Table, practice_id: str, entity_id: str, *, lock: bool = False):
     query = select(table).where(table.c.id == entity_id, table.c.practice_id == practice_id)
@@ -27,7 +31,7 @@ def _get(conn: Connection, table: Table, practice_id: str, entity_id: str, *, lo
         query = query.with_for_update(key_share=True)
     row = conn.execute(query).mappings().first()
     if row is None:
-        raise NotFound(f"{table.name[:-1]} {entity_id} not found")
+        raise NotFound(table.name[:-1], entity_id)
     return row
 
 

@@ -6,7 +6,6 @@ from fastapi import APIRouter, status
 from sqlalchemy import select
 
 from crmflow.crm.entities import (
-    NotFound,
     create_appointment,
     create_patient,
     get_appointment,
@@ -28,7 +27,7 @@ from crmflow.crm.models import (
 from crmflow.crm.serialize import DRAFT_FIELDS, NOTE_FIELDS, TASK_FIELDS, to_json
 from crmflow.db.tables import message_drafts, notes, tasks
 from crmflow_api.deps import Db, PracticeId
-from crmflow_api.errors import AUTH_ERRORS, BAD_BODY, NOT_FOUND, not_found, require_uuid
+from crmflow_api.errors import AUTH_ERRORS, BAD_BODY, NOT_FOUND, require_uuid
 
 router = APIRouter(prefix="/api", tags=["crm"], responses={**AUTH_ERRORS, **NOT_FOUND})
 
@@ -40,18 +39,12 @@ def post_patient(body: PatientCreate, practice_id: PracticeId, db: Db) -> dict:
 
 @router.get("/patients/{patient_id}", response_model=Patient)
 def read_patient(patient_id: str, practice_id: PracticeId, db: Db) -> dict:
-    try:
-        return get_patient(db, practice_id, require_uuid(patient_id, "patient"))
-    except NotFound:
-        raise not_found("patient") from None
+    return get_patient(db, practice_id, require_uuid(patient_id, "patient"))
 
 
 @router.patch("/patients/{patient_id}", response_model=Patient, responses=BAD_BODY)
 def patch_patient(patient_id: str, body: PatientUpdate, practice_id: PracticeId, db: Db) -> dict:
-    try:
-        patient, _ = update_patient(db, practice_id, require_uuid(patient_id, "patient"), body.values())
-    except NotFound:
-        raise not_found("patient") from None
+    patient, _ = update_patient(db, practice_id, require_uuid(patient_id, "patient"), body.values())
     return patient
 
 
@@ -84,23 +77,14 @@ def patient_drafts(patient_id: str, practice_id: PracticeId, db: Db) -> list[dic
     "/appointments", status_code=status.HTTP_201_CREATED, response_model=Appointment, responses=BAD_BODY
 )
 def post_appointment(body: AppointmentCreate, practice_id: PracticeId, db: Db) -> dict:
-    try:
-        return create_appointment(db, practice_id, body.values())
-    except NotFound:
-        raise not_found("patient") from None
+    return create_appointment(db, practice_id, body.values())
 
 
 @router.get("/appointments/{appointment_id}", response_model=Appointment)
 def read_appointment(appointment_id: str, practice_id: PracticeId, db: Db) -> dict:
-    try:
-        return get_appointment(db, practice_id, require_uuid(appointment_id, "appointment"))
-    except NotFound:
-        raise not_found("appointment") from None
+    return get_appointment(db, practice_id, require_uuid(appointment_id, "appointment"))
 
 
 @router.patch("/appointments/{appointment_id}", response_model=Appointment, responses=BAD_BODY)
 def patch_appointment(appointment_id: str, body: AppointmentUpdate, practice_id: PracticeId, db: Db) -> dict:
-    try:
-        return update_appointment(db, practice_id, require_uuid(appointment_id, "appointment"), body.values())
-    except NotFound as exc:
-        raise not_found("patient" if "patient" in str(exc) else "appointment") from None
+    return update_appointment(db, practice_id, require_uuid(appointment_id, "appointment"), body.values())
