@@ -115,6 +115,16 @@ def test_validation_names_the_path_of_every_error(api):
     assert locs(api.post("/api/patients", json={"firstName": "A", "lastName": "B", "ssn": "1"})) == [
         ["body", "ssn"]
     ]
+    # update_patient_fields is held to the runner's allowlist when saved, not only when run
+    update = [{"type": "update_patient_fields", "args": {"patientId": "{patientId}", "fields": {"ssn": "1"}}}]
+    forbidden = {**body, "conditionsJson": None, "actionsJson": update}
+    assert locs(api.post("/api/automations", json=forbidden)) == [
+        ["body", "actionsJson", 0, "args", "fields", "ssn"]
+    ]
+    created = api.post("/api/automations", json={**body, "conditionsJson": None, "actionsJson": NOTE})
+    assert created.status_code == 201, created.text
+    patched = api.patch(f"/api/automations/{created.json()['id']}", json={"actionsJson": update})
+    assert locs(patched) == [["body", "actionsJson", 0, "args", "fields", "ssn"]]
 
 
 def test_bodies_over_256_kib_get_413_even_when_chunked(api):

@@ -9,6 +9,7 @@ accepted that they cannot run. Locs are relative to the rule body
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
@@ -111,7 +112,11 @@ def null_errors(changes: dict[str, Any]) -> list[FieldError]:
     ]
 
 
-def validate_rule(trigger: Any, conditions: Any, actions: Any) -> list[FieldError]:
+def validate_rule(
+    trigger: Any, conditions: Any, actions: Any, patient_field_allowlist: Sequence[str]
+) -> list[FieldError]:
+    """Every problem of a rule as it would be saved; ``update_patient_fields`` is checked against
+    the runner's allowlist (the same setting), so a rule is refused rather than failing its runs."""
     errors: list[FieldError] = []
     known_trigger = isinstance(trigger, str) and trigger in TRIGGER_NAMES
     if not known_trigger:
@@ -124,6 +129,9 @@ def validate_rule(trigger: Any, conditions: Any, actions: Any) -> list[FieldErro
     errors += storable_json_errors(actions, ("actionsJson",))
     errors += [e.with_prefix("conditionsJson") for e in validate_condition(conditions)]
     errors += [
-        e.with_prefix("actionsJson") for e in validate_actions(actions, trigger if known_trigger else None)
+        e.with_prefix("actionsJson")
+        for e in validate_actions(
+            actions, trigger if known_trigger else None, patient_field_allowlist=patient_field_allowlist
+        )
     ]
     return errors

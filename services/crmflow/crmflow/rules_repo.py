@@ -83,12 +83,12 @@ def create_rule(conn: Connection, practice_id: str, values: Mapping[str, Any]) -
     return rule
 
 
-def get_rule(conn: Connection, practice_id: str, rule_id: str) -> dict | None:
-    row = (
-        conn.execute(select(automation_rules).where(_live(practice_id), automation_rules.c.id == rule_id))
-        .mappings()
-        .first()
-    )
+def get_rule(conn: Connection, practice_id: str, rule_id: str, *, lock: bool = False) -> dict | None:
+    """The live rule; ``lock`` holds it until the transaction ends (read, validate, then update)."""
+    query = select(automation_rules).where(_live(practice_id), automation_rules.c.id == rule_id)
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).mappings().first()
     return None if row is None else to_json(row, RULE_FIELDS)
 
 

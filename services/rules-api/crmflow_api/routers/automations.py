@@ -11,7 +11,7 @@ from crmflow.rule_validation import RuleCreate, RuleUpdate, null_errors, validat
 from crmflow.rules_repo import Rule, create_rule, delete_rule, get_rule, list_rules, update_rule
 from crmflow.triggers import TRIGGER_NAMES
 from crmflow.validation import FieldError
-from crmflow_api.deps import Db, PracticeId
+from crmflow_api.deps import AppSettings, Db, PracticeId
 from crmflow_api.errors import AUTH_ERRORS, BAD_BODY, NOT_FOUND, not_found, raise_field_errors, require_uuid
 from crmflow_api.models import DryRun, DryRunResult, RulePage
 from crmflow_api.runs_view import rule_stats
@@ -20,8 +20,10 @@ router = APIRouter(prefix="/api/automations", tags=["automations"], responses=AU
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=BAD_BODY)
-def post_rule(body: RuleCreate, practice_id: PracticeId, db: Db) -> Rule:
-    errors = validate_rule(body.triggerEvent, body.conditionsJson, body.actionsJson)
+def post_rule(body: RuleCreate, practice_id: PracticeId, db: Db, settings: AppSettings) -> Rule:
+    errors = validate_rule(
+        body.triggerEvent, body.conditionsJson, body.actionsJson, settings.patient_field_allowlist
+    )
     if errors:
         raise_field_errors(errors)
     return Rule(**create_rule(db, practice_id, body.model_dump()))
@@ -73,15 +75,25 @@ def read_rule(rule_id: str, practice_id: PracticeId, db: Db) -> Rule:
 
 
 @router.patch("/{rule_id}", responses={**NOT_FOUND, **BAD_BODY})
-def patch_rule(rule_id: str, body: RuleUpdate, practice_id: PracticeId, db: Db) -> Rule:
-    """Partial update; any change bumps ``version``."""
-    current = read_rule(rule_id, practice_id, db).model_dump()
+def patch_rule(
+    rule_id: str, body: RuleUpdate, practice_id: PracticeId, db: Db, settings: AppSettings
+) -> Rule:
+    """Partial update; any change bumps ``version``. The rule stays locked from the read to the
+    update, so two PATCHes cannot each be validated against the state the other replaces."""
+    current = get_rule(db, practice_id, require_uuid(rule_id, "rule"), lock=True)
+    if current is None:
+        raise not_found("rule")
     changes = body.model_dump(exclude_unset=True)
     errors = null_errors(changes)
     if errors:
         raise_field_errors(errors)
     merged = {**current, **changes}
-    errors = validate_rule(merged["triggerEvent"], merged["conditionsJson"], merged["actionsJson"])
+    errors = validate_rule(
+        merged["triggerEvent"],
+        merged["conditionsJson"],
+        merged["actionsJson"],
+        settings.patient_field_allowlist,
+    )
     if errors:
         raise_field_errors(errors)
     updated = update_rule(db, practice_id, rule_id, changes)
