@@ -2,13 +2,12 @@
 // Navigation keeps ids in history.state only, never in the URL (the URL stays /settings/automations).
 import { createApi, describeError, session } from "./api.js";
 import { makeCatalog } from "./catalog.js";
-import { h, fill } from "./dom.js";
+import { $, fill, h } from "./dom.js";
 import { createEditor } from "./editor.js";
 import { createRunView, createRunsView } from "./history.js";
 import { createRulesView } from "./rules.js";
 import { createTraceView } from "./trace.js";
 
-const $ = (id) => document.getElementById(id);
 const VIEWS = ["signin", "rules", "editor", "runs", "run", "trace"];
 const NAV_OF = { rules: "rules", editor: "rules", runs: "runs", run: "runs", trace: "trace" };
 

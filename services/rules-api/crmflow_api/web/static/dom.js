@@ -1,6 +1,9 @@
 // Tiny DOM helpers. Text always goes in as text nodes (never innerHTML): run traces and action
 // results may hold patient data, and nothing from the API is ever interpreted as markup.
 
+/** The element with this id (every id the page uses is in index.html). */
+export const $ = (id) => document.getElementById(id);
+
 const PROPS = new Set(["value", "checked", "selected", "disabled", "hidden", "textContent", "open"]);
 
 /** h("button", {type: "button", onClick: fn, class: "x"}, "text", child, [more]) */

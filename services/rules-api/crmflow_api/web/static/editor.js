@@ -2,7 +2,7 @@
 // (editable) sample data, and Test through the real pipeline.
 import { createActionList } from "./actionlist.js";
 import { createConditionBuilder } from "./builder.js";
-import { fill, h, json } from "./dom.js";
+import { $, fill, h, json } from "./dom.js";
 import { createFormErrors } from "./formerrors.js";
 import { renderTrace, runTest } from "./runsui.js";
 import { withPatient } from "./sample.js";
@@ -10,7 +10,6 @@ import { withPatient } from "./sample.js";
 const CONTEXT_PLACEHOLDERS = ["patientId", "eventId", "eventName", "entityId"];
 
 export function createEditor(ctx) {
-  const $ = (id) => document.getElementById(id);
   const form = $("rule-form");
   const nameInput = $("rule-name");
   const triggerSelect = $("rule-trigger");

@@ -1,11 +1,10 @@
 // Run history (per practice or per rule, filtered by status) and the detail of one run.
-import { fill, formatDelta, formatTime, h, options, shortId, statusBadge } from "./dom.js";
+import { $, fill, formatDelta, formatTime, h, options, shortId, statusBadge } from "./dom.js";
 import { renderActions, renderTrace } from "./runsui.js";
 
 const PAGE = 50;
 
 export function createRunsView(ctx) {
-  const $ = (id) => document.getElementById(id);
   const body = $("runs-table").querySelector("tbody");
   const ruleFilter = $("runs-rule");
   const statusFilter = $("runs-status");

@@ -1,13 +1,12 @@
 // The rules list: name, trigger, enabled toggle, last run, runs in the last 24 h, and per rule
 // Edit, Test, History.
 import { describeError } from "./api.js";
-import { fill, formatTime, h, options, statusBadge } from "./dom.js";
+import { $, fill, formatTime, h, options, statusBadge } from "./dom.js";
 import { runTest } from "./runsui.js";
 
 const PAGE = 50;
 
 export function createRulesView(ctx) {
-  const $ = (id) => document.getElementById(id);
   const body = $("rules-table").querySelector("tbody");
   const triggerFilter = $("rules-trigger");
   const enabledFilter = $("rules-enabled");

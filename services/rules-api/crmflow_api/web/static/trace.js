@@ -1,6 +1,6 @@
 // The path of one event: outbox row -> Kafka topic/partition/offset -> runs -> actions, with
 // timestamps (and deltas from the outbox write), then the events its actions caused.
-import { fill, formatDelta, formatTime, h, shortId, statusBadge } from "./dom.js";
+import { $, fill, formatDelta, formatTime, h, shortId, statusBadge } from "./dom.js";
 import { renderActions } from "./runsui.js";
 
 function hop(title, time, since, ...body) {
@@ -18,7 +18,6 @@ function hop(title, time, since, ...body) {
 }
 
 export function createTraceView(ctx) {
-  const $ = (id) => document.getElementById(id);
   const input = $("trace-event-id");
   const detail = $("trace-detail");
 
