@@ -20,6 +20,14 @@ import httpx
 from crmflow.settings import Settings
 
 STABLE_POLLS = 3  # a reconfigured task restarts asynchronously: RUNNING must hold for 3 polls
+# Known failure traces -> what to do about them.
+HINTS = {
+    "Publication autocreation is disabled": "the publication the connector streams must exist "
+    "first: run `crmflow migrate` (the project's Alembic migration creates it)",
+    "but this is no longer available on the server": "Connect kept offsets of an earlier connector "
+    "of this name whose WAL is gone (slot dropped or database re-created): "
+    "`deploy/local/stack.sh unregister NAME` (deletes its offsets), then register again",
+}
 
 
 def say(message: str) -> None:
@@ -59,7 +67,9 @@ def states(status: dict) -> list[str]:
 
 def traces(status: dict) -> str:
     parts = [status["connector"], *status.get("tasks", [])]
-    return "\n".join(p["trace"] for p in parts if p.get("trace"))
+    text = "\n".join(p["trace"] for p in parts if p.get("trace"))
+    hints = [f"hint: {hint}" for needle, hint in HINTS.items() if needle in text]
+    return "\n".join([text, *hints])
 
 
 def wait_running(client: httpx.Client, name: str, deadline: float) -> None:

@@ -10,7 +10,7 @@
 #   restart [COMPONENT|all]
 #   status                     table: component, pid, port, up/down (+ connectors)
 #   register [FILE]            PUT a connector config (default deploy/connect/crmflow-outbox.json)
-#                              and wait until connector and task are RUNNING
+#                              and wait until connector and task are RUNNING (register_connector.py)
 #   unregister NAME            stop a connector, delete its stored offsets, delete it
 #                              (its replication slot stays in PostgreSQL)
 #   reset                      stop everything and delete the run folder (all data)
@@ -41,6 +41,7 @@ KAFKA_DIR=$RUN/kafka
 KAFKA_DATA_DIR=$KAFKA_DIR/data
 CONNECT_DIR=$RUN/connect
 CONNECTOR_FILE=$CRMFLOW_ROOT/deploy/connect/crmflow-outbox.json
+PYTHON=${CRMFLOW_PYTHON:-$CRMFLOW_ROOT/.venv/bin/python}
 # service_load only finds plugins with META-INF/services manifests (Debezium ships them) and
 # starts the worker seconds faster than scanning every jar; hybrid_warn is Kafka's default.
 # shellcheck disable=SC2034  # used in connect-distributed.properties.in via render
@@ -559,7 +560,7 @@ for name, info in sorted(json.load(sys.stdin).items()):
 # ---------------------------------------------------------------------------------------------
 # connectors
 # ---------------------------------------------------------------------------------------------
-# connector_state NAME -> "CONNECTOR_STATE TASK_STATES" e.g. "RUNNING RUNNING"; trace on stderr-ish
+# connector_state NAME -> "CONNECTOR_STATE TASK_STATES" e.g. "RUNNING RUNNING"
 connector_state() {
     curl -s --max-time 5 "$CRMFLOW_CONNECT_URL/connectors/$1/status" | python3 -c '
 import json, sys
@@ -574,81 +575,22 @@ print(st["connector"]["state"], ",".join(tasks) or "-")
 '
 }
 
-connector_traces() {
-    curl -s --max-time 5 "$CRMFLOW_CONNECT_URL/connectors/$1/status" | python3 -c '
-import json, sys
-st = json.load(sys.stdin)
-for who in [st["connector"]] + st.get("tasks", []):
-    if who.get("trace"):
-        print("--- %s %s on %s:" % ("task %s" % who["id"] if "id" in who else "connector", who["state"], who.get("worker_id")))
-        print(who["trace"])
-'
-}
-
+# One implementation for every deployment: deploy/docker/register_connector.py (the compose
+# one-shot and the Helm job run it too), with the project's Python environment.
 cmd_register() {
-    local file=${1:-$CONNECTOR_FILE} name body code resp t0 state tasks restarted=0 stable=0
+    local file=${1:-$CONNECTOR_FILE}
     [ -f "$file" ] || die "no connector file $file"
     connect_ready || die "Kafka Connect is not up at $CRMFLOW_CONNECT_URL: run $0 start"
-    name=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["name"])' "$file")
-    body=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["config"]))' "$file")
-    t0=$(now)
-    resp=$(mktemp)
-    code=$(curl -s -o "$resp" -w '%{http_code}' --max-time 60 -X PUT -H 'Content-Type: application/json' \
-        --data-binary "$body" "$CRMFLOW_CONNECT_URL/connectors/$name/config") || code=000
-    case $code in
-        200) say "connector $name: config updated (PUT $CRMFLOW_CONNECT_URL/connectors/$name/config)" ;;
-        201) say "connector $name: created (PUT $CRMFLOW_CONNECT_URL/connectors/$name/config)" ;;
-        *) printf 'stack: ERROR: PUT connector %s from %s answered HTTP %s:\n' "$name" "$file" "$code" >&2
-           python3 -m json.tool <"$resp" >&2 2>/dev/null || cat "$resp" >&2
-           rm -f "$resp"; exit 1 ;;
-    esac
-    printf 'stack: waiting for connector %s and its task to be RUNNING ...' "$name"
-    # a reconfigured task restarts asynchronously: only a RUNNING state seen 3 polls in a row counts
-    sleep 0.5
-    while :; do
-        read -r state tasks < <(connector_state "$name") || true
-        if [[ $state == RUNNING && $tasks =~ ^RUNNING(,RUNNING)*$ ]]; then
-            if [ $((++stable)) -ge 3 ]; then
-                printf ' RUNNING after %s s\n' "$(since "$t0")"
-                return 0
-            fi
-        else
-            stable=0
-        fi
-        if [[ $state == FAILED || $tasks == *FAILED* ]]; then
-            if [ "$restarted" = 0 ]; then   # an unchanged config does not restart a failed task
-                restarted=1
-                curl -s -o /dev/null --max-time 10 -X POST "$CRMFLOW_CONNECT_URL/connectors/$name/restart?includeTasks=true&onlyFailed=true" || true
-                sleep 1
-                continue
-            fi
-            printf ' FAILED\n'
-            printf 'stack: ERROR: connector %s: %s, tasks: %s\n' "$name" "$state" "$tasks" >&2
-            connector_traces "$name" >"$resp" 2>&1 || true
-            cat "$resp" >&2
-            if grep -q 'Publication autocreation is disabled' "$resp"; then
-                printf 'stack: hint: the publication named in %s must exist first (the project'"'"'s Alembic migration creates it)\n' "$file" >&2
-            fi
-            if grep -q 'but this is no longer available on the server' "$resp"; then
-                printf 'stack: hint: Connect kept offsets of an earlier %s whose WAL is gone (slot dropped or database re-created): %s unregister %s, then register again\n' "$name" "$0" "$name" >&2
-            fi
-            rm -f "$resp"
-            printf 'stack: worker log: %s\n' "$LOGS/connect.log" >&2
-            exit 1
-        fi
-        if awk -v a="$t0" -v b="$(now)" 'BEGIN { exit !(b - a > 60) }'; then
-            printf ' timeout\n'
-            die "connector $name not RUNNING within 60 s (connector: $state, tasks: $tasks); see $LOGS/connect.log"
-        fi
-        sleep 0.5
-    done
+    [ -x "$PYTHON" ] || die "no Python environment at $PYTHON: run 'make install'"
+    "$PYTHON" "$CRMFLOW_ROOT/deploy/docker/register_connector.py" "$file" --timeout 60 \
+        || die "connector from $file not RUNNING (above); worker log: $LOGS/connect.log"
 }
 
 # Deleting a connector leaves its source offsets in Connect's offsets topic; a connector
 # re-created under the same name would resume from them (and fail if that WAL is gone, e.g. its
 # slot was dropped). So: stop it, delete its offsets (KIP-875), then delete it.
 cmd_unregister() {
-    local name=${1:?usage: $0 unregister NAME} code i state tasks
+    local name=${1:?usage: $0 unregister NAME} code i state
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 -X PUT "$CRMFLOW_CONNECT_URL/connectors/$name/stop") || code=000
     case $code in
         202 | 204 | 200) ;;
@@ -656,7 +598,7 @@ cmd_unregister() {
         *) die "PUT connector $name/stop answered HTTP $code" ;;
     esac
     for ((i = 0; i < 100; i++)); do
-        read -r state tasks < <(connector_state "$name") || true
+        read -r state _ < <(connector_state "$name") || true
         [ "$state" = STOPPED ] && break
         sleep 0.2
     done
