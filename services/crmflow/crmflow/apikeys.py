@@ -52,7 +52,9 @@ def revoke_key(conn: Connection, key_or_prefix: str, secret: str) -> int:
     else:
         where = api_keys.c.key_prefix == key_or_prefix
     result = conn.execute(
-        update(api_keys).where(where, api_keys.c.revoked_at.is_(None)).values(revoked_at=func.now())
+        update(api_keys)
+        .where(where, api_keys.c.revoked_at.is_(None))
+        .values(revoked_at=func.clock_timestamp())
     )
     return result.rowcount
 
