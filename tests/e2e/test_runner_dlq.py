@@ -30,16 +30,28 @@ def cli(*args: str) -> list[dict]:
 def test_a_poison_command_is_listed_with_its_reason_and_never_its_body(services, settings):
     marker = f"secret-{uuid.uuid4().hex}"
     producer = Producer(producer_config(settings))
-    producer.produce(topics.COMMANDS, key=b"p:poison", value=f"not json {marker}".encode())
+    delivered: list = []
+    producer.produce(
+        topics.COMMANDS,
+        key=b"p:poison",
+        value=f"not json {marker}".encode(),
+        on_delivery=lambda err, msg: delivered.append((err, msg)),
+    )
     assert producer.flush(10) == 0
+    ((err, sent),) = delivered
+    assert err is None
+    # This record's dead letter, by where it came from: earlier not_json commands (test_metrics',
+    # a previous run's) are on the topic too.
+    source = (topics.COMMANDS, sent.partition(), sent.offset())
 
     def listed() -> dict | None:
         for entry in cli("list", "--json", "--reason", "not_json"):
-            if entry["sourceTopic"] == topics.COMMANDS and entry["service"] == "action-runner":
+            if (entry["sourceTopic"], entry["sourcePartition"], entry["sourceOffset"]) == source:
                 return entry
         return None
 
     entry = wait_for(listed, 30, 1, "the poison command on the dead-letter topic")
+    assert entry["service"] == "action-runner"
     assert {"offset", "time", "reason", "detail", "sourcePartition", "sourceOffset"} <= entry.keys()
     table = subprocess.run(
         [sys.executable, "-m", "crmflow", "dlq", "list"], capture_output=True, text=True, cwd=ROOT, timeout=60
@@ -82,7 +94,7 @@ def test_replaying_a_dead_letter_twice_has_its_effect_once(api, services, engine
     assert note_bodies(engine, command["runId"]) == ["replayed"]
 
 
-def test_replay_of_an_unknown_offset_fails_clearly():
+def test_replay_of_an_unknown_offset_fails_clearly(stack):
     out = subprocess.run(
         [sys.executable, "-m", "crmflow", "dlq", "replay", "--offset", str(10**12)],
         capture_output=True,
