@@ -9,46 +9,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-import httpx
 import pytest
 from confluent_kafka import Producer
-from prometheus_client.parser import text_string_to_metric_families
 
 from crmflow import deadletter, topics
 from crmflow.kafka import producer_config
 from tests.support.kafka import TopicTail
-from tests.support.processes import Service, wait_for
+from tests.support.processes import Samples, Service, metric_total, wait_for
 from tests.support.rules import note_rule
 
 pytestmark = pytest.mark.e2e
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def scrape(service: Service) -> Samples:
-    response = httpx.get(f"{service.url}/metrics", timeout=5)
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(response.text)
-        for s in family.samples
-    }
-
-
-def total(samples: Samples, name: str, **labels: str) -> float:
-    """Sum of ``name``'s samples whose labels include ``labels``."""
-    wanted = set(labels.items())
-    return sum(v for (n, lbls), v in samples.items() if n == name and wanted <= lbls)
 
 
 def wait_until_moved(service: Service, before: Samples, expected: dict[tuple, float]) -> Samples:
     """Scrape until every (name, labels) counter grew by at least its expected amount."""
 
     def grown() -> Samples | None:
-        now = scrape(service)
+        now = service.metrics()
         for (name, labels), amount in expected.items():
-            if total(now, name, **dict(labels)) - total(before, name, **dict(labels)) < amount:
+            if metric_total(now, name, **dict(labels)) - metric_total(before, name, **dict(labels)) < amount:
                 return None
         return now
 
@@ -62,7 +41,7 @@ def series(name: str, **labels: str) -> tuple[str, tuple[tuple[str, str], ...]]:
 def test_counters_of_every_service_move_when_an_event_flows(api, services):
     evaluator, runner, rules_api = services["evaluator"], services["runner"], services["api"]
     note_rule(api, evaluator, body="Metrics {patient.firstName}")
-    before_eval, before_run, before_api = scrape(evaluator), scrape(runner), scrape(rules_api)
+    before_eval, before_run, before_api = evaluator.metrics(), runner.metrics(), rules_api.metrics()
 
     response = api.post("/api/patients", json={"firstName": "Ada", "lastName": "Metrics"})
     assert response.status_code == 201, response.text
@@ -124,7 +103,7 @@ def test_dead_lettered_count_moves_after_a_poison_record(
     services, settings, service_name: str, topic: str, metric: str, key: Callable[[], str]
 ):
     service = services[service_name]
-    before = scrape(service)
+    before = service.metrics()
     record_key = key().encode()
     tail = TopicTail(settings.kafka_bootstrap, topics.DEAD_LETTERS)
     try:
@@ -137,4 +116,4 @@ def test_dead_lettered_count_moves_after_a_poison_record(
     assert headers[deadletter.SOURCE_TOPIC] == topic
 
     after = wait_until_moved(service, before, {series(metric, reason="not_json"): 1})
-    assert total(after, metric) - total(before, metric) >= 1
+    assert metric_total(after, metric) - metric_total(before, metric) >= 1

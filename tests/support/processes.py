@@ -1,4 +1,4 @@
-"""Start, kill and restart crmflow's services as real subprocesses."""
+"""Start, kill and restart crmflow's services as real subprocesses, and read their /metrics."""
 
 from __future__ import annotations
 
@@ -11,8 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# (sample name, its labels) -> value, as a Prometheus scraper reads /metrics
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
@@ -64,6 +68,16 @@ class Service:
         except httpx.HTTPError:
             return False
 
+    def metrics(self) -> Samples:
+        response = httpx.get(f"{self.url}/metrics", timeout=5)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain")
+        return {
+            (s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(response.text)
+            for s in family.samples
+        }
+
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -81,3 +95,9 @@ class Service:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+def metric_total(samples: Samples, name: str, **labels: str) -> float:
+    """Sum of ``name``'s samples whose labels include ``labels``."""
+    wanted = set(labels.items())
+    return sum(v for (n, lbls), v in samples.items() if n == name and wanted <= lbls)
