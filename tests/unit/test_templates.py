@@ -71,6 +71,10 @@ def test_render(template: str, expected: str) -> None:
         ("{patient.tags.x}", "patient.tags.x", '"patient.tags.x" is not an index of the array'),
         ("{patient.firstName.x}", "patient.firstName.x", '"patient.firstName" is a string, not an object'),
         ("{patient.age.x}", "patient.age.x", '"patient.age" is a number, not an object'),
+        ("{patient.phone.x}", "patient.phone.x", '"patient.phone" is null, not an object'),
+        ("{patient.active.x}", "patient.active.x", '"patient.active" is a boolean, not an object'),
+        ("{patient.tags.0.x}", "patient.tags.0.x", '"patient.tags.0" is a string, not an object'),
+        ("{patient.address.zip}", "patient.address.zip", '"patient.address.zip" not in "patient.address"'),
     ],
 )
 def test_unresolved_names_the_path_not_the_data(template: str, path: str, reason: str) -> None:

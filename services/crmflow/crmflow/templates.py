@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 
-from crmflow.conditions.paths import MISSING, is_index
+from crmflow.conditions.paths import MISSING, lookup
 
 CONTEXT_ALIASES: Final = (
     "eventId",
@@ -139,25 +139,27 @@ def render_args(args: Any, context: Mapping[str, Any]) -> Any:
 
 
 def resolve(context: Any, segments: tuple[str, ...]) -> Any:
-    """The value at ``segments``; raises UnresolvedPlaceholder saying which step failed."""
-    node = context
-    for depth, segment in enumerate(segments):
-        where = ".".join(segments[: depth + 1])
-        if isinstance(node, Mapping):
-            node = node.get(segment, MISSING)
-        elif isinstance(node, list) and is_index(segment) and int(segment) < len(node):
-            node = node[int(segment)]
-        elif isinstance(node, list):
-            raise UnresolvedPlaceholder(".".join(segments), f'"{where}" is not an index of the array')
-        else:
-            parent = ".".join(segments[:depth])
-            raise UnresolvedPlaceholder(".".join(segments), f'"{parent}" is {_kind(node)}, not an object')
-        if node is MISSING:
-            place = f'"{".".join(segments[:depth])}"' if depth else "event"
-            raise UnresolvedPlaceholder(".".join(segments), f'"{where}" not in {place}')
-    if node is None:
+    """The value at ``segments``, found as a condition finds it (:func:`lookup`);
+    raises UnresolvedPlaceholder saying which step failed."""
+    value = lookup(context, segments)
+    if value is MISSING:
+        raise UnresolvedPlaceholder(".".join(segments), _failed_step(context, segments))
+    if value is None:
         raise UnresolvedPlaceholder(".".join(segments), f'"{".".join(segments)}" is null')
-    return node
+    return value
+
+
+def _failed_step(context: Any, segments: tuple[str, ...]) -> str:
+    """Why ``lookup`` found nothing at ``segments``: its first step that does not exist (only
+    on this error path, so looking each prefix up again costs nothing that matters)."""
+    depth = next(d for d in range(len(segments)) if lookup(context, segments[: d + 1]) is MISSING)
+    node = lookup(context, segments[:depth])
+    where, parent = ".".join(segments[: depth + 1]), ".".join(segments[:depth])
+    if isinstance(node, dict):
+        return f'"{where}" not in ' + (f'"{parent}"' if depth else "event")
+    if isinstance(node, list):
+        return f'"{where}" is not an index of the array'
+    return f'"{parent}" is {_kind(node)}, not an object'
 
 
 def _kind(value: Any) -> str:
@@ -169,7 +171,7 @@ def _kind(value: Any) -> str:
         return "a number"
     if isinstance(value, str):
         return "a string"
-    return "an array" if isinstance(value, list) else "not an object"
+    return f"a {type(value).__name__}"  # not JSON: only a caller's own data can hold it
 
 
 def _format(segments: tuple[str, ...], value: Any) -> str:
