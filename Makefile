@@ -35,6 +35,7 @@ install: venv  ## install everything that is missing (PostgreSQL, Kafka jars, De
 
 up: install  ## start everything, seed a demo practice and rule, show one event end to end
 	@start=$$(date +%s)
+	. deploy/local/env.sh   # the ports and folders printed below
 	$(STACK) start all
 	$(PY) -m crmflow migrate
 	$(PY) -m crmflow topics create
@@ -44,11 +45,11 @@ up: install  ## start everything, seed a demo practice and rule, show one event 
 	$(PY) -m crmflow demo
 	echo
 	echo "crmflow is up ($$(( $$(date +%s) - start )) s):"
-	echo "  rules-api      http://127.0.0.1:$${CRMFLOW_API_PORT:-8000}  (docs: /docs, web page: /settings/automations)"
-	echo "  evaluator      http://127.0.0.1:$${CRMFLOW_EVALUATOR_PORT:-8001}/metrics"
-	echo "  action-runner  http://127.0.0.1:$${CRMFLOW_RUNNER_PORT:-8002}/metrics"
-	echo "  Kafka 127.0.0.1:$${CRMFLOW_KAFKA_PORT:-9092}  Connect http://127.0.0.1:$${CRMFLOW_CONNECT_PORT:-8083}  PostgreSQL 127.0.0.1:$${CRMFLOW_PG_PORT:-55432}"
-	echo "  logs: .run/logs/   status: make status   stop: make down"
+	echo "  rules-api      http://127.0.0.1:$$CRMFLOW_API_PORT  (docs: /docs, web page: /settings/automations)"
+	echo "  evaluator      http://127.0.0.1:$$CRMFLOW_EVALUATOR_PORT/metrics"
+	echo "  action-runner  http://127.0.0.1:$$CRMFLOW_RUNNER_PORT/metrics"
+	echo "  Kafka $$CRMFLOW_KAFKA_BOOTSTRAP  Connect $$CRMFLOW_CONNECT_URL  PostgreSQL $$CRMFLOW_PG_HOST:$$CRMFLOW_PG_PORT"
+	echo "  logs: $$CRMFLOW_RUN_DIR/logs/   status: make status   stop: make down"
 
 down:  ## stop everything `make up` started
 	$(SERVICES) stop all

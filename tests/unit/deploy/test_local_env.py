@@ -1,0 +1,35 @@
+"""deploy/local/env.sh (defaults of the shell scripts) and crmflow.settings (defaults of the Python
+processes) are written in two languages: with nothing set, both must name the same stack."""
+
+from __future__ import annotations
+
+import subprocess
+
+from crmflow.settings import Settings
+from tests.support.processes import ROOT
+from tests.support.settings_env import settings_env_names
+
+
+def _env_sh_exports() -> dict[str, str]:
+    """What sourcing env.sh exports in an empty environment."""
+    out = subprocess.run(
+        ["bash", "-c", ". deploy/local/env.sh && env -0"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    return dict(line.split("=", 1) for line in out.split("\0") if line.startswith("CRMFLOW_"))
+
+
+def test_env_sh_defaults_are_the_settings_defaults():
+    exported = _env_sh_exports()
+    shared = sorted(set(exported) & settings_env_names())
+    # The names the local stack and the services must agree on, at least.
+    assert {"CRMFLOW_PG_PORT", "CRMFLOW_KAFKA_BOOTSTRAP", "CRMFLOW_CONNECT_URL", "CRMFLOW_API_PORT"} <= set(
+        shared
+    )
+    defaults = {
+        f"CRMFLOW_{name.upper()}": str(field.default) for name, field in Settings.model_fields.items()
+    }
+    assert {name: exported[name] for name in shared} == {name: defaults[name] for name in shared}
