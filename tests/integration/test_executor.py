@@ -198,7 +198,7 @@ def test_create_task_is_a_draft_with_rendered_args(engine, executor, practice, p
     assert outcome.status == "succeeded", outcome.error
     tasks = rows(
         engine,
-        "SELECT title, description, status, assignee, patient_id::text AS patient, due_at, "
+        "SELECT title, description, status, assignee, patient_id::text AS patient, due_at, created_at, "
         "practice_id::text AS pr FROM tasks WHERE run_id = :r ORDER BY created_at",
         r=cmd["runId"],
     )
@@ -207,6 +207,8 @@ def test_create_task_is_a_draft_with_rendered_args(engine, executor, practice, p
         ("No patient", None, "draft", None, None, practice["id"]),
     ]
     assert 3500 < (tasks[0].due_at - datetime.now(UTC)).total_seconds() <= 3600
+    # From the database's clock, as the row's created_at (stamped when the batch inserts it, just after).
+    assert 3599 < (tasks[0].due_at - tasks[0].created_at).total_seconds() <= 3600
     assert tasks[1].due_at is None
 
 

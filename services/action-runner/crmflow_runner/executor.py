@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, any_, bindparam, func, select, text
+from sqlalchemy import Connection, any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from crmflow.actions import ACTION_TYPES
@@ -244,11 +244,9 @@ class Executor:
 
     def _schedule(self, ctx: RunContext, index: int, action: dict[str, Any]) -> None:
         args = parse_args(ACTION_TYPES[DELAY], render_args(action.get("args") or {}, ctx.context))
-        # The database's clock, which the scheduler compares due times with (no host clock skew).
         # Read per delay, not once a batch: a patient's delays of one batch then get increasing due
         # times, and the scheduler's ORDER BY due_at keeps them in order.
-        now = ctx.patients.conn.execute(select(func.clock_timestamp())).scalar_one()
-        due_at = now + timedelta(seconds=args.seconds)  # type: ignore[attr-defined]
+        due_at = ctx.db_now() + timedelta(seconds=args.seconds)  # type: ignore[attr-defined]
         ctx.writes.add(
             scheduled_resumes,
             {

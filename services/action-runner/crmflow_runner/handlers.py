@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -42,9 +42,7 @@ def create_task(ctx: RunContext, args: Any) -> dict[str, Any]:
     if args.patientId is not None:
         ctx.patients.get(ctx.practice_id, args.patientId)
     task_id = str(uuid.uuid4())
-    due_at = (
-        datetime.now(UTC) + timedelta(seconds=args.dueInSeconds) if args.dueInSeconds is not None else None
-    )
+    due_at = ctx.db_now() + timedelta(seconds=args.dueInSeconds) if args.dueInSeconds is not None else None
     ctx.writes.add(
         tasks,
         {

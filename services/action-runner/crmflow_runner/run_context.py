@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import JSON, Connection, Table, any_, bindparam, select
+from sqlalchemy import JSON, Connection, Table, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from crmflow.crm.models import is_uuid
@@ -62,6 +63,7 @@ def _copy_statement(table: Table, names: tuple[str, ...]) -> tuple[sql.Composed,
     return statement, [i for i, name in enumerate(names) if isinstance(table.c[name].type, JSON)]
 
 
+_NOW = select(func.clock_timestamp())
 _PATIENTS = select(patients).where(patients.c.id == any_(bindparam("ids", type_=ARRAY(UUID(as_uuid=False)))))
 
 
@@ -119,6 +121,11 @@ class RunContext:
     @property
     def practice_id(self) -> str:
         return str(self.command["practiceId"])
+
+    def db_now(self) -> datetime:
+        """The database's clock: what the scheduler compares due times with and what column
+        defaults stamp, so a time computed here agrees with them whatever the host's clock says."""
+        return self.patients.conn.execute(_NOW).scalar_one()
 
     @property
     def cause(self) -> Cause:
