@@ -17,7 +17,6 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, any_, bindparam, select, text
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from crmflow.actions import ACTION_TYPES
 from crmflow.db.tables import (
@@ -33,14 +32,13 @@ from crmflow.templates import TemplateSyntaxError, UnresolvedPlaceholder, render
 from crmflow_runner import metrics
 from crmflow_runner.errors import PermanentActionError
 from crmflow_runner.handlers import Handler, parse_args
-from crmflow_runner.run_context import DeferredWrites, PatientCache, RunContext
+from crmflow_runner.run_context import UUIDS, DeferredWrites, PatientCache, RunContext
 
 log = logging.getLogger(__name__)
 
 DELAY = "delay_seconds"
 # Inserted in this order at the end of a batch (foreign keys: logs after runs, effects first).
 FLUSH_ORDER = [notes, tasks, action_executions, automation_action_logs, scheduled_resumes]
-_UUIDS = ARRAY(UUID(as_uuid=False))
 
 # Fixed statements taking one array per column (not a VALUES list per batch): compiled once, and
 # PostgreSQL plans them once per connection (psycopg prepares a statement it has seen 5 times).
@@ -75,10 +73,10 @@ _INSERT_RUNS = text(
     """
 )
 _RUNNING_AMONG = select(automation_runs.c.id).where(
-    automation_runs.c.id == any_(bindparam("ids", type_=_UUIDS)), automation_runs.c.status == "running"
+    automation_runs.c.id == any_(bindparam("ids", type_=UUIDS)), automation_runs.c.status == "running"
 )
 _DONE_ACTIONS = select(action_executions.c.run_id, action_executions.c.action_index).where(
-    action_executions.c.run_id == any_(bindparam("ids", type_=_UUIDS))
+    action_executions.c.run_id == any_(bindparam("ids", type_=UUIDS))
 )
 _FINISH_RUNS = text(
     """

@@ -63,8 +63,10 @@ def _copy_statement(table: Table, names: tuple[str, ...]) -> tuple[sql.Composed,
     return statement, [i for i, name in enumerate(names) if isinstance(table.c[name].type, JSON)]
 
 
+UUIDS = ARRAY(UUID(as_uuid=False))
+"""An array of uuids (as strings), bound whole: one fixed statement whatever the number of ids."""
 _NOW = select(func.clock_timestamp())
-_PATIENTS = select(patients).where(patients.c.id == any_(bindparam("ids", type_=ARRAY(UUID(as_uuid=False)))))
+_PATIENTS = select(patients).where(patients.c.id == any_(bindparam("ids", type_=UUIDS)))
 
 
 class PatientCache:

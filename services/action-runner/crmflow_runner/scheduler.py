@@ -22,13 +22,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from confluent_kafka import Producer
-from sqlalchemy import Connection, Engine, func, select, tuple_, update
+from sqlalchemy import Connection, Engine, Text, and_, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from crmflow.commands import ResumeCommand, command_key
 from crmflow.db.tables import scheduled_resumes
 from crmflow_runner import metrics
 from crmflow_runner.delivery import Record, produce_all
 from crmflow_runner.retry import backoff_seconds
+from crmflow_runner.run_context import UUIDS
 
 log = logging.getLogger(__name__)
 BATCH = 200
@@ -46,6 +48,34 @@ _TARGET = func.coalesce(
     scheduled_resumes.c.command["patientId"].astext,
     scheduled_resumes.c.command["event"]["entityId"].astext,
 )
+# Fixed statements taking one array per column (as the executor's), not an IN list per batch.
+_KEYS = (
+    func.unnest(bindparam("practice_id", type_=UUIDS), bindparam("target", type_=ARRAY(Text)))
+    .table_valued("practice_id", "target")
+    .render_derived(name="k")
+)
+_DUE_OF_TARGETS = (
+    select(
+        scheduled_resumes.c.run_id,
+        scheduled_resumes.c.action_index,
+        scheduled_resumes.c.practice_id,
+        scheduled_resumes.c.due_at,
+        _TARGET.label("target"),
+    )
+    .join_from(
+        scheduled_resumes,
+        _KEYS,
+        and_(scheduled_resumes.c.practice_id == _KEYS.c.practice_id, _KEYS.c.target == _TARGET),
+    )
+    .where(scheduled_resumes.c.status == "pending", scheduled_resumes.c.due_at <= func.clock_timestamp())
+)
+_MARK_EMITTED = text(
+    """
+    UPDATE scheduled_resumes s SET status = 'emitted'
+    FROM unnest(CAST(:run_id AS uuid[]), CAST(:action_index AS int[])) AS k(run_id, action_index)
+    WHERE s.run_id = k.run_id AND s.action_index = k.action_index AND s.status = 'pending'
+    """
+)
 
 
 def _without_overtaking(conn: Connection, due: Sequence[Any]) -> list[Any]:
@@ -56,18 +86,14 @@ def _without_overtaking(conn: Connection, due: Sequence[Any]) -> list[Any]:
     With ``ORDER BY due_at`` and ``SKIP LOCKED``, any unclaimed due row that is earlier than one
     claimed here is locked by another scheduler.
     """
-    t = scheduled_resumes.c
     latest: dict[tuple[str, str], Any] = {}
     for r in due:
         key = (r.practice_id, r.target)
         latest[key] = max(latest.get(key, r.due_at), r.due_at)
     claimed = {(r.run_id, r.action_index) for r in due}
     others = conn.execute(
-        select(t.run_id, t.action_index, t.practice_id, t.due_at, _TARGET.label("target")).where(
-            t.status == "pending",
-            t.due_at <= func.clock_timestamp(),
-            tuple_(t.practice_id, _TARGET).in_(list(latest)),
-        )
+        _DUE_OF_TARGETS,
+        {"practice_id": [p for p, _ in latest], "target": [target for _, target in latest]},
     ).all()
     blocked = {
         (o.practice_id, o.target)
@@ -145,12 +171,8 @@ class Scheduler:
             )
             if ready:
                 conn.execute(
-                    update(scheduled_resumes)
-                    .where(
-                        tuple_(t.run_id, t.action_index).in_([(r.run_id, r.action_index) for r in ready]),
-                        t.status == "pending",
-                    )
-                    .values(status="emitted")
+                    _MARK_EMITTED,
+                    {"run_id": [r.run_id for r in ready], "action_index": [r.action_index for r in ready]},
                 )
         log.info("delayed runs due; resume commands sent", extra={"runs": len(ready)})
         return len(due)
