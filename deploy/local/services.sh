@@ -12,6 +12,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=deploy/local/env.sh
 . "$HERE/env.sh"
+PROG=services
+# shellcheck source=deploy/local/lib.sh
+. "$HERE/lib.sh"
 
 RUN=$(realpath -m "$CRMFLOW_RUN_DIR")
 LOGS=$RUN/logs
@@ -19,19 +22,10 @@ PIDS=$RUN/pids
 PYTHON=${CRMFLOW_PYTHON:-$CRMFLOW_ROOT/.venv/bin/python}
 ALL=(api evaluator runner)
 
-say() { printf 'services: %s\n' "$*"; }
-die() { printf 'services: ERROR: %s\n' "$*" >&2; exit 1; }
-
 module() { case $1 in api) echo crmflow_api ;; evaluator) echo crmflow_evaluator ;; runner) echo crmflow_runner ;; esac; }
 port() { case $1 in api) echo "$CRMFLOW_API_PORT" ;; evaluator) echo "$CRMFLOW_EVALUATOR_PORT" ;; runner) echo "$CRMFLOW_RUNNER_PORT" ;; esac; }
 
-pid_of() {
-    local f=$PIDS/$1.pid pid
-    [ -f "$f" ] || return 1
-    pid=$(cat "$f")
-    kill -0 "$pid" 2>/dev/null || return 1
-    printf '%s' "$pid"
-}
+pid_of() { pid_in "$PIDS/$1.pid" "-m $(module "$1")"; }
 
 ready() { curl -fsS -m 2 "http://127.0.0.1:$(port "$1")/readyz" >/dev/null 2>&1; }
 
@@ -40,32 +34,25 @@ start_one() {
     if pid=$(pid_of "$name"); then say "$name already running (pid $pid)"; return; fi
     mkdir -p "$LOGS" "$PIDS"
     [ -x "$PYTHON" ] || die "no Python environment at $PYTHON: run 'make install'"
-    started=$(date +%s.%N)
+    started=$(now)
     (cd "$RUN" && exec "$PYTHON" -m "$(module "$name")") >>"$LOGS/$name.log" 2>&1 &
     echo $! >"$PIDS/$name.pid"
-    deadline=$(( $(date +%s) + ${CRMFLOW_START_TIMEOUT:-90} ))
+    deadline=$(( $(date +%s) + CRMFLOW_START_TIMEOUT ))
     until ready "$name"; do
         if ! kill -0 "$(cat "$PIDS/$name.pid")" 2>/dev/null; then
             tail -n 20 "$LOGS/$name.log" >&2 || true
             die "$name exited during start; log: $LOGS/$name.log"
         fi
-        [ "$(date +%s)" -lt "$deadline" ] || { tail -n 20 "$LOGS/$name.log" >&2; die "$name not ready within ${CRMFLOW_START_TIMEOUT:-90} s; log: $LOGS/$name.log"; }
+        [ "$(date +%s)" -lt "$deadline" ] || { tail -n 20 "$LOGS/$name.log" >&2; die "$name not ready within $CRMFLOW_START_TIMEOUT s; log: $LOGS/$name.log"; }
         sleep 0.2
     done
-    say "$name ready on 127.0.0.1:$(port "$name") after $(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s (pid $(cat "$PIDS/$name.pid"))"
+    say "$name ready on 127.0.0.1:$(port "$name") after $(since "$started") s (pid $(cat "$PIDS/$name.pid"))"
 }
 
 stop_one() {
-    local name=$1 pid i
-    if ! pid=$(pid_of "$name"); then rm -f "$PIDS/$name.pid"; return; fi
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < ${CRMFLOW_STOP_TIMEOUT:-30} * 5; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    if kill -0 "$pid" 2>/dev/null; then say "$name did not stop; SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
+    local name=$1 pid
+    if pid=$(pid_of "$name"); then stop_pid "$name" "$pid" TERM; fi
     rm -f "$PIDS/$name.pid"
-    say "$name stopped"
 }
 
 status() {

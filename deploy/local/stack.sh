@@ -30,6 +30,9 @@ shopt -u patsub_replacement 2>/dev/null || true   # bash 5.2: '&' in ${x//a/b} i
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=env.sh
 . "$HERE/env.sh"
+PROG=stack
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 
 RUN=$(realpath -m "$CRMFLOW_RUN_DIR")
 CACHE=$(realpath -m "$CRMFLOW_CACHE_DIR")
@@ -51,13 +54,6 @@ INSTALL_LAYOUT=1
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 JVM_COMMON=(-server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35
     -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true)
-
-say() { printf 'stack: %s\n' "$*"; }
-warn() { printf 'stack: WARNING: %s\n' "$*" >&2; }
-die() { printf 'stack: ERROR: %s\n' "$*" >&2; exit 1; }
-
-now() { local t=${EPOCHREALTIME:-$(date +%s.%N)}; printf '%s' "${t/,/.}"; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
 as_root() {
@@ -168,15 +164,7 @@ marker_of() {
 }
 
 # print the pid of component $1 if its pid file names a live process of ours
-pid_of() {
-    local f=$PIDS/$1.pid pid cmd
-    [ -f "$f" ] || return 1
-    pid=$(<"$f")
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    [ -r "/proc/$pid/cmdline" ] || return 1
-    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-    case " $cmd " in *" $(marker_of "$1") "*) printf '%s' "$pid" ;; *) return 1 ;; esac
-}
+pid_of() { pid_in "$PIDS/$1.pid" "$(marker_of "$1")"; }
 
 rotate_log() {
     local log=$LOGS/$1.log
@@ -214,31 +202,6 @@ wait_up() {
         fi
         sleep 0.3
     done
-}
-
-# stop_pid NAME PID GRACEFUL-SIGNAL: signal, wait up to CRMFLOW_STOP_TIMEOUT, then SIGKILL
-stop_pid() {
-    local name=$1 pid=$2 sig=$3 label t0 i
-    label=$(label_of "$name")
-    t0=$(now)
-    printf 'stack: stopping %s (pid %s) ...' "$label" "$pid"
-    kill "-$sig" "$pid" 2>/dev/null || true
-    for ((i = 0; i < CRMFLOW_STOP_TIMEOUT * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || { printf ' stopped after %s s\n' "$(since "$t0")"; return 0; }
-        sleep 0.1
-    done
-    if [ "$name" = pg ]; then   # immediate shutdown is kinder to PostgreSQL than SIGKILL
-        printf ' still running after %s s, immediate shutdown (SIGQUIT) ...' "$CRMFLOW_STOP_TIMEOUT"
-        kill -QUIT "$pid" 2>/dev/null || true
-        for ((i = 0; i < 50; i++)); do
-            kill -0 "$pid" 2>/dev/null || { printf ' stopped\n'; return 0; }
-            sleep 0.1
-        done
-    fi
-    printf ' still running after %s s, SIGKILL\n' "$CRMFLOW_STOP_TIMEOUT"
-    kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    die "$label (pid $pid) survived SIGKILL"
 }
 
 # launch_java NAME HEAP-OPTS LOG4J2-FILE MAIN-CLASS ARGS...: detached, pid file written by the
@@ -524,8 +487,9 @@ cmd_stop() {
         c=${COMPS[$i]}
         if pid=$(pid_of "$c"); then
             case $c in
-                pg) stop_pid pg "$pid" INT ;;   # fast shutdown
-                *) stop_pid "$c" "$pid" TERM ;;
+                # fast shutdown; then immediate shutdown, kinder to PostgreSQL than SIGKILL
+                pg) stop_pid "$(label_of pg)" "$pid" INT QUIT ;;
+                *) stop_pid "$(label_of "$c")" "$pid" TERM ;;
             esac
         else
             say "$(label_of "$c"): not running"
