@@ -18,6 +18,7 @@ import yaml
 
 from tests.support.processes import ROOT
 from tests.support.settings_env import process_env_names
+from tests.unit.deploy.settings_defaults import ADDRESSES, settings_defaults
 
 CHART = ROOT / "deploy" / "helm" / "crmflow"
 KUBE_VERSION = "1.30.0"
@@ -116,6 +117,24 @@ def test_environment_uses_the_settings_names_only(manifests):
             env |= set(doc.get("data") or {}) | set(doc.get("stringData") or {})
     assert {"CRMFLOW_PG_HOST", "CRMFLOW_KAFKA_BOOTSTRAP", "CRMFLOW_CONNECT_URL"} <= env
     assert env - process_env_names() == set()
+
+
+def test_default_values_give_the_settings_defaults_but_for_addresses(helm):
+    """The chart's default values restate crmflow's defaults (a chart needs them as values): equal."""
+    [config] = [
+        d for d in render(helm, None) if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "crm-crmflow"
+    ]
+    defaults = settings_defaults()
+    given = {
+        name: value for name, value in config["data"].items() if name in defaults and name not in ADDRESSES
+    }
+    assert {
+        "CRMFLOW_TOPIC_PARTITIONS",
+        "CRMFLOW_DB_POOL_SIZE",
+        "MAX_CHAIN_DEPTH",
+        "CRMFLOW_RUNNER_PORT",
+    } <= set(given)
+    assert given == {name: defaults[name] for name in given}
 
 
 def test_default_values_hold_no_secrets(helm):

@@ -15,6 +15,7 @@ import yaml
 
 from tests.support.processes import ROOT
 from tests.support.settings_env import process_env_names
+from tests.unit.deploy.settings_defaults import ADDRESSES, settings_defaults
 
 CONNECTOR_FILE = ROOT / "deploy" / "connect" / "crmflow-outbox.json"
 SERVICES = {
@@ -90,6 +91,18 @@ def test_connect_resolves_every_env_reference_of_the_connector(compose):
 def test_crmflow_containers_use_only_the_settings_env_names(compose, name):
     environment = compose["services"][name]["environment"]
     assert set(environment) - process_env_names() == set()
+
+
+def test_crmflow_env_gives_the_settings_defaults_but_for_addresses(compose):
+    """A knob compose sets (or defaults with `${NAME:-default}`) behaves as crmflow's default."""
+    defaults = settings_defaults()
+    given = {
+        name: INTERPOLATION.sub(lambda m: m.group(2) or "", str(value))
+        for name, value in compose["x-crmflow-env"].items()
+        if name not in ADDRESSES
+    }
+    assert {"CRMFLOW_TOPIC_PARTITIONS", "MAX_CHAIN_DEPTH", "CRMFLOW_API_PORT"} <= set(given)
+    assert given == {name: defaults[name] for name in given}
 
 
 @pytest.mark.parametrize("name", list(SERVICES))

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import subprocess
 
-from crmflow.settings import Settings
 from tests.support.processes import ROOT
-from tests.support.settings_env import settings_env_names
+from tests.unit.deploy.settings_defaults import settings_defaults
 
 
 def _env_sh_exports() -> dict[str, str]:
@@ -24,12 +23,10 @@ def _env_sh_exports() -> dict[str, str]:
 
 def test_env_sh_defaults_are_the_settings_defaults():
     exported = _env_sh_exports()
-    shared = sorted(set(exported) & settings_env_names())
+    defaults = settings_defaults()
+    shared = sorted(set(exported) & set(defaults))
     # The names the local stack and the services must agree on, at least.
     assert {"CRMFLOW_PG_PORT", "CRMFLOW_KAFKA_BOOTSTRAP", "CRMFLOW_CONNECT_URL", "CRMFLOW_API_PORT"} <= set(
         shared
     )
-    defaults = {
-        f"CRMFLOW_{name.upper()}": str(field.default) for name, field in Settings.model_fields.items()
-    }
     assert {name: exported[name] for name in shared} == {name: defaults[name] for name in shared}
