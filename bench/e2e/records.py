@@ -31,19 +31,17 @@ def end_offsets(bootstrap: str, topic: str = COMMANDS) -> dict[int, int]:
         consumer.close()
 
 
-def command_times(
-    bootstrap: str, start: dict[int, int], practice_id: str, topic: str = COMMANDS
-) -> dict[str, float]:
+def command_times(bootstrap: str, start: dict[int, int], practice_id: str) -> dict[str, float]:
     """Event id -> record timestamp (s) of its EventEvaluated marker, for the markers of one
     practice written after the offsets ``start``."""
-    end = end_offsets(bootstrap, topic)
+    end = end_offsets(bootstrap)
     consumer = _consumer(bootstrap)
     wanted = {p: (start.get(p, 0), end[p]) for p in end if end[p] > start.get(p, 0)}
     times: dict[str, float] = {}
     needle = practice_id.encode()
     deadline = time.monotonic() + READ_TIMEOUT
     try:
-        consumer.assign([TopicPartition(topic, p, lo) for p, (lo, _) in wanted.items()])
+        consumer.assign([TopicPartition(COMMANDS, p, lo) for p, (lo, _) in wanted.items()])
         remaining = {p: hi for p, (_, hi) in wanted.items()}
         while remaining and time.monotonic() < deadline:
             for msg in consumer.consume(1000, timeout=1.0):

@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx
 import psycopg
-from confluent_kafka import Consumer, TopicPartition
 from psycopg import sql
 
+from bench.e2e.records import end_offsets
 from crmflow.settings import Settings
 from crmflow.topics import EVENT_TOPICS
 
@@ -204,16 +204,7 @@ class Stack:
 
     def event_topic_ends(self) -> int:
         """Records ever written to the event topics (checks that CDC re-published nothing)."""
-        consumer = Consumer({"bootstrap.servers": self.settings.kafka_bootstrap, "group.id": "bench-ends"})
-        try:
-            total = 0
-            for topic in EVENT_TOPICS:
-                meta = consumer.list_topics(topic, timeout=10).topics[topic]
-                for p in meta.partitions:
-                    total += consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            return total
-        finally:
-            consumer.close()
+        return sum(sum(end_offsets(self.settings.kafka_bootstrap, t).values()) for t in EVENT_TOPICS)
 
     def describe(self) -> dict[str, Any]:
         return {
