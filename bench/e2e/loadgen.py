@@ -34,6 +34,7 @@ from psycopg.types.json import Jsonb
 from psycopg.types.string import TextLoader
 from sqlalchemy.dialects.postgresql import psycopg as sa_psycopg
 
+from bench.e2e.stack import dsn
 from crmflow.crm.serialize import PATIENT_FIELDS, to_json
 from crmflow.outbox import INSERT_EVENT, trigger_event_row
 from crmflow.settings import Settings
@@ -55,8 +56,8 @@ _UPDATE = (
 _INSERT = str(INSERT_EVENT.compile(dialect=sa_psycopg.dialect()))  # the library's statement
 
 
-def connect(url: str) -> psycopg.Connection[dict[str, Any]]:
-    conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), row_factory=dict_row)
+def connect(conninfo: str) -> psycopg.Connection[dict[str, Any]]:
+    conn = psycopg.connect(conninfo, row_factory=dict_row)
     conn.adapters.register_loader("uuid", TextLoader)  # ids as str, as the library reads them
     return conn
 
@@ -126,14 +127,14 @@ class Stats:
 
 
 def worker(
-    url: str,
+    conninfo: str,
     practice_id: str,
     ids: list[str],
     schedules: list[Schedule],
     stats: Stats,
     ready: threading.Barrier,
 ) -> None:
-    conn = connect(url)  # one connection per thread, opened before the schedule starts
+    conn = connect(conninfo)  # one connection per thread, opened before the schedule starts
     ready.wait()  # connected
     ready.wait()  # the schedule is set
     schedule = schedules[0]
@@ -178,8 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--connections", type=int, default=8, help="writer threads, one connection each")
     args = p.parse_args(argv)
 
-    url = Settings().database_url
-    with connect(url) as conn:
+    conninfo = dsn(Settings())
+    with connect(conninfo) as conn:
         ids = patient_ids(conn, args.practice)
     if not ids:
         print(f"no patients in practice {args.practice}", file=sys.stderr)
@@ -188,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     stats = Stats()
     ready = threading.Barrier(args.connections + 1)
     threads = [
-        threading.Thread(target=worker, args=(url, args.practice, ids, schedules, stats, ready), daemon=True)
+        threading.Thread(
+            target=worker, args=(conninfo, args.practice, ids, schedules, stats, ready), daemon=True
+        )
         for _ in range(args.connections)
     ]
     for t in threads:
