@@ -78,10 +78,12 @@ class Service:
             for s in family.samples
         }
 
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=60)
+    def kill(self) -> None:
+        """SIGKILL the running service (a crash test whose service had already died would
+        otherwise kill nothing and still pass)."""
+        assert self.proc is not None and self.proc.poll() is None, f"{self.name} is not running"
+        self.proc.kill()
+        assert self.proc.wait(timeout=60) == -signal.SIGKILL, f"{self.name} exited before the kill"
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
