@@ -11,6 +11,7 @@ from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from crmflow.settings import DEFAULT_PATIENT_FIELD_ALLOWLIST
 from crmflow.templates import TemplateSyntaxError, parse
 from crmflow.triggers import TRIGGER_NAMES, placeholder_can_resolve
 from crmflow.validation import FieldError, Loc
@@ -19,14 +20,6 @@ MAX_ACTIONS: Final = 50
 MAX_ARGS_DEPTH: Final = 16  # nesting of arrays/objects inside args (render_args recurses)
 MAX_DELAY_SECONDS: Final = 31_536_000  # one year
 MAX_DUE_IN_SECONDS: Final = 10 * MAX_DELAY_SECONDS
-
-DEFAULT_PATIENT_FIELD_ALLOWLIST: Final = (
-    "status",
-    "tags",
-    "preferredContactMethod",
-    "preferredLanguage",
-    "nextFollowUpAt",
-)
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=500)]

@@ -7,12 +7,19 @@ Each knob is an environment variable named ``CRMFLOW_<FIELD>`` unless an alias s
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from crmflow.actions import DEFAULT_PATIENT_FIELD_ALLOWLIST
+DEFAULT_PATIENT_FIELD_ALLOWLIST: Final = (
+    "status",
+    "tags",
+    "preferredContactMethod",
+    "preferredLanguage",
+    "nextFollowUpAt",
+)
+"""The patient fields ``update_patient_fields`` may change unless configured (SPEC)."""
 
 
 class Settings(BaseSettings):
