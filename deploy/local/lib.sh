@@ -6,6 +6,10 @@ say() { printf '%s: %s\n' "$PROG" "$*"; }
 warn() { printf '%s: WARNING: %s\n' "$PROG" "$*" >&2; }
 die() { printf '%s: ERROR: %s\n' "$PROG" "$*" >&2; exit 1; }
 
+# The project's Python environment (make venv): the crmflow CLI, the services, register_connector.py
+PYTHON=${CRMFLOW_PYTHON:-$CRMFLOW_ROOT/.venv/bin/python}
+need_python() { [ -x "$PYTHON" ] || die "no Python environment at $PYTHON: run 'make install'"; }
+
 now() { local t=${EPOCHREALTIME:-$(date +%s.%N)}; printf '%s' "${t/,/.}"; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 

@@ -19,7 +19,6 @@ PROG=services
 RUN=$(realpath -m "$CRMFLOW_RUN_DIR")
 LOGS=$RUN/logs
 PIDS=$RUN/pids
-PYTHON=${CRMFLOW_PYTHON:-$CRMFLOW_ROOT/.venv/bin/python}
 ALL=(api evaluator runner)
 
 module() { case $1 in api) echo crmflow_api ;; evaluator) echo crmflow_evaluator ;; runner) echo crmflow_runner ;; esac; }
@@ -33,7 +32,7 @@ start_one() {
     local name=$1 pid started deadline
     if pid=$(pid_of "$name"); then say "$name already running (pid $pid)"; return; fi
     mkdir -p "$LOGS" "$PIDS"
-    [ -x "$PYTHON" ] || die "no Python environment at $PYTHON: run 'make install'"
+    need_python
     started=$(now)
     (cd "$RUN" && exec "$PYTHON" -m "$(module "$name")") >>"$LOGS/$name.log" 2>&1 &
     echo $! >"$PIDS/$name.pid"

@@ -44,7 +44,6 @@ KAFKA_DIR=$RUN/kafka
 KAFKA_DATA_DIR=$KAFKA_DIR/data
 CONNECT_DIR=$RUN/connect
 CONNECTOR_FILE=$CRMFLOW_ROOT/deploy/connect/crmflow-outbox.json
-PYTHON=${CRMFLOW_PYTHON:-$CRMFLOW_ROOT/.venv/bin/python}
 # service_load only finds plugins with META-INF/services manifests (Debezium ships them) and
 # starts the worker seconds faster than scanning every jar; hybrid_warn is Kafka's default.
 # shellcheck disable=SC2034  # used in connect-distributed.properties.in via render
@@ -545,7 +544,7 @@ cmd_register() {
     local file=${1:-$CONNECTOR_FILE}
     [ -f "$file" ] || die "no connector file $file"
     connect_ready || die "Kafka Connect is not up at $CRMFLOW_CONNECT_URL: run $0 start"
-    [ -x "$PYTHON" ] || die "no Python environment at $PYTHON: run 'make install'"
+    need_python
     "$PYTHON" "$CRMFLOW_ROOT/deploy/docker/register_connector.py" "$file" --timeout 60 \
         || die "connector from $file not RUNNING (above); worker log: $LOGS/connect.log"
 }
