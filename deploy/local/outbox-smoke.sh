@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end check of deploy/connect/crmflow-outbox.json on the running local stack, without the
-# project's schema: a throwaway database with the outbox table and publication, a copy of the
+# End-to-end check of deploy/connect/crmflow-outbox.json on the running local stack: a throwaway
+# database migrated by the project's migrations (its outbox table and publication), a copy of the
 # connector config pointed at it (own name, slot, topic prefix and topics), then
-#   - an insert with a JSON payload  -> key = aggregate_id, headers id/practiceId/eventName/...,
+#   - an insert with a JSON payload  -> key = aggregate_id, headers id/practiceId/.../rulesSeq,
 #                                       value = the payload's JSON text, on <prefix>patient
 #   - an insert with payload NULL    -> a tombstone (value null) on <prefix>rule
 #   - an UPDATE and a DELETE         -> nothing (the publication publishes inserts only)
@@ -19,6 +19,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=env.sh
 . "$HERE/env.sh"
+PROG=smoke
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 STACK=$HERE/stack.sh
 DB=${SMOKE_DB:-crmflow_infra_test}
 PREFIX=${SMOKE_TOPIC_PREFIX:-crmtest.}
@@ -29,7 +32,6 @@ export PGPASSWORD=$CRMFLOW_PG_PASSWORD
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-say() { printf 'smoke: %s\n' "$*"; }
 psql_db() { psql -X -q -At -v ON_ERROR_STOP=1 -h "$CRMFLOW_PG_HOST" -p "$CRMFLOW_PG_PORT" -U "$CRMFLOW_PG_USER" -d "$1" "${@:2}"; }
 slot_active() { psql_db "$CRMFLOW_PG_DB" -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$SLOT' AND active"; }
 
@@ -43,26 +45,13 @@ cleanup() {
     "$STACK" topics --delete --if-exists --topic "__debezium-heartbeat.$LOGICAL" 2>/dev/null || true
 }
 
-say "throwaway database $DB with public.outbox_events and publication crmflow_outbox"
+say "throwaway database $DB, migrated (outbox_events and publication crmflow_outbox)"
+need_python
 cleanup
 psql_db "$CRMFLOW_PG_DB" -c "CREATE DATABASE $DB"
-psql_db "$DB" <<'SQL'
-CREATE TABLE public.outbox_events (
-    id uuid PRIMARY KEY,
-    practice_id uuid NOT NULL,
-    aggregate_type text NOT NULL,
-    aggregate_id text NOT NULL,
-    event_name text NOT NULL,
-    payload jsonb NULL,
-    status text NOT NULL DEFAULT 'pending',
-    correlation_id text NULL,
-    causation_id text NULL,
-    depth int NOT NULL DEFAULT 0,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE PUBLICATION crmflow_outbox FOR TABLE public.outbox_events WITH (publish = 'insert');
-CREATE TABLE public.not_published (id bigserial PRIMARY KEY, v text);
-SQL
+CRMFLOW_PG_DB=$DB "$PYTHON" -m crmflow migrate >"$WORK/migrate.log" 2>&1 \
+    || { cat "$WORK/migrate.log" >&2; die "crmflow migrate of $DB failed"; }
+psql_db "$DB" -c "CREATE TABLE public.not_published (id bigserial PRIMARY KEY, v text)"
 
 say "topics ${PREFIX}patient (3 partitions) and ${PREFIX}rule (compacted)"
 "$STACK" topics --create --if-not-exists --topic "${PREFIX}patient" --partitions 3 --replication-factor 1 2>/dev/null
@@ -116,7 +105,8 @@ rows = [line.rstrip("\n").split("\t", 2) for line in open(sys.argv[1]) if line.s
 want = [
     # key, headers (subset), value
     ("pat-42", {"id": "8a0e6f5e-3c1d-4a7e-9d55-0b2b3f1c9a01", "practiceId": "11111111-2222-3333-4444-555555555555",
-                "eventName": "patient.created", "correlationId": "corr-1", "causationId": "<NULL>"},
+                "eventName": "patient.created", "correlationId": "corr-1", "causationId": "<NULL>",
+                "rulesSeq": "0"},
      # jsonb's own text form: keys re-ordered, ", " and ": " spacing, 1e3 -> 1000
      '{"n": 1000, "name": "Ada Lovelace", "note": "caf\u00e9 \\"q\\"", "tags": ["vip", "new"], "balance": 12.50, "patientId": "pat-42"}'),
     ("rule-7", {"id": "8a0e6f5e-3c1d-4a7e-9d55-0b2b3f1c9a02", "eventName": "rule.upserted", "causationId": "cause-2"},
