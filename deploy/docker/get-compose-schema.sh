@@ -10,7 +10,9 @@ VERSION=3.1.0
 # sha512 of the tarball (the registry's dist.integrity, in hex)
 SHA512=69f4c67734455172b8c82a488845bf2ce47ef5338c10384d95d0e9e7a5425b39fb243983e39d4f7148bae3418694c1e06c7289d74ac3066e0fb697016e3aa55f
 
-cache=${CRMFLOW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/crmflow}
+# shellcheck source=deploy/local/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../local/env.sh"   # CRMFLOW_CACHE_DIR
+cache=$CRMFLOW_CACHE_DIR
 schema="$cache/compose-spec/$PACKAGE-$VERSION/compose.schema.json"
 
 if [ ! -s "$schema" ]; then

@@ -6,7 +6,9 @@
 set -euo pipefail
 
 HELM_VERSION=${CRMFLOW_HELM_VERSION:-v3.22.0}
-cache=${CRMFLOW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/crmflow}
+# shellcheck source=deploy/local/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../local/env.sh"   # CRMFLOW_CACHE_DIR
+cache=$CRMFLOW_CACHE_DIR
 bin="$cache/bin/helm-$HELM_VERSION"
 
 if [ ! -x "$bin" ]; then
