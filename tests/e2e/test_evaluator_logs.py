@@ -9,28 +9,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 
 from tests.support.pipeline import evaluated
+from tests.support.processes import lines_since
 from tests.support.rules import create_rule
 
 pytestmark = pytest.mark.e2e
 
 
-def _new_lines(path: Path, offset: int) -> list[str]:
-    with open(path, "rb") as f:
-        f.seek(offset)
-        return f.read().decode().splitlines()
-
-
 def test_service_logs_are_json_with_ids_and_no_patient_data(api, services, engine):
     evaluator = services["evaluator"]
     offsets = {name: s.log_path.stat().st_size for name, s in services.items()}
-    evaluator.env["CRMFLOW_LOG_LEVEL"] = "DEBUG"
-    try:
-        evaluator.restart()
+    with evaluator.restarted_with(CRMFLOW_LOG_LEVEL="DEBUG"):
         marker = uuid.uuid4().hex[:10]
         phi = {
             "firstName": f"Zebulon{marker}",
@@ -54,11 +46,8 @@ def test_service_logs_are_json_with_ids_and_no_patient_data(api, services, engin
         (created,) = evaluated(engine, patient["id"], "crm/patient.created")
         (draft,) = api.get(f"/api/patients/{patient['id']}/drafts").json()
         (drafted,) = evaluated(engine, draft["id"], "crm/message.drafted")
-    finally:
-        evaluator.env.pop("CRMFLOW_LOG_LEVEL")
-        evaluator.restart()
 
-    lines = {name: _new_lines(s.log_path, offsets[name]) for name, s in services.items()}
+    lines = {name: lines_since(s.log_path, offsets[name]) for name, s in services.items()}
     for name, service_lines in lines.items():
         for line in service_lines:
             entry = json.loads(line)  # every line is one JSON object

@@ -1,11 +1,18 @@
-"""No PHI in logs: a realistic scenario through every service, then every service log of the test
-run is scanned for the patients' names, emails, phones and the free-text bodies. None may appear."""
+"""No PHI in logs: a realistic scenario through every service, then every line the service logs got
+meanwhile is scanned for the patients' names, emails, phones and the free-text bodies. None may appear.
+
+The evaluator runs at DEBUG meanwhile: it then logs a line per event it evaluates, so the scan
+covers the scenario's own events (at INFO the scenario logs next to nothing, and a scan of older
+lines could not tell)."""
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+
 import pytest
 
-from tests.support.processes import wait_for
+from tests.support.processes import lines_since, wait_for
 from tests.support.rules import create_rule
 
 pytestmark = pytest.mark.e2e
@@ -37,68 +44,89 @@ def phi_strings() -> list[str]:
     return strings
 
 
-def test_a_realistic_scenario_leaves_no_phi_in_any_service_log(api, services, run_dir):
+def test_a_realistic_scenario_leaves_no_phi_in_any_service_log(api, services, run_dir, practice):
     evaluator = services["evaluator"]
-    create_rule(
-        api,
-        evaluator,
-        triggerEvent="crm/patient.created",
-        actionsJson=[
-            {"type": "create_note", "args": {"patientId": "{patientId}", "body": NOTE_BODY}},
-            {
-                "type": "draft_email",
-                "args": {"patientId": "{patientId}", "subject": "Welcome", "body": EMAIL_BODY},
-            },
-        ],
-    )
-    create_rule(
-        api,
-        evaluator,
-        triggerEvent="crm/appointment.created",
-        conditionsJson={"field": "patient.phone", "operator": "exists"},
-        actionsJson=[
-            {"type": "draft_sms", "args": {"patientId": "{patientId}", "body": SMS_BODY}},
-            {
-                "type": "update_patient_fields",
-                "args": {"patientId": "{patientId}", "fields": {"status": "confirmed"}},
-            },
-        ],
-    )
-    created = [api.post("/api/patients", json=p).json() for p in PATIENTS]
-    for patient in created:
-        appointment = api.post(
-            "/api/appointments",
-            json={
-                "patientId": patient["id"],
-                "startsAt": "2031-05-06T09:30:00Z",
-                "visitType": "Consultation",
-                "status": "scheduled",
-            },
-        ).json()
-        api.patch(f"/api/appointments/{appointment['id']}", json={"provider": "Dr. Helena Marchetti"})
-    # Every service handles PHI-bearing input: the Test button, a dry-run, a refused write, a failing action.
-    api.post(
-        "/api/automations/test",
-        json={"eventName": "crm/patient.created", "entityType": "patient", "data": {"patient": created[0]}},
-    )
-    api.post("/api/automations/dry-run", json={"conditionsJson": None, "data": {"patient": created[1]}})
-    refused = api.post("/api/patients", json={**PATIENTS[0], "email": "not-an-email " + PATIENTS[0]["email"]})
-    assert refused.status_code == 422
-    for patient in created:
-        wait_for(
-            lambda p=patient: len(api.get(f"/api/patients/{p['id']}/drafts").json()) >= 2, 15, what="drafts"
-        )
-        assert api.get(f"/api/patients/{patient['id']}").json()["status"] == "confirmed"
-
     logs = sorted((run_dir / "logs").glob("test-*.log"))
     assert {p.name for p in logs} >= {"test-api.log", "test-evaluator.log", "test-runner.log"}
-    lines = 0
+    offsets = {path: path.stat().st_size for path in logs}
+    with evaluator.restarted_with(CRMFLOW_LOG_LEVEL="DEBUG"):
+        create_rule(
+            api,
+            evaluator,
+            triggerEvent="crm/patient.created",
+            actionsJson=[
+                {"type": "create_note", "args": {"patientId": "{patientId}", "body": NOTE_BODY}},
+                {
+                    "type": "draft_email",
+                    "args": {"patientId": "{patientId}", "subject": "Welcome", "body": EMAIL_BODY},
+                },
+            ],
+        )
+        create_rule(
+            api,
+            evaluator,
+            triggerEvent="crm/appointment.created",
+            conditionsJson={"field": "patient.phone", "operator": "exists"},
+            actionsJson=[
+                {"type": "draft_sms", "args": {"patientId": "{patientId}", "body": SMS_BODY}},
+                {
+                    "type": "update_patient_fields",
+                    "args": {"patientId": "{patientId}", "fields": {"status": "confirmed"}},
+                },
+            ],
+        )
+        created = [api.post("/api/patients", json=p).json() for p in PATIENTS]
+        for patient in created:
+            appointment = api.post(
+                "/api/appointments",
+                json={
+                    "patientId": patient["id"],
+                    "startsAt": "2031-05-06T09:30:00Z",
+                    "visitType": "Consultation",
+                    "status": "scheduled",
+                },
+            ).json()
+            api.patch(f"/api/appointments/{appointment['id']}", json={"provider": "Dr. Helena Marchetti"})
+        # Every service handles PHI-bearing input: the Test button, a dry-run, a refused write.
+        api.post(
+            "/api/automations/test",
+            json={
+                "eventName": "crm/patient.created",
+                "entityType": "patient",
+                "data": {"patient": created[0]},
+            },
+        )
+        api.post("/api/automations/dry-run", json={"conditionsJson": None, "data": {"patient": created[1]}})
+        refused = api.post(
+            "/api/patients", json={**PATIENTS[0], "email": "not-an-email " + PATIENTS[0]["email"]}
+        )
+        assert refused.status_code == 422
+        for patient in created:
+            wait_for(
+                lambda p=patient: len(api.get(f"/api/patients/{p['id']}/drafts").json()) >= 2,
+                15,
+                what="drafts",
+            )
+            assert api.get(f"/api/patients/{patient['id']}").json()["status"] == "confirmed"
+
+    new_lines = {path.name: lines_since(path, offsets[path]) for path in logs}
+    # The scan holds the scenario: the evaluator logged the events of this practice that the
+    # drafts and the confirmed status waited for (each patient's creation and its appointment's).
+    evaluated = Counter(
+        entry["eventName"]
+        for line in new_lines["test-evaluator.log"]
+        if (entry := json.loads(line)).get("msg") == "event evaluated"
+        and entry["practiceId"] == practice["id"]
+    )
+    assert evaluated["crm/patient.created"] >= len(PATIENTS), evaluated
+    assert evaluated["crm/appointment.created"] >= len(PATIENTS), evaluated
     found = []
     needles = phi_strings()
-    for path in logs:
-        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
-            lines += 1
-            found += [f"{path.name}:{number}: {needle!r}" for needle in needles if needle in line]
-    print(f"\nPHI scan: {lines} log lines of {len(logs)} service logs scanned for {len(needles)} strings")
-    assert lines > 0
+    for name, service_lines in new_lines.items():
+        for number, line in enumerate(service_lines, 1):
+            found += [f"{name}: new line {number}: {needle!r}" for needle in needles if needle in line]
+    scanned = sum(len(v) for v in new_lines.values())
+    print(
+        f"\nPHI scan: {scanned} new log lines of {len(logs)} service logs scanned for {len(needles)} strings"
+    )
     assert not found, found[:20]

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,8 +100,27 @@ class Service:
         self.stop()
         self.start()
 
+    @contextmanager
+    def restarted_with(self, **env: str) -> Iterator[None]:
+        """Runs with ``env`` added for the block (restarted), then restarted without it."""
+        saved = dict(self.env)
+        self.env.update(env)
+        try:
+            self.restart()
+            yield
+        finally:
+            self.env = saved
+            self.restart()
+
 
 def metric_total(samples: Samples, name: str, **labels: str) -> float:
     """Sum of ``name``'s samples whose labels include ``labels``."""
     wanted = set(labels.items())
     return sum(v for (n, lbls), v in samples.items() if n == name and wanted <= lbls)
+
+
+def lines_since(path: Path, offset: int) -> list[str]:
+    """The lines written to ``path`` after its first ``offset`` bytes (a log since a test began)."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read().decode().splitlines()
