@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -49,9 +50,10 @@ def run_dir() -> Path:
 @pytest.fixture(scope="session")
 def stack(settings: Settings) -> Iterator[None]:
     """PostgreSQL, Kafka and Connect, migrated, topics created, connector registered."""
+    connect = urlsplit(settings.connect_url)
     ports = [
         (settings.pg_host, settings.pg_port),
-        ("127.0.0.1", int(os.environ.get("CRMFLOW_CONNECT_PORT", "8083"))),
+        (connect.hostname or "", connect.port or 80),
         tuple(settings.kafka_bootstrap.split(":")),
     ]
     started = not all(_port_open(h, int(p)) for h, p in ports)

@@ -17,8 +17,7 @@ import pytest
 import yaml
 
 from tests.support.processes import ROOT
-from tests.support.settings_env import process_env_names
-from tests.unit.deploy.settings_defaults import ADDRESSES, settings_defaults
+from tests.support.settings_env import ADDRESSES, process_env_names, settings_defaults
 
 CHART = ROOT / "deploy" / "helm" / "crmflow"
 KUBE_VERSION = "1.30.0"

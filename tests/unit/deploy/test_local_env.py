@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 
 from tests.support.processes import ROOT
-from tests.unit.deploy.settings_defaults import settings_defaults
+from tests.support.settings_env import settings_defaults
 
 
 def _env_sh_exports() -> dict[str, str]:
