@@ -89,7 +89,7 @@ def build(
     compile_seconds[RULE_ENGINE] = (time.perf_counter() - t) * len(rules) / max(1, len(re_rules))
 
     json_ctx = {id(e): json.dumps(e.data) for e in events}  # serialised once per event, shared by its rules
-    engines = {
+    engines: dict[str, list[tuple[Callable[[Any], Any], Any]]] = {
         CRMFLOW: [(crm[i], e.data) for i, e in work],
         "crmflow closures": [(closures[i], e.data) for i, e in work],
         NAIVE: [(naive_fns[i], e.data) for i, e in work],
