@@ -19,6 +19,8 @@ import yaml
 
 from tests.support.processes import ROOT
 
+pytestmark = pytest.mark.integration
+
 INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
 

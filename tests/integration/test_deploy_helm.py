@@ -19,6 +19,8 @@ import yaml
 from tests.support.processes import ROOT
 from tests.support.settings_env import ADDRESSES, process_env_names, settings_defaults
 
+pytestmark = pytest.mark.integration
+
 CHART = ROOT / "deploy" / "helm" / "crmflow"
 KUBE_VERSION = "1.30.0"
 CONNECTOR = json.loads((ROOT / "deploy" / "connect" / "crmflow-outbox.json").read_text())

@@ -8,8 +8,11 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from tests.support.processes import ROOT
+
+pytestmark = pytest.mark.integration
 
 SCRIPT = ROOT / "deploy" / "docker" / "register_connector.py"
 CONNECTOR = ROOT / "deploy" / "connect" / "crmflow-outbox.json"
