@@ -15,14 +15,14 @@ from typing import Annotated, Any, Final
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from crmflow.actions import ACTION_TYPES, MAX_ACTIONS, validate_actions
-from crmflow.conditions import GROUP_OPERATORS, MAX_DEPTH, validate_condition
+from crmflow.conditions import MAX_DEPTH, nodes, validate_condition
 from crmflow.conditions.operators import LEAF_OPERATORS
 from crmflow.crm.models import NoNul, storable_json_errors
 from crmflow.triggers import TRIGGER_NAMES, TRIGGERS
 from crmflow.validation import FieldError
 
 LEAF_OPERATOR_NAMES: Final[list[str]] = list(LEAF_OPERATORS)
-GROUP_OPERATOR_NAMES: Final[list[str]] = [op for op in ("and", "or", "not") if op in GROUP_OPERATORS]
+GROUP_OPERATOR_NAMES: Final[list[str]] = list(nodes.GROUP_OPERATOR_NAMES)
 
 CONDITION_SCHEMA: Final[dict[str, Any]] = {
     "description": "A leaf {field, operator, value} or a group {operator: and|or|not, conditions: [...]}"

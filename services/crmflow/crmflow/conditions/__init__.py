@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from crmflow.conditions.compiler import (
-    GROUP_OPERATORS,
     HOT_AFTER,
     MAX_DEPTH,
     OPERATORS,
@@ -25,10 +24,12 @@ from crmflow.conditions.compiler import (
     compile_condition,
     validate_condition,
 )
+from crmflow.conditions.nodes import GROUP_OPERATOR_NAMES, GROUP_OPERATORS
 from crmflow.conditions.paths import MISSING
 
 __all__ = [
     "GROUP_OPERATORS",
+    "GROUP_OPERATOR_NAMES",
     "HOT_AFTER",
     "MAX_DEPTH",
     "MISSING",

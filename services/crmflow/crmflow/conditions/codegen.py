@@ -13,15 +13,13 @@ passed in the namespace, never spliced into the code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from crmflow.conditions.jsonvalues import is_number
+from crmflow.conditions.nodes import Group, Leaf, Node
 from crmflow.conditions.operators import LeafFn
 from crmflow.conditions.paths import MISSING, is_index, make_getter, split_path
 from crmflow.conditions.timeparse import parse_datetime
-
-if TYPE_CHECKING:
-    from crmflow.conditions.compiler import _Group, _Leaf
 
 MAX_GENERATED_LEAVES: Final = 2_000  # beyond this, compiling the source costs more than it saves
 _ORDER: Final = {
@@ -59,7 +57,7 @@ class _Source:
         return f"{self.const(make_getter(segments))}(d)"
 
 
-def generate(root: _Leaf | _Group) -> LeafFn | None:
+def generate(root: Node) -> LeafFn | None:
     """One function equivalent to ``root``'s closure, or None if the tree is too large to bother."""
     source = _Source()
     body = _expr(root, source)
@@ -77,10 +75,8 @@ def generate(root: _Leaf | _Group) -> LeafFn | None:
     return fn
 
 
-def _expr(node: _Leaf | _Group, src: _Source) -> str:
-    from crmflow.conditions.compiler import _Group
-
-    if isinstance(node, _Group):
+def _expr(node: Node, src: _Source) -> str:
+    if isinstance(node, Group):
         parts = [_expr(child, src) for child in node.children]
         if node.operator == "not":
             return f"(not {parts[0]})"
@@ -91,7 +87,7 @@ def _expr(node: _Leaf | _Group, src: _Source) -> str:
     return _leaf(node, src) or f"{src.const(node.fn)}(d, now)"
 
 
-def _leaf(leaf: _Leaf, src: _Source) -> str | None:
+def _leaf(leaf: Leaf, src: _Source) -> str | None:
     op, value = leaf.operator, leaf.value
     if op in ("equals", "not_equals"):
         test = _equals(leaf.field, value, src)

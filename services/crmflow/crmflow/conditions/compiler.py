@@ -7,16 +7,14 @@ reuses the same leaf closures, so a trace can never disagree with ``evaluate``.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any, Final, Literal
 
 from crmflow.conditions.codegen import generate
-from crmflow.conditions.jsonvalues import summarise
-from crmflow.conditions.operators import LEAF_OPERATORS, Built, LeafFn, OperandError
+from crmflow.conditions.nodes import GROUP_OPERATORS, Group, Leaf, Node
+from crmflow.conditions.operators import LEAF_OPERATORS, LeafFn, OperandError
 from crmflow.conditions.paths import MISSING, path_error, split_path
 from crmflow.conditions.timeparse import utc_now
 from crmflow.validation import DomainValidationError, FieldError, Loc
@@ -25,7 +23,6 @@ MAX_DEPTH: Final = 32
 """Most groups that may enclose one another (a bare leaf has depth 0, ``and`` of leaves 1)."""
 
 OPERATORS: Final = frozenset(LEAF_OPERATORS)
-GROUP_OPERATORS: Final = frozenset({"and", "or", "not"})
 
 _LEAF_KEYS: Final = frozenset({"field", "operator", "value"})
 _GROUP_KEYS: Final = frozenset({"operator", "conditions"})
@@ -58,68 +55,6 @@ class Explanation:
         return {"matched": self.matched, "trace": self.trace}
 
 
-@dataclass(frozen=True)
-class _Leaf:
-    field: str
-    operator: str
-    value: Any
-    shows_value: bool
-    built: Built
-    head: dict[str, Any] = dataclass_field(compare=False, init=False)  # constant part of the trace
-
-    def __post_init__(self) -> None:
-        head: dict[str, Any] = {"field": self.field, "operator": self.operator}
-        if self.shows_value:
-            head["value"] = summarise(self.value)
-        object.__setattr__(self, "head", head)
-
-    @property
-    def fn(self) -> LeafFn:
-        return self.built.fn
-
-    @property
-    def uses_now(self) -> bool:
-        return self.built.uses_now
-
-    def explain(self, data: Any, now: datetime | None) -> tuple[bool, dict[str, Any]]:
-        passed = self.fn(data, now)
-        trace = self.head.copy()
-        if isinstance(trace.get("value"), list | dict):  # callers own their trace: no shared parts
-            trace["value"] = copy.deepcopy(trace["value"])
-        actual = self.built.actual(data)
-        if actual is MISSING:
-            trace["actual"], trace["missing"] = "missing", True
-        else:
-            trace["actual"] = summarise(actual)
-        if self.built.uses_now:
-            trace["now"] = now.isoformat() if now is not None else None
-        trace["passed"] = passed
-        return passed, trace
-
-
-@dataclass(frozen=True)
-class _Group:
-    operator: str
-    children: tuple[_Leaf | _Group, ...]
-    fn: LeafFn = dataclass_field(compare=False)
-
-    @property
-    def uses_now(self) -> bool:
-        return any(child.uses_now for child in self.children)
-
-    def explain(self, data: Any, now: datetime | None) -> tuple[bool, dict[str, Any]]:
-        # Every child is explained (no short-circuit) so a dry-run shows each failing condition;
-        # the group's result is combined from theirs exactly as its closure combines them.
-        results = [child.explain(data, now) for child in self.children]
-        if self.operator == "and":
-            passed = all(r for r, _ in results)
-        elif self.operator == "or":
-            passed = any(r for r, _ in results)
-        else:
-            passed = not results[0][0]
-        return passed, {"operator": self.operator, "passed": passed, "conditions": [t for _, t in results]}
-
-
 Codegen = Literal["lazy", "eager", "off"]
 HOT_AFTER: Final = 8
 """Evaluations after which a condition (with codegen="lazy") is turned into generated code."""
@@ -136,7 +71,7 @@ class CompiledCondition:
 
     __slots__ = ("_calls", "_closure", "_fn", "_root", "uses_now")
 
-    def __init__(self, root: _Leaf | _Group | None, codegen: Codegen = "lazy") -> None:
+    def __init__(self, root: Node | None, codegen: Codegen = "lazy") -> None:
         self._root = root
         self._calls = 0
         self._closure: LeafFn = _always if root is None else root.fn
@@ -199,7 +134,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:40] + "…"
 
 
-def _compile(node: Any, loc: Loc, depth: int, errors: list[FieldError]) -> _Leaf | _Group | None:
+def _compile(node: Any, loc: Loc, depth: int, errors: list[FieldError]) -> Node | None:
     if type(node) is not dict:
         errors.append(FieldError(loc, "condition must be an object", "dict_type"))
         return None
@@ -229,7 +164,7 @@ def _extra_keys(node: dict[str, Any], allowed: frozenset[str], loc: Loc, errors:
             errors.append(FieldError((*loc, str(key)), "extra fields not permitted", "extra_forbidden"))
 
 
-def _compile_leaf(node: dict[str, Any], operator: str, loc: Loc, errors: list[FieldError]) -> _Leaf | None:
+def _compile_leaf(node: dict[str, Any], operator: str, loc: Loc, errors: list[FieldError]) -> Leaf | None:
     spec = LEAF_OPERATORS[operator]
     before = len(errors)
     _extra_keys(node, _LEAF_KEYS, loc, errors)
@@ -247,26 +182,26 @@ def _compile_leaf(node: dict[str, Any], operator: str, loc: Loc, errors: list[Fi
         return None
     if len(errors) > before:
         return None
-    return _Leaf(path, operator, node.get("value"), spec.needs_value, built)
+    return Leaf(path, operator, node.get("value"), spec.needs_value, built)
 
 
 def _compile_group(
     node: dict[str, Any], operator: str, loc: Loc, depth: int, errors: list[FieldError]
-) -> _Group | None:
+) -> Group | None:
     if depth > MAX_DEPTH:
         errors.append(FieldError(loc, f"conditions nested deeper than {MAX_DEPTH} levels", "too_deep"))
         return None
     start = len(errors)
     _extra_keys(node, _NOT_KEYS if operator == "not" else _GROUP_KEYS, loc, errors)
     entries = _operands(node, operator, loc, errors)
-    children: list[_Leaf | _Group] = []
+    children: list[Node] = []
     for item, item_loc in entries:
         child = _compile(item, item_loc, depth, errors)
         if child is not None:
             children.append(child)
     if len(errors) > start:
         return None
-    return _Group(operator, tuple(children), _combine(operator, [c.fn for c in children]))
+    return Group(operator, tuple(children), _combine(operator, [c.fn for c in children]))
 
 
 def _operands(
