@@ -11,12 +11,20 @@ from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from crmflow.settings import DEFAULT_PATIENT_FIELD_ALLOWLIST
 from crmflow.templates import TemplateSyntaxError, parse
 from crmflow.triggers import TRIGGER_NAMES, placeholder_can_resolve
 from crmflow.validation import FieldError, Loc
 
 MAX_ACTIONS: Final = 50
+DEFAULT_PATIENT_FIELD_ALLOWLIST: Final = (
+    "status",
+    "tags",
+    "preferredContactMethod",
+    "preferredLanguage",
+    "nextFollowUpAt",
+)
+"""The patient fields ``update_patient_fields`` may change unless configured
+(``CRMFLOW_PATIENT_FIELD_ALLOWLIST``, SPEC)."""
 MAX_ARGS_DEPTH: Final = 16  # nesting of arrays/objects inside args (render_args recurses)
 MAX_DELAY_SECONDS: Final = 31_536_000  # one year
 MAX_DUE_IN_SECONDS: Final = 10 * MAX_DELAY_SECONDS

@@ -7,19 +7,12 @@ Each knob is an environment variable named ``CRMFLOW_<FIELD>`` unless an alias s
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Final, Literal
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_PATIENT_FIELD_ALLOWLIST: Final = (
-    "status",
-    "tags",
-    "preferredContactMethod",
-    "preferredLanguage",
-    "nextFollowUpAt",
-)
-"""The patient fields ``update_patient_fields`` may change unless configured (SPEC)."""
+from crmflow.actions import DEFAULT_PATIENT_FIELD_ALLOWLIST
 
 
 class Settings(BaseSettings):

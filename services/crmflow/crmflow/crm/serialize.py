@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import RowMapping
+if TYPE_CHECKING:  # a type only: the domain (triggers, envelope) imports this module without SQLAlchemy
+    from sqlalchemy import RowMapping
 
 # JSON name -> column name, per entity. The single mapping used for reads, writes and changes.
 PATIENT_FIELDS: dict[str, str] = {
