@@ -31,6 +31,7 @@ import psycopg
 from confluent_kafka import KafkaError, Message, Producer
 
 from bench.e2e.stack import dsn
+from crmflow import cdc
 from crmflow.kafka import producer_config
 from crmflow.settings import Settings
 from crmflow.topics import topic_for_aggregate
@@ -71,12 +72,12 @@ def publish_batch(conn: psycopg.Connection[Any], producer: Producer, practice_id
                 key=aggregate_id,
                 value=payload,
                 headers=[
-                    ("id", event_id),
-                    ("practiceId", practice),
-                    ("eventName", name),
-                    ("correlationId", correlation),
-                    ("causationId", causation),
-                    ("rulesSeq", seq),
+                    (cdc.EVENT_ID_HEADER, event_id),
+                    (cdc.PRACTICE_ID_HEADER, practice),
+                    (cdc.EVENT_NAME_HEADER, name),
+                    (cdc.CORRELATION_ID_HEADER, correlation),
+                    (cdc.CAUSATION_ID_HEADER, causation),
+                    (cdc.RULES_SEQ_HEADER, seq),
                 ],
                 on_delivery=delivered,
             )

@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from crmflow import cdc
+
 
 def _dumps(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":"), default=str).encode()
@@ -20,7 +22,12 @@ def encode_command(message: dict[str, Any], raw_event: bytes) -> bytes:
     return rest[:-1] + b',"event":' + raw_event + b"}"
 
 
-HEADER_IDS = {"id": "eventId", "correlationId": "correlationId", "causationId": "causationId"}
+HEADER_IDS = {
+    cdc.EVENT_ID_HEADER: "eventId",
+    cdc.CORRELATION_ID_HEADER: "correlationId",
+    cdc.CAUSATION_ID_HEADER: "causationId",
+}
+"""Record header -> the log field it fills."""
 
 
 Headers = Iterable[tuple[str, Any]] | Mapping[str, Any] | None
@@ -44,7 +51,7 @@ def header_rules_seq(headers: Headers) -> int:
     """An event's ``rulesSeq`` header: its practice's rule changes saved before it (0 if absent
     or unreadable: an event from elsewhere than the outbox waits for nothing)."""
     for k, v in _pairs(headers):
-        if k == "rulesSeq" and v:
+        if k == cdc.RULES_SEQ_HEADER and v:
             try:
                 return int(v)
             except ValueError:

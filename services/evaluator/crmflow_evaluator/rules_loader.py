@@ -22,7 +22,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from crmflow import topics
+from crmflow import cdc, topics
 from crmflow_evaluator.metrics import RULES_LOADED
 from crmflow_evaluator.rules_index import RulesIndex
 
@@ -149,7 +149,7 @@ class RulesLoader:
     def _note_rules_seq(self, headers: Sequence[tuple[str, bytes]]) -> None:
         """After a record is applied: the practice's rule changes up to its number are held."""
         found = dict(headers)
-        practice, number = found.get("practiceId"), found.get("rulesSeq")
+        practice, number = found.get(cdc.PRACTICE_ID_HEADER), found.get(cdc.RULES_SEQ_HEADER)
         if practice is None or number is None:
             return
         try:

@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
+from crmflow import cdc
 from crmflow.settings import Settings
 
-DEFAULT_SLOT = "crmflow_outbox"
+DEFAULT_SLOT = cdc.SLOT  # when Connect cannot say the connector's slot.name
 CONNECT_TIMEOUT = 3.0
 
 _SLOT = text(
