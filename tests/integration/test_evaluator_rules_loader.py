@@ -15,21 +15,13 @@ from crmflow import topics
 from crmflow.kafka import producer_config
 from crmflow_evaluator.rules_index import RulesIndex
 from crmflow_evaluator.rules_loader import RulesLoader
+from tests.support.rules import rule_record
 
 pytestmark = pytest.mark.integration
 
 
 def _rule(practice_id: str, version: int = 1) -> dict:
-    return {
-        "id": str(uuid.uuid4()),
-        "practiceId": practice_id,
-        "name": "loader test",
-        "enabled": True,
-        "triggerEvent": "crm/patient.created",
-        "conditionsJson": None,
-        "actionsJson": [{"type": "create_note", "args": {"patientId": "{patientId}", "body": "x"}}],
-        "version": version,
-    }
+    return rule_record(id=str(uuid.uuid4()), practiceId=practice_id, name="loader test", version=version)
 
 
 def _publish(settings, *rules: dict) -> None:

@@ -1,4 +1,5 @@
-"""Creating rules through the API and waiting until the evaluator holds them."""
+"""Rules for tests: created through the API (waiting until the evaluator holds them), or as the
+records crm.rule carries."""
 
 from __future__ import annotations
 
@@ -6,7 +7,29 @@ from typing import Any
 
 import httpx
 
+from crmflow.rule_record import Rule
 from tests.support.processes import Service, wait_for
+
+NOTE_ACTION: dict[str, Any] = {"type": "create_note", "args": {"patientId": "{patientId}", "body": "hi"}}
+
+
+def rule_record(**fields: Any) -> dict[str, Any]:
+    """A crm.rule record's value as crmflow.rules_repo publishes it: ``fields`` over defaults, held
+    to the one definition of the record (crmflow.rule_record.Rule)."""
+    saved_at = "2026-11-25T10:00:00+00:00"
+    defaults: dict[str, Any] = {
+        "id": "r1",
+        "practiceId": "p1",
+        "name": "test rule",
+        "enabled": True,
+        "triggerEvent": "crm/patient.created",
+        "conditionsJson": None,
+        "actionsJson": [NOTE_ACTION],
+        "version": 1,
+        "createdAt": saved_at,
+        "updatedAt": saved_at,
+    }
+    return Rule.model_validate({**defaults, **fields}).model_dump()
 
 
 def evaluator_holds(evaluator: Service, rule_id: str, version: int) -> bool:

@@ -19,10 +19,12 @@ DOMAIN_MODULES = (
     "crmflow.actions",
     "crmflow.commands",
     "crmflow.envelope",
-    # the pure modules the domain builds on
+    # the pure modules the domain builds on, and the contracts the evaluator reads
     "crmflow.validation",
     "crmflow.crm.serialize",
     "crmflow.topics",
+    "crmflow.cdc",
+    "crmflow.rule_record",
 )
 ADAPTER_LIBRARIES = (
     "sqlalchemy",

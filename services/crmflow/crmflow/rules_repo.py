@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, Field
 from sqlalchemy import Connection, func, insert, select, update
 
 from crmflow.crm.serialize import to_json
 from crmflow.db.tables import automation_rules, practices
 from crmflow.outbox import RULE_AGGREGATE, RULE_CHANGED, publish_state
 
+# The fields of the rule record (crmflow.rule_record.Rule) -> their columns.
 RULE_FIELDS: dict[str, str] = {
     "id": "id",
     "practiceId": "practice_id",
@@ -26,21 +26,6 @@ RULE_FIELDS: dict[str, str] = {
     "updatedAt": "updated_at",
 }
 EDITABLE = ("name", "enabled", "triggerEvent", "conditionsJson", "actionsJson")
-
-
-class Rule(BaseModel):
-    """A rule as the API returns it and as it travels on crm.rule (schemas/rule.schema.json)."""
-
-    id: str
-    practiceId: str
-    name: str
-    enabled: bool
-    triggerEvent: str
-    conditionsJson: dict[str, Any] | None
-    actionsJson: list[dict[str, Any]]
-    version: int = Field(ge=1, description="Bumped by every change.")
-    createdAt: str
-    updatedAt: str
 
 
 def _publish(conn: Connection, rule: Mapping[str, Any], *, deleted: bool = False) -> None:

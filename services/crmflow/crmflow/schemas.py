@@ -15,8 +15,8 @@ from pydantic import BaseModel, TypeAdapter
 
 from crmflow.commands import ActionCommand
 from crmflow.envelope import EventEnvelope
+from crmflow.rule_record import Rule
 from crmflow.rule_validation import RuleCreate, RuleUpdate
-from crmflow.rules_repo import Rule
 
 SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 DEFAULT_DIR: Final = Path(__file__).resolve().parents[3] / "schemas"

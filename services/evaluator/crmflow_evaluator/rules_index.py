@@ -5,12 +5,12 @@ Conditions are compiled once per rule version, when the rule arrives, never per 
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from crmflow.conditions import CompiledCondition, compile_condition
+from crmflow.rule_record import Rule
 from crmflow.validation import DomainValidationError
 
 
@@ -38,13 +38,14 @@ class RulesIndex:
         return len(self._by_id)
 
     def apply(self, rule_id: str, value: bytes | None) -> None:
-        """Apply one record of the rules topic (None = tombstone: the rule was deleted)."""
+        """Apply one record of the rules topic (None = tombstone: the rule was deleted); a value
+        that is not a rule record raises pydantic's ValidationError (a ValueError)."""
         old = self._by_id.pop(rule_id, None)
         if old is not None:
             self._by_trigger[(old.practice_id, old.trigger)].pop(rule_id, None)
         if value is None:
             return
-        rule = build_rule(json.loads(value))
+        rule = build_rule(Rule.model_validate_json(value))
         if old is not None and old.version > rule.version:
             rule = old  # an older version arriving late never replaces a newer one
         self._by_id[rule_id] = rule
@@ -62,21 +63,21 @@ class RulesIndex:
         return rule if rule is not None and rule.practice_id == practice_id else None
 
 
-def build_rule(state: dict[str, Any]) -> IndexedRule:
+def build_rule(rule: Rule) -> IndexedRule:
     condition: CompiledCondition | None = None
     error: str | None = None
     try:
-        condition = compile_condition(state.get("conditionsJson"))
+        condition = compile_condition(rule.conditionsJson)
     except DomainValidationError as exc:
         error = str(exc)  # each problem with its path (the first five)
     return IndexedRule(
-        id=state["id"],
-        practice_id=state["practiceId"],
-        name=state["name"],
-        version=int(state["version"]),
-        trigger=state["triggerEvent"],
-        enabled=bool(state["enabled"]),
+        id=rule.id,
+        practice_id=rule.practiceId,
+        name=rule.name,
+        version=rule.version,
+        trigger=rule.triggerEvent,
+        enabled=rule.enabled,
         condition=condition,
-        actions=list(state.get("actionsJson") or []),
+        actions=rule.actionsJson,
         compile_error=error,
     )

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crmflow.rule_record import Rule
 from crmflow.rule_validation import Conditions
-from crmflow.rules_repo import Rule
 
 
 class RuleStats(BaseModel):

@@ -3,6 +3,7 @@ import json
 from crmflow.commands import EventEvaluated, RunCommand, run_id_for
 from crmflow_evaluator.evaluation import evaluate_event
 from crmflow_evaluator.rules_index import RulesIndex
+from tests.support.rules import NOTE_ACTION, rule_record
 
 SOURCE = {"topic": "crm.patient", "partition": 0, "offset": 7, "timestamp": 1.0}
 
@@ -16,19 +17,17 @@ def rule(
     conditions=None,
     actions=None,
 ):
-    return json.dumps(
-        {
-            "id": rule_id,
-            "practiceId": practice,
-            "name": f"rule {rule_id}",
-            "enabled": enabled,
-            "triggerEvent": trigger,
-            "conditionsJson": conditions,
-            "version": version,
-            "actionsJson": actions
-            or [{"type": "create_note", "args": {"patientId": "{patientId}", "body": "hi"}}],
-        }
-    ).encode()
+    record = rule_record(
+        id=rule_id,
+        practiceId=practice,
+        name=f"rule {rule_id}",
+        enabled=enabled,
+        triggerEvent=trigger,
+        conditionsJson=conditions,
+        version=version,
+        actionsJson=actions or [NOTE_ACTION],
+    )
+    return json.dumps(record).encode()
 
 
 def event(depth=0, practice="p1", name="crm/patient.created", **extra):

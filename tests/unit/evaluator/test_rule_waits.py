@@ -6,21 +6,11 @@ import json
 
 from crmflow_evaluator.rules_index import RulesIndex
 from crmflow_evaluator.rules_loader import RulesLoader
+from tests.support.rules import rule_record
 
 
 def rule(version: int, practice: str = "p1") -> bytes:
-    return json.dumps(
-        {
-            "id": "r1",
-            "practiceId": practice,
-            "name": "r",
-            "enabled": True,
-            "version": version,
-            "triggerEvent": "crm/patient.created",
-            "conditionsJson": None,
-            "actionsJson": [],
-        }
-    ).encode()
+    return json.dumps(rule_record(id="r1", practiceId=practice, version=version)).encode()
 
 
 def headers(practice: str, seq: int) -> list[tuple[str, bytes]]:

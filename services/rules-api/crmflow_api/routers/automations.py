@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from crmflow.conditions import explain, validate_condition
+from crmflow.rule_record import Rule
 from crmflow.rule_validation import RuleCreate, RuleUpdate, null_errors, validate_rule
-from crmflow.rules_repo import Rule, create_rule, delete_rule, get_rule, list_rules, update_rule
+from crmflow.rules_repo import create_rule, delete_rule, get_rule, list_rules, update_rule
 from crmflow.triggers import TRIGGER_NAMES
 from crmflow.validation import FieldError
 from crmflow_api.deps import AppSettings, Db, PracticeId

@@ -1,0 +1,23 @@
+"""The rule record, defined once: ``crmflow.rules_repo`` writes it, the API returns it, and the
+evaluator's rules index reads it from crm.rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Rule(BaseModel):
+    """A rule as the API returns it and as it travels on crm.rule (schemas/rule.schema.json)."""
+
+    id: str
+    practiceId: str
+    name: str
+    enabled: bool
+    triggerEvent: str
+    conditionsJson: dict[str, Any] | None
+    actionsJson: list[dict[str, Any]]
+    version: int = Field(ge=1, description="Bumped by every change.")
+    createdAt: str
+    updatedAt: str
