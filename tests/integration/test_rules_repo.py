@@ -5,12 +5,13 @@ can replace meanwhile)."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from crmflow import topics
 from crmflow.rule_record import Rule
 from crmflow.rules_repo import create_rule, get_rule
+from crmflow.settings import Settings
 from crmflow_evaluator.rules_index import RulesIndex
 from tests.support.kafka import TopicTail
 from tests.support.rules import NOTE_ACTION
@@ -35,7 +36,9 @@ def test_a_locked_rule_waits_for_the_holder_and_a_plain_read_does_not(engine, pr
             other.rollback()
 
 
-def test_the_saved_rule_reaches_crm_rule_as_the_record_the_evaluator_reads(engine, practice, settings):
+def test_the_saved_rule_reaches_crm_rule_as_the_record_the_evaluator_reads(
+    engine: Engine, practice: dict[str, str], settings: Settings
+) -> None:
     tail = TopicTail(settings.kafka_bootstrap, topics.RULES)
     try:
         with engine.begin() as conn:

@@ -20,5 +20,5 @@ def _migration(filename: str) -> ModuleType:
     return module
 
 
-def test_the_initial_migration_creates_the_publication_of_crmflow_cdc():
+def test_the_initial_migration_creates_the_publication_of_crmflow_cdc() -> None:
     assert _migration("0001_initial.py").PUBLICATION == cdc.PUBLICATION

@@ -8,6 +8,6 @@ from crmflow.rule_record import Rule
 from crmflow.rules_repo import RULE_FIELDS
 
 
-def test_the_repository_maps_every_field_of_the_record_to_a_column():
+def test_the_repository_maps_every_field_of_the_record_to_a_column() -> None:
     assert list(RULE_FIELDS) == list(Rule.model_fields)
     assert set(RULE_FIELDS.values()) <= set(automation_rules.c.keys())

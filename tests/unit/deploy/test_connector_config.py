@@ -29,12 +29,12 @@ def test_events_are_routed_to_the_cdc_topics():
     assert topics.topic_for_aggregate("patient") == topics.PATIENT
 
 
-def test_the_connector_streams_the_publication_and_slot_of_crmflow_cdc():
+def test_the_connector_streams_the_publication_and_slot_of_crmflow_cdc() -> None:
     assert CONFIG["publication.name"] == cdc.PUBLICATION
     assert CONFIG["slot.name"] == cdc.SLOT
 
 
-def test_the_connector_places_the_headers_of_crmflow_cdc():
+def test_the_connector_places_the_headers_of_crmflow_cdc() -> None:
     placement = CONFIG["transforms.outbox.table.fields.additional.placement"]
     placed = dict(entry.split(":header:") for entry in placement.split(","))
     assert placed == dict(cdc.PLACED_HEADERS)
@@ -53,7 +53,9 @@ def _creation_group(topic: str) -> str:
 
 
 @pytest.mark.parametrize("spec", CDC_TOPICS, ids=[spec.name for spec in CDC_TOPICS])
-def test_a_cdc_topic_created_by_connect_has_the_partitions_and_config_of_crmflow_topics(spec):
+def test_a_cdc_topic_created_by_connect_has_the_partitions_and_config_of_crmflow_topics(
+    spec: topics.TopicSpec,
+) -> None:
     """Connect creates a topic it writes to if it is missing (`crmflow topics create` not run yet):
     crm.rule must then still be compacted and keep tombstones, and an event topic must take the
     records crmflow.topics sizes it for and have the default partition count of the settings
