@@ -15,12 +15,9 @@ from crmflow.due_time import (
     due_at,
     parse_at,
 )
+from tests.support.times import utc
 
 DAY = 86_400
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 def locs(args: dict[str, Any]) -> list[tuple[str | int, ...]]:
@@ -37,7 +34,7 @@ def locs(args: dict[str, Any]) -> list[tuple[str | int, ...]]:
         {"at": "2026-03-12 09:00Z", "offsetSeconds": -MAX_OFFSET_SECONDS, "atLocalTime": "23:59"},
     ],
 )
-def test_valid_args(args: dict[str, Any]):
+def test_valid_args(args: dict[str, Any]) -> None:
     assert delay_until_errors(args) == []
 
 
@@ -69,11 +66,13 @@ def test_valid_args(args: dict[str, Any]):
         ),
     ],
 )
-def test_every_bad_arg_is_reported_at_its_field(args: dict[str, Any], expected: list[tuple[str, ...]]):
+def test_every_bad_arg_is_reported_at_its_field(
+    args: dict[str, Any], expected: list[tuple[str, ...]]
+) -> None:
     assert locs(args) == expected
 
 
-def test_at_parses_offsets_and_refuses_guesses():
+def test_at_parses_offsets_and_refuses_guesses() -> None:
     berlin = timezone(timedelta(hours=1))
     assert parse_at("2026-03-12T09:00:00+01:00") == datetime(2026, 3, 12, 9, tzinfo=berlin)
     assert parse_at("2026-03-12T08:00:00.250Z") == utc(2026, 3, 12, 8, 0, 0, 250_000)
@@ -82,7 +81,7 @@ def test_at_parses_offsets_and_refuses_guesses():
         assert parse_at(value) is None, value
 
 
-def test_without_local_time_the_due_time_is_at_plus_offset():
+def test_without_local_time_the_due_time_is_at_plus_offset() -> None:
     at = datetime(2026, 3, 12, 9, 30, tzinfo=timezone(timedelta(hours=1)))
     assert due_at(at, 0, None, "Europe/Berlin") == utc(2026, 3, 12, 8, 30)
     assert due_at(at, -DAY, None, "Europe/Berlin") == utc(2026, 3, 11, 8, 30)
@@ -117,11 +116,11 @@ def test_without_local_time_the_due_time_is_at_plus_offset():
 )
 def test_local_time_on_the_local_date_across_daylight_saving(
     at: datetime, offset: int, local: time | None, zone_name: str, expected: datetime
-):
+) -> None:
     assert due_at(at, offset, local, zone_name) == expected
 
 
-def test_a_due_time_beyond_the_calendar_is_a_clear_error():
+def test_a_due_time_beyond_the_calendar_is_a_clear_error() -> None:
     with pytest.raises(DueTimeOutOfRange):
         due_at(datetime(9999, 12, 31, 12, tzinfo=UTC), MAX_OFFSET_SECONDS, None, "UTC")
     with pytest.raises(DueTimeOutOfRange):
@@ -138,5 +137,5 @@ def test_a_due_time_beyond_the_calendar_is_a_clear_error():
         (utc(2026, 3, 12, 8, 59, 59), "skip", "skip"),
     ],
 )
-def test_if_past_decides_only_for_due_times_before_now(due: datetime, if_past: Any, expected: str):
+def test_if_past_decides_only_for_due_times_before_now(due: datetime, if_past: Any, expected: str) -> None:
     assert decide(due, utc(2026, 3, 12, 9, 0), if_past) == expected

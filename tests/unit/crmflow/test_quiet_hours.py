@@ -9,16 +9,13 @@ import pytest
 
 from crmflow.quiet_hours import QuietHours, in_quiet_hours, quiet_hours_end
 from crmflow.validation import DomainValidationError
+from tests.support.times import utc
 
 NIGHT = QuietHours(time(21, 0), time(8, 0))  # wraps midnight
 LUNCH = QuietHours(time(12, 0), time(13, 30))
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
-
-def test_json_round_trip():
+def test_json_round_trip() -> None:
     assert QuietHours.from_json({"start": "21:00", "end": "08:00"}) == NIGHT
     assert NIGHT.to_json() == {"start": "21:00", "end": "08:00"}
 
@@ -33,7 +30,7 @@ def test_json_round_trip():
         ("21:00-08:00", [()]),
     ],
 )
-def test_bad_quiet_hours_are_reported_at_their_field(value: Any, expected: list[tuple[str, ...]]):
+def test_bad_quiet_hours_are_reported_at_their_field(value: Any, expected: list[tuple[str, ...]]) -> None:
     with pytest.raises(DomainValidationError) as exc:
         QuietHours.from_json(value)
     assert [e.loc for e in exc.value.errors] == expected
@@ -53,11 +50,11 @@ def test_bad_quiet_hours_are_reported_at_their_field(value: Any, expected: list[
         (time(13, 30), False, False),
     ],
 )
-def test_start_is_quiet_end_is_not(wall: time, night: bool, lunch: bool):
+def test_start_is_quiet_end_is_not(wall: time, night: bool, lunch: bool) -> None:
     assert (NIGHT.covers(wall), LUNCH.covers(wall)) == (night, lunch)
 
 
-def test_quiet_is_judged_by_the_practices_clock():
+def test_quiet_is_judged_by_the_practices_clock() -> None:
     # 20:30 UTC in January is 21:30 in Berlin (quiet) and 15:30 in New York (not)
     instant = utc(2026, 1, 15, 20, 30)
     assert in_quiet_hours(instant, "Europe/Berlin", NIGHT)
@@ -84,7 +81,9 @@ def test_quiet_is_judged_by_the_practices_clock():
         (utc(2026, 11, 1, 3, 0), "America/New_York", NIGHT, utc(2026, 11, 1, 13, 0)),
     ],
 )
-def test_quiet_hours_end(instant: datetime, zone_name: str, quiet: QuietHours | None, expected: datetime):
+def test_quiet_hours_end(
+    instant: datetime, zone_name: str, quiet: QuietHours | None, expected: datetime
+) -> None:
     end = quiet_hours_end(instant, zone_name, quiet)
     assert end == expected and end.tzinfo is UTC
     assert not in_quiet_hours(end, zone_name, quiet)
@@ -92,7 +91,7 @@ def test_quiet_hours_end(instant: datetime, zone_name: str, quiet: QuietHours | 
         assert in_quiet_hours(end - timedelta(seconds=1), zone_name, quiet)
 
 
-def test_an_end_the_clocks_skip_ends_when_they_jump():
+def test_an_end_the_clocks_skip_ends_when_they_jump() -> None:
     # Berlin 2026-03-29: 02:00 CET -> 03:00 CEST at 01:00 UTC; quiet until 02:30 ends at the jump
     quiet = QuietHours(time(22, 0), time(2, 30))
     end = quiet_hours_end(utc(2026, 3, 28, 23, 45), "Europe/Berlin", quiet)
@@ -101,7 +100,7 @@ def test_an_end_the_clocks_skip_ends_when_they_jump():
     assert not in_quiet_hours(end, "Europe/Berlin", quiet)
 
 
-def test_an_end_the_clocks_repeat_ends_in_the_pass_the_instant_is_in():
+def test_an_end_the_clocks_repeat_ends_in_the_pass_the_instant_is_in() -> None:
     # New York 2026-11-01: 02:00 EDT -> 01:00 EST at 06:00 UTC; 01:00-01:59 happens twice
     quiet = QuietHours(time(0, 30), time(1, 15))
     first_pass = utc(2026, 11, 1, 4, 45)  # 00:45 EDT

@@ -7,13 +7,10 @@ from datetime import UTC, date, datetime, time
 import pytest
 
 from crmflow.timezones import UnknownTimeZone, is_zone, local_instant, parse_local_time, zone
+from tests.support.times import utc
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
-
-def test_zone_names_come_from_the_shipped_database():
+def test_zone_names_come_from_the_shipped_database() -> None:
     assert all(is_zone(name) for name in ("UTC", "Europe/Berlin", "America/New_York", "US/Eastern"))
     for name in ("", "Mars/Olympus", "europe/berlin", "../etc/passwd", "Europe/Berlin\x00", "localtime", 7):
         assert not is_zone(name), name
@@ -28,12 +25,12 @@ def test_zone_names_come_from_the_shipped_database():
     ("value", "expected"),
     [("00:00", time(0, 0)), ("09:05", time(9, 5)), ("23:59", time(23, 59))],
 )
-def test_local_times_parse(value: str, expected: time):
+def test_local_times_parse(value: str, expected: time) -> None:
     assert parse_local_time(value) == expected
 
 
 @pytest.mark.parametrize("value", ["24:00", "9:00", "09:60", "09:00:00", " 09:00", "09:00\n", "", None, 900])
-def test_bad_local_times_do_not(value: object):
+def test_bad_local_times_do_not(value: object) -> None:
     assert parse_local_time(value) is None
 
 
@@ -62,6 +59,6 @@ def test_bad_local_times_do_not(value: object):
 )
 def test_local_instant_resolves_skipped_and_repeated_wall_times(
     zone_name: str, day: date, wall: time, expected: datetime
-):
+) -> None:
     instant = local_instant(day, wall, zone(zone_name))
     assert instant == expected and instant.tzinfo is UTC
