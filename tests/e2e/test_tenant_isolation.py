@@ -83,6 +83,7 @@ def populate(t: Tenant, evaluator, first: str, email: str) -> None:
 
 def snapshot(t: Tenant) -> dict[str, Any]:
     return {
+        "practice": t.client.get("/api/practice").json(),
         "patient": t.client.get(f"/api/patients/{t.ids['patient_id']}").json(),
         "appointment": t.client.get(f"/api/appointments/{t.ids['appointment_id']}").json(),
         "rule": t.client.get(f"/api/automations/{t.ids['rule_id']}").json(),
@@ -110,6 +111,9 @@ def probes(a: Tenant, b: Tenant) -> dict[tuple[str, str], tuple[dict[str, Any], 
     }
     return {
         ("GET", "/api/catalog"): ({}, {200}),
+        # "the practice" is always the key's own: B reads and changes B's settings, never A's.
+        ("GET", "/api/practice"): ({}, {200}),
+        ("PATCH", "/api/practice"): ({"json": {"timeZone": "Asia/Tokyo"}}, {200}),
         ("POST", "/api/patients"): ({"json": {"firstName": "Bo", "lastName": "B"}}, {201}),
         ("GET", "/api/patients/{patient_id}"): ({}, {404}),
         ("PATCH", "/api/patients/{patient_id}"): ({"json": {"status": "inactive"}}, {404}),

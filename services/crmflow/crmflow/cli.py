@@ -44,6 +44,44 @@ def cmd_practice_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+UNSET = object()  # an option not given (``--quiet-hours none`` is a value: None)
+
+
+def _quiet_hours(text: str) -> dict[str, str] | None:
+    """``21:00-08:00`` -> ``{"start": "21:00", "end": "08:00"}``; ``none`` -> None (no quiet hours)."""
+    if text == "none":
+        return None
+    start, dash, end = text.partition("-")
+    if not dash:
+        raise argparse.ArgumentTypeError("expected HH:MM-HH:MM (e.g. 21:00-08:00) or none")
+    return {"start": start, "end": end}
+
+
+def cmd_practice_set(args: argparse.Namespace, settings: Settings) -> int:
+    from crmflow.crm.models import is_uuid
+    from crmflow.db.engine import make_engine
+    from crmflow.practice_settings import PracticeNotFound, update_settings
+    from crmflow.validation import DomainValidationError
+
+    options = (("timeZone", args.time_zone), ("quietHours", args.quiet_hours))
+    values = {name: value for name, value in options if value is not UNSET}
+    if not values:
+        print("error: nothing to set (--time-zone and/or --quiet-hours)", file=sys.stderr)
+        return 2
+    try:
+        if not is_uuid(args.practice):  # cannot exist (and would not reach the uuid column)
+            raise PracticeNotFound(args.practice)
+        with make_engine(settings, pool_size=1).begin() as conn:
+            _print(update_settings(conn, args.practice, values))
+    except PracticeNotFound:
+        print(f"error: no practice {args.practice}", file=sys.stderr)
+        return 2
+    except DomainValidationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_key_create(args: argparse.Namespace, settings: Settings) -> int:
     from crmflow.apikeys import create_key, practice_exists
     from crmflow.crm.models import is_uuid
@@ -146,6 +184,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = practice.add_parser("create", help='create a practice; prints {"id", "apiKey"}')
     p.add_argument("name")
     p.set_defaults(func=cmd_practice_create)
+    p = practice.add_parser("set", help="set a practice's time zone and/or quiet hours; prints the practice")
+    p.add_argument("--practice", required=True, help="practice id")
+    p.add_argument("--time-zone", default=UNSET, help="IANA name, e.g. Europe/Berlin")
+    p.add_argument(
+        "--quiet-hours",
+        type=_quiet_hours,
+        default=UNSET,
+        help="HH:MM-HH:MM in the practice's zone (may wrap midnight: 21:00-08:00), or none",
+    )
+    p.set_defaults(func=cmd_practice_set)
 
     key = sub.add_parser("key", help="API keys").add_subparsers(dest="action", required=True)
     p = key.add_parser("create", help='create an API key; prints {"apiKey"}')

@@ -8,7 +8,7 @@ prefix it with :meth:`FieldError.with_prefix` to get FastAPI's 422 ``detail`` fo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,3 +48,12 @@ class DomainValidationError(ValueError):
     def detail(self, *prefix: str | int) -> list[dict[str, Any]]:
         """The errors as FastAPI 422 ``detail`` items, each ``loc`` prefixed with ``prefix``."""
         return [e.with_prefix(*prefix).to_dict() for e in self.errors]
+
+
+def extra_field_errors(value: Mapping[str, Any], allowed: Collection[str]) -> list[FieldError]:
+    """One error per key of ``value`` outside ``allowed`` (unknown fields are refused, not ignored)."""
+    return [
+        FieldError((str(key),), "extra fields not permitted", "extra_forbidden")
+        for key in value
+        if key not in allowed
+    ]

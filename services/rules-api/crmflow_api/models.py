@@ -3,12 +3,14 @@ schemathesis check against. Timestamps are ISO-8601 strings as the database wrot
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic.json_schema import JsonDict
 
 from crmflow.rule_record import Rule
 from crmflow.rule_validation import Conditions
+from crmflow.timezones import DEFAULT_ZONE, LOCAL_TIME_PATTERN
 
 
 class RuleStats(BaseModel):
@@ -118,3 +120,52 @@ class DryRun(BaseModel):
 class DryRunResult(BaseModel):
     matched: bool
     trace: dict[str, Any] | None
+
+
+# Shapes only: the values are checked by crmflow.practice_settings (one check for every writer),
+# whose errors answer 422 at the same paths (body.timeZone, body.quietHours.start...).
+LocalTime = Annotated[
+    str, WithJsonSchema({"type": "string", "pattern": LOCAL_TIME_PATTERN, "examples": ["21:00"]})
+]
+TimeZoneName = Annotated[
+    str | None,  # null passes the shape and is refused by the check
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "An IANA time zone name of the tzdata crmflow ships.",
+            "examples": ["Europe/Berlin"],
+        }
+    ),
+]
+
+
+def _no_default(schema: JsonDict) -> None:
+    """Absent means unchanged; the null default is not a value to send."""
+    schema.pop("default", None)
+
+
+class QuietHours(BaseModel):
+    """In the practice's zone; ``end`` before ``start`` wraps midnight; ``start == end`` is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: LocalTime
+    end: LocalTime
+
+
+class PracticeUpdate(BaseModel):
+    """Body of ``PATCH /api/practice``: only the fields sent change; ``quietHours: null`` clears them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeZone: TimeZoneName = Field(None, json_schema_extra=_no_default)
+    quietHours: QuietHours | None = None
+
+
+class Practice(BaseModel):
+    id: str
+    name: str
+    timeZone: str = Field(description=f"IANA time zone name (default {DEFAULT_ZONE!r}).")
+    quietHours: QuietHours | None = Field(description="null: none (the default).")
+    createdAt: str
+    updatedAt: str

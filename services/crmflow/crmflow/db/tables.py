@@ -58,6 +58,11 @@ practices = Table(
     _created(),
     # Bumped by every rule change of the practice (crmflow.rules_repo); stamped on its outbox rows.
     Column("rules_seq", BigInteger, nullable=False, server_default="0"),
+    # Settings (crmflow.practice_settings): an IANA zone name of the shipped tzdata, and
+    # {"start": "HH:MM", "end": "HH:MM"} in that zone or null.
+    Column("time_zone", Text, nullable=False, server_default="UTC"),
+    Column("quiet_hours", JSONB, nullable=True),
+    _updated(),
 )
 
 api_keys = Table(
