@@ -8,9 +8,9 @@ import subprocess
 import time
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
-from crmflow.outbox import event_row, write_event
+from tests.support.outbox import write_patient_event
 from tests.support.processes import Service, wait_for
 from tests.support.rules import note_rule
 
@@ -26,6 +26,9 @@ SEED_LOGS_SQL = """SELECT * FROM automation_action_logs
 WHERE practice_id = 'your-practice-id'
 ORDER BY created_at DESC
 LIMIT 20;"""
+WAL_AND_SLOT_SQL = """SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') AS wal,
+       pg_wal_lsn_diff(confirmed_flush_lsn, '0/0') AS flushed
+FROM pg_replication_slots WHERE slot_name = 'crmflow_outbox'"""
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +57,13 @@ def publish(url: str, *headers: str) -> subprocess.CompletedProcess:
     )
 
 
+def wal_and_slot(engine: Engine) -> tuple[int, int]:
+    """(WAL written, WAL the connector's slot has confirmed), in bytes."""
+    with engine.connect() as conn:
+        row = conn.execute(text(WAL_AND_SLOT_SQL)).one()
+    return int(row.wal), int(row.flushed)
+
+
 def test_seed_monitoring_sql_shows_runs_and_action_logs(api, services, engine, practice):
     rule = note_rule(api, services["evaluator"], body="Checked in")
     patient = api.post("/api/patients", json={"firstName": "Lena", "lastName": "Moss"}).json()
@@ -72,17 +82,7 @@ def test_troubleshooting_events_not_triggering(services, internal_api, engine, p
     # An event no evaluator can run (unknown name): it is dead-lettered and stays pending, so
     # "SELECT * FROM outbox_events WHERE status = 'pending'" is where it shows up.
     with engine.begin() as conn:
-        stuck = write_event(
-            conn,
-            event_row(
-                practice_id=practice["id"],
-                aggregate_type="patient",
-                name="crm/patient.archived",
-                entity_type="patient",
-                entity_id="00000000-0000-4000-8000-000000000001",
-                data={"patient": {}},
-            ),
-        )
+        stuck = write_patient_event(conn, practice["id"], name="crm/patient.archived", data={"patient": {}})
     try:
         time.sleep(1.5)  # long enough for the pipeline to have handled a good event
         with engine.connect() as conn:
@@ -91,7 +91,11 @@ def test_troubleshooting_events_not_triggering(services, internal_api, engine, p
             )
         assert stuck["id"] in {str(r["id"]) for r in pending}
 
+        with engine.begin() as conn:  # WAL the slot confirms only at the next heartbeat: a lag
+            conn.execute(text("UPDATE practices SET name = name WHERE id = :p"), {"p": practice["id"]})
+        wal_before, flushed_before = wal_and_slot(engine)
         result = publish(internal_api.url, "-H", f"X-Internal-Api-Key: {INTERNAL_KEY}")
+        wal_after, flushed_after = wal_and_slot(engine)
         body, status = result.stdout.rsplit("\n", 1)
         assert status == "200", result.stdout + result.stderr
         report = json.loads(body)
@@ -100,7 +104,9 @@ def test_troubleshooting_events_not_triggering(services, internal_api, engine, p
         assert [t["state"] for t in report["connector"]["tasks"]] == ["RUNNING"]
         slot = report["replicationSlot"]
         assert (slot["name"], slot["exists"], slot["active"]) == ("crmflow_outbox", True, True)
-        assert isinstance(slot["lagBytes"], int) and slot["lagBytes"] >= 0
+        # The slot's lag as PostgreSQL had it while the route ran: WAL written minus WAL
+        # confirmed, both of which only grow, so the route's figure lies between these two.
+        assert wal_before - flushed_after <= slot["lagBytes"] <= wal_after - flushed_before
         assert report["pendingRows"] >= 1 and report["oldestPendingSeconds"] >= 1.0
 
         # As written in the seed (no key): refused, never open; with a wrong key: 401.

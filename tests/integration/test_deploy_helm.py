@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tests.support.processes import ROOT
-from tests.support.settings_env import ADDRESSES, process_env_names, settings_defaults
+from tests.support.settings_env import ADDRESSES, settings_defaults, settings_env_names
 
 pytestmark = pytest.mark.integration
 
@@ -117,7 +117,7 @@ def test_environment_uses_the_settings_names_only(manifests):
         if doc["kind"] in ("ConfigMap", "Secret") and not doc["metadata"]["name"].endswith("-connector"):
             env |= set(doc.get("data") or {}) | set(doc.get("stringData") or {})
     assert {"CRMFLOW_PG_HOST", "CRMFLOW_KAFKA_BOOTSTRAP", "CRMFLOW_CONNECT_URL"} <= env
-    assert env - process_env_names() == set()
+    assert env - settings_env_names() == set()
 
 
 def test_default_values_give_the_settings_defaults_but_for_addresses(helm):

@@ -10,9 +10,6 @@ from pydantic import AliasChoices
 
 from crmflow.settings import Settings
 
-# Read outside Settings: the evaluator's Faust data folder (crmflow_evaluator.__main__).
-PROCESS_ENV = frozenset({"CRMFLOW_RUN_DIR"})
-
 # What a deployment must set to its own values: where things are, not how crmflow behaves.
 ADDRESSES = frozenset(
     {
@@ -21,6 +18,7 @@ ADDRESSES = frozenset(
         "CRMFLOW_KAFKA_BOOTSTRAP",
         "CRMFLOW_CONNECT_URL",
         "CRMFLOW_API_HOST",
+        "CRMFLOW_RUN_DIR",
     }
 )
 
@@ -40,10 +38,6 @@ def _env_fields() -> Iterator[tuple[str, Any]]:
 
 def settings_env_names() -> frozenset[str]:
     return frozenset(env for env, _ in _env_fields())
-
-
-def process_env_names() -> frozenset[str]:
-    return settings_env_names() | PROCESS_ENV
 
 
 def settings_defaults() -> dict[str, str]:

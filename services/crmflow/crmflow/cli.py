@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from crmflow.settings import Settings, get_settings
-
-Command = Callable[[argparse.Namespace, Settings], int]
 
 
 def _print(obj: object) -> None:

@@ -6,6 +6,7 @@ Each knob is an environment variable named ``CRMFLOW_<FIELD>`` unless an alias s
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Literal
 
@@ -70,6 +71,12 @@ class Settings(BaseSettings):
         "practice saved before the event (its rulesSeq header), so such a rule applies to it.",
     )
 
+    run_dir: str = Field(
+        default=".run",
+        description="Run folder; the evaluator keeps Faust's data folder in it (evaluator-data). "
+        "deploy/local puts its logs, pids and data there too.",
+    )
+
     # action-runner
     runner_port: int = 8002
     runner_batch_size: int = 500
@@ -86,6 +93,10 @@ class Settings(BaseSettings):
             f"postgresql+psycopg://{self.pg_user}:{self.pg_password}"
             f"@{self.pg_host}:{self.pg_port}/{self.pg_db}"
         )
+
+    @property
+    def evaluator_data_dir(self) -> str:
+        return os.path.join(self.run_dir, "evaluator-data")
 
 
 @lru_cache(maxsize=1)

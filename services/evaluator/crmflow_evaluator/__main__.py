@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
-
 import faust
 
 from crmflow.logs import configure_logging, logging_config
 from crmflow.settings import get_settings
-from crmflow_evaluator.app import SERVICE, build_app
+from crmflow_evaluator.app import build_app
+from crmflow_evaluator.processor import SERVICE
 
 
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, service=SERVICE)
-    data_dir = os.path.join(os.environ.get("CRMFLOW_RUN_DIR", ".run"), "evaluator-data")
-    app = build_app(settings, data_dir=data_dir)
+    app = build_app(settings)
     # The worker re-initialises logging at start: hand it the same JSON config.
     worker = faust.Worker(
         app,

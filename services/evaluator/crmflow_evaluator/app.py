@@ -1,4 +1,5 @@
-"""The Faust app: the agent that turns CDC events into commands for the action-runner.
+"""The Faust wiring: the agent that hands batches of CDC events to the EventProcessor (which
+turns them into commands for the action-runner), the rules loader task, and the web pages.
 
 At-least-once (Faust's exactly_once is unreliable): a batch's commands are published and
 acknowledged by the broker before the batch's offsets are acked, so a crash re-evaluates events
@@ -7,37 +8,28 @@ and the runner's deterministic run ids make that harmless.
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Awaitable
 from typing import Any
 
 import faust
-from faust.types import EventT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from crmflow import topics
-from crmflow.deadletter import dead_letter_headers
-from crmflow.envelope import BadEvent, parse_event
 from crmflow.settings import Settings
 from crmflow_evaluator import metrics
-from crmflow_evaluator.evaluation import evaluate_event
 from crmflow_evaluator.kafka_auth import aiokafka_auth, faust_credentials
-from crmflow_evaluator.publisher import Out, publish_batch
-from crmflow_evaluator.records import encode_command, header_ids, header_rules_seq
+from crmflow_evaluator.processor import EventProcessor
+from crmflow_evaluator.publisher import Out
 from crmflow_evaluator.rules_index import RulesIndex
 from crmflow_evaluator.rules_loader import RulesLoader
 
-log = logging.getLogger(__name__)
-SERVICE = "evaluator"
 
-
-def build_app(settings: Settings, *, data_dir: str) -> faust.App:
+def build_app(settings: Settings) -> faust.App:
     app = faust.App(
         "crmflow-evaluator",
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=faust_credentials(settings),
-        datadir=data_dir,
+        datadir=settings.evaluator_data_dir,
         store="memory://",
         key_serializer="raw",
         value_serializer="raw",
@@ -58,110 +50,32 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
     index = RulesIndex()
     loader = RulesLoader(settings.kafka_bootstrap, index, auth=aiokafka_auth(settings))
     events_topic = app.topic(*topics.EVENT_TOPICS, key_type=bytes, value_type=bytes)
-    commands_topic = app.topic(topics.COMMANDS, key_type=bytes, value_type=bytes)
-    dlq_topic = app.topic(topics.DEAD_LETTERS, key_type=bytes, value_type=bytes)
+    processor = EventProcessor(
+        loader,
+        max_depth=settings.max_chain_depth,
+        rules_catch_up_seconds=settings.rules_catch_up_seconds,
+    )
+    destinations = {
+        name: app.topic(name, key_type=bytes, value_type=bytes)
+        for name in (topics.COMMANDS, topics.DEAD_LETTERS)
+    }
 
     @app.task
     async def load_rules() -> None:
         await loader.run()
 
-    def dead_letter(event: EventT, reason: str, detail: str) -> Out:
-        msg = event.message
-        metrics.DEAD_LETTERED.labels(reason).inc()
-        log.warning(
-            "event dead-lettered",
-            extra={
-                "reason": reason,
-                "topic": msg.topic,
-                "partition": msg.partition,
-                "offset": msg.offset,
-                **header_ids(msg.headers),
-            },
-        )
-        headers = dead_letter_headers(
-            reason=reason,
-            detail=detail,
-            service=SERVICE,
-            topic=msg.topic,
-            partition=msg.partition,
-            offset=msg.offset,
-            original=msg.headers,
-        )
-        return Out(dlq_topic, msg.key, msg.value, headers, is_dead_letter=True)
-
-    def parse(event: EventT) -> dict[str, Any] | Out:
-        """The event's envelope, or its dead letter."""
-        metrics.EVENTS_CONSUMED.labels(event.message.topic).inc()
-        try:
-            return parse_event(event.message.value or b"")  # a tombstone is dead-lettered as empty
-        except BadEvent as error:
-            return dead_letter(event, error.reason, error.detail)
-
-    def handle(event: EventT, parsed: dict[str, Any]) -> list[Out]:
-        msg = event.message
-        raw: bytes = msg.value or b""
-        outcome = evaluate_event(
-            parsed,
-            index,
-            max_depth=settings.max_chain_depth,
-            source={
-                "topic": msg.topic,
-                "partition": msg.partition,
-                "offset": msg.offset,
-                "timestamp": msg.timestamp,
-            },
-        )
-        outs = []
-        for message in outcome.messages:
-            if message["kind"] == "run":
-                metrics.EVALUATIONS.labels(message["status"]).inc()
-            outs.append(Out(commands_topic, outcome.key, encode_command(message, raw)))
-        if msg.timestamp:
-            metrics.EVENT_AGE_SECONDS.observe(max(0.0, time.time() - msg.timestamp))
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "event evaluated",
-                extra={
-                    "eventId": parsed["id"],
-                    "eventName": parsed["name"],
-                    "practiceId": parsed["practiceId"],
-                    "correlationId": parsed.get("correlationId"),
-                    "causationId": parsed.get("causationId"),
-                    "depth": parsed.get("depth", 0),
-                    "runs": len(outcome.messages) - 1,
-                },
-            )
-        return outs
-
     async def send(out: Out) -> Awaitable[Any]:
-        return await out.topic.send(key=out.key, value=out.value, headers=out.headers, force=True)
+        topic = destinations[out.topic]
+        return await topic.send(key=out.key, value=out.value, headers=out.headers, force=True)
 
     @app.agent(events_topic, concurrency=1)
     async def evaluate(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(  # type: ignore[attr-defined]
             settings.evaluator_batch_size, within=settings.evaluator_batch_seconds
         ):
-            await loader.ready.wait()
-            started = time.perf_counter()
-            pending: list[tuple[EventT, list[Out]]] = []
-            for event in batch:
-                try:
-                    parsed = parse(event)
-                    if isinstance(parsed, Out):
-                        pending.append((event, [parsed]))
-                        continue
-                    rules_seq = header_rules_seq(event.message.headers)
-                    if loader.rules_seq(parsed["practiceId"]) < rules_seq:  # rule changes in flight
-                        await loader.wait_for_rules_seq(
-                            parsed["practiceId"], rules_seq, settings.rules_catch_up_seconds
-                        )
-                    pending.append((event, handle(event, parsed)))
-                except Exception as exc:  # never crash the worker on one event
-                    log.exception("event could not be evaluated", extra=header_ids(event.message.headers))
-                    pending.append((event, [dead_letter(event, "evaluation_error", repr(exc))]))
-            # The batch is acked when the next one is asked for: the broker must have it all first.
-            await publish_batch(pending, send, dead_letter)
-            metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+            # Faust acks the batch when the next one is asked for: process_batch returns only
+            # once the broker has every record of this one.
+            await processor.process_batch([event.message for event in batch], send)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

@@ -37,9 +37,9 @@ PERMANENT = (
 
 @dataclass(frozen=True)
 class Out:
-    """One record to produce; ``topic`` is whatever ``send`` takes (a Faust topic)."""
+    """One record to produce to the topic named ``topic``."""
 
-    topic: Any
+    topic: str
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]] | None = None
@@ -82,7 +82,7 @@ async def publish_batch(
                 transient = True
                 log.error(
                     "publishing failed, retrying",
-                    extra={"error": repr(error)[:300], "topic": _name(outs[0].topic), "retryIn": delay},
+                    extra={"error": repr(error)[:300], "topic": outs[0].topic, "retryIn": delay},
                 )
             pending.append((event, outs))
         if transient:
@@ -99,7 +99,3 @@ async def _queue(outs: list[Out], send: Send) -> tuple[list[Awaitable[Any]], Bas
         except Exception as exc:  # refused before queueing, e.g. larger than max_request_size
             return futures, exc
     return futures, None
-
-
-def _name(topic: Any) -> str:
-    return str(getattr(topic, "get_topic_name", lambda: topic)())

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.support.processes import ROOT
-from tests.support.settings_env import ADDRESSES, process_env_names, settings_defaults
+from tests.support.settings_env import ADDRESSES, settings_defaults, settings_env_names
 
 CONNECTOR_FILE = ROOT / "deploy" / "connect" / "crmflow-outbox.json"
 SERVICES = {
@@ -89,7 +89,7 @@ def test_connect_resolves_every_env_reference_of_the_connector(compose):
 @pytest.mark.parametrize("name", CRMFLOW_CONTAINERS)
 def test_crmflow_containers_use_only_the_settings_env_names(compose, name):
     environment = compose["services"][name]["environment"]
-    assert set(environment) - process_env_names() == set()
+    assert set(environment) - settings_env_names() == set()
 
 
 def test_crmflow_env_gives_the_settings_defaults_but_for_addresses(compose):
@@ -149,7 +149,7 @@ def test_variables_shared_with_deploy_local_have_its_defaults():
 def test_every_interpolated_variable_is_a_known_knob():
     """Host-side variables: the local stack's, crmflow's, or the few compose-only ones."""
     compose_only = {"POSTGRES_PASSWORD", "CRMFLOW_IMAGE", "CRMFLOW_KAFKA_UI_PORT"}
-    known = set(_env_sh_defaults()) | process_env_names() | compose_only
+    known = set(_env_sh_defaults()) | settings_env_names() | compose_only
     used = {name for name, _ in INTERPOLATION.findall((ROOT / "docker-compose.yml").read_text())}
     assert used - known == set()
 

@@ -16,8 +16,12 @@ from tests.support.processes import ROOT
 
 DASHBOARD = ROOT / "deploy" / "grafana" / "crmflow-dashboard.json"
 SERVICE_METRICS = (crmflow_api.metrics, crmflow_evaluator.metrics, crmflow_runner.metrics)
-SELECTOR = re.compile(r"\b([a-z_][a-z0-9_]*)\{")
 GROUPING = re.compile(r"\bby \(([^)]*)\)")
+# What is not a metric name: label matchers, ranges, strings and groupings; numbers; functions;
+# the binary and aggregation keywords.
+NOT_NAMES = re.compile(r'\{[^}]*\}|\[[^\]]*\]|"[^"]*"|\b(?:by|without|on|ignoring)\s*\([^)]*\)')
+NAME = re.compile(r"(?<![\w.$])([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()")
+KEYWORDS = {"and", "or", "unless", "bool", "offset", "group_left", "group_right", "inf", "nan"}
 ALWAYS = {"namespace", "job", "instance", "le"}  # added by the scrape / histograms
 
 
@@ -47,6 +51,19 @@ def _exprs(dashboard: dict) -> list[str]:
     return [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
 
 
+def _metric_names(expr: str) -> set[str]:
+    """Every metric a PromQL expression reads, with or without a selector."""
+    return {name for name in NAME.findall(NOT_NAMES.sub(" ", expr)) if name.lower() not in KEYWORDS}
+
+
+def test_metric_names_are_found_with_or_without_a_selector():
+    expr = (
+        'histogram_quantile(0.95, sum by (le, route) (rate(a_seconds_bucket{x=~"$y"}[$__rate_interval])))'
+        " or on (job) b_total * 1e3 or process_resident_memory_bytes offset 5m or vector(0)"
+    )
+    assert _metric_names(expr) == {"a_seconds_bucket", "b_total", "process_resident_memory_bytes"}
+
+
 def test_is_a_grafana_dashboard_with_a_prometheus_datasource_variable(dashboard):
     assert dashboard["uid"] and dashboard["title"] and dashboard["schemaVersion"] >= 36
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
@@ -61,7 +78,7 @@ def test_is_a_grafana_dashboard_with_a_prometheus_datasource_variable(dashboard)
 
 def test_queries_only_metrics_the_services_expose(dashboard):
     exposed = _exposed()
-    used = {name for expr in _exprs(dashboard) for name in SELECTOR.findall(expr)}
+    used = {name for expr in _exprs(dashboard) for name in _metric_names(expr)}
     assert {"crmflow_evaluator_events_consumed_total", "crmflow_runner_runs_total"} <= used
     assert used - set(exposed) == set()
 
@@ -69,7 +86,7 @@ def test_queries_only_metrics_the_services_expose(dashboard):
 def test_groups_only_by_labels_the_metrics_have(dashboard):
     exposed = _exposed()
     for expr in _exprs(dashboard):
-        metric_labels = set().union(*(exposed[name] for name in SELECTOR.findall(expr)))
+        metric_labels = set().union(*(exposed[name] for name in _metric_names(expr)))
         for grouping in GROUPING.findall(expr):
             labels = {label.strip() for label in grouping.split(",")}
             assert labels - metric_labels - ALWAYS == set(), expr

@@ -24,6 +24,8 @@ def _env_sh_exports() -> dict[str, str]:
 def test_env_sh_defaults_are_the_settings_defaults():
     exported = _env_sh_exports()
     defaults = settings_defaults()
+    # The run folder: env.sh names it from the repo root, Settings from the working directory.
+    defaults["CRMFLOW_RUN_DIR"] = str(ROOT / defaults["CRMFLOW_RUN_DIR"])
     shared = sorted(set(exported) & set(defaults))
     # The names the local stack and the services must agree on, at least.
     assert {"CRMFLOW_PG_PORT", "CRMFLOW_KAFKA_BOOTSTRAP", "CRMFLOW_CONNECT_URL", "CRMFLOW_API_PORT"} <= set(

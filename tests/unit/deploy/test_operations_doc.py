@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from tests.support.processes import ROOT
-from tests.support.settings_env import process_env_names
+from tests.support.settings_env import settings_env_names
 
 DOC = ROOT / "docs" / "operations.md"
 
 
 def test_configuration_reference_names_every_setting():
     text = DOC.read_text()
-    assert sorted(name for name in process_env_names() if f"`{name}`" not in text) == []
+    assert sorted(name for name in settings_env_names() if f"`{name}`" not in text) == []
 
 
 def test_names_the_operational_commands_and_files():

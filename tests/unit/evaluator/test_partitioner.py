@@ -1,34 +1,19 @@
-"""The evaluator (Faust, through aiokafka) partitions keys like the Java client and librdkafka's
-``murmur2_random``: murmur2 of the key bytes, sign bit cleared, modulo the partition count.
-(tests/integration/test_evaluator_partitioner.py checks confluent-kafka on a real broker.)"""
+"""A key lands on the same partition whichever crmflow client produces it: the evaluator leaves
+partitioning to aiokafka's default (murmur2, as Kafka's Java client) and crmflow's librdkafka
+producers ask for ``murmur2_random``, its librdkafka name. That the two agree on a real broker is
+tests/integration/test_evaluator_partitioner.py's to show; here: crmflow's side of it."""
 
 from __future__ import annotations
 
-import pytest
-from aiokafka.partitioner import DefaultPartitioner, murmur2
-
-from crmflow.commands import command_key
-
-# Reference values of Kafka's Java Utils.murmur2 (its UtilsTest), as signed 32-bit ints.
-JAVA_MURMUR2 = {
-    b"21": -973932308,
-    b"foobar": -790332482,
-    b"a-little-bit-long-string": -985981536,
-    b"a-little-bit-longer-string": -1486304829,
-    b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
-    b"abc": 479470107,
-}
+from crmflow.kafka import producer_config
+from crmflow.settings import Settings
+from crmflow_evaluator.app import build_app
 
 
-@pytest.mark.parametrize(("key", "expected"), JAVA_MURMUR2.items())
-def test_aiokafka_murmur2_is_javas(key: bytes, expected: int) -> None:
-    assert murmur2(key) & 0xFFFFFFFF == expected & 0xFFFFFFFF
+def test_the_evaluator_sets_no_partitioner_of_its_own() -> None:
+    # None: Faust's aiokafka producer falls back to aiokafka's DefaultPartitioner (murmur2).
+    assert build_app(Settings()).conf.producer_partitioner is None
 
 
-@pytest.mark.parametrize("partitions", [1, 6, 7, 12])
-def test_default_partitioner_is_positive_murmur2_modulo_partitions(partitions: int) -> None:
-    all_partitions = list(range(partitions))
-    for i in range(500):
-        key = command_key(f"practice-{i % 7}", f"patient-{i}", "entity")
-        expected = (murmur2(key) & 0x7FFFFFFF) % partitions
-        assert DefaultPartitioner()(key, all_partitions, all_partitions) == expected
+def test_crmflows_librdkafka_producers_partition_by_murmur2() -> None:
+    assert producer_config(Settings())["partitioner"] == "murmur2_random"
