@@ -10,6 +10,7 @@ import time
 import pytest
 from sqlalchemy import Engine, text
 
+from crmflow import cdc
 from tests.support.outbox import write_patient_event
 from tests.support.processes import Service, wait_for
 from tests.support.rules import note_rule
@@ -28,7 +29,7 @@ ORDER BY created_at DESC
 LIMIT 20;"""
 WAL_AND_SLOT_SQL = """SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') AS wal,
        pg_wal_lsn_diff(confirmed_flush_lsn, '0/0') AS flushed
-FROM pg_replication_slots WHERE slot_name = 'crmflow_outbox'"""
+FROM pg_replication_slots WHERE slot_name = :slot"""
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def publish(url: str, *headers: str) -> subprocess.CompletedProcess:
 def wal_and_slot(engine: Engine) -> tuple[int, int]:
     """(WAL written, WAL the connector's slot has confirmed), in bytes."""
     with engine.connect() as conn:
-        row = conn.execute(text(WAL_AND_SLOT_SQL)).one()
+        row = conn.execute(text(WAL_AND_SLOT_SQL), {"slot": cdc.SLOT}).one()
     return int(row.wal), int(row.flushed)
 
 
@@ -103,7 +104,7 @@ def test_troubleshooting_events_not_triggering(services, internal_api, engine, p
         assert report["connector"]["state"] == "RUNNING"
         assert [t["state"] for t in report["connector"]["tasks"]] == ["RUNNING"]
         slot = report["replicationSlot"]
-        assert (slot["name"], slot["exists"], slot["active"]) == ("crmflow_outbox", True, True)
+        assert (slot["name"], slot["exists"], slot["active"]) == (cdc.SLOT, True, True)
         # The slot's lag as PostgreSQL had it while the route ran: WAL written minus WAL
         # confirmed, both of which only grow, so the route's figure lies between these two.
         assert wal_before - flushed_after <= slot["lagBytes"] <= wal_after - flushed_before

@@ -10,7 +10,7 @@ import pytest
 from confluent_kafka import Message
 from sqlalchemy import text
 
-from crmflow import topics
+from crmflow import cdc, topics
 from crmflow.envelope import EventEnvelope
 from crmflow.outbox import RULE_AGGREGATE, RULE_CHANGED, emit, publish_state
 from tests.support.kafka import TopicTail
@@ -123,9 +123,9 @@ def test_the_slot_moves_on_while_only_other_tables_are_written(engine, practice)
                 conn.execute(
                     text(
                         "SELECT confirmed_flush_lsn >= CAST(:lsn AS pg_lsn) FROM pg_replication_slots "
-                        "WHERE slot_name = 'crmflow_outbox'"
+                        "WHERE slot_name = :slot"
                     ),
-                    {"lsn": written},
+                    {"lsn": written, "slot": cdc.SLOT},
                 ).scalar_one()
             )
 
