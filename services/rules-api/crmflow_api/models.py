@@ -9,10 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crmflow.rule_validation import Conditions
 from crmflow.rules_repo import Rule
+from crmflow.statuses import ActionStatus, RunStatus
 
 
 class RuleStats(BaseModel):
-    lastRunStatus: str | None
+    lastRunStatus: RunStatus | None
     lastRunAt: str | None
     runsLast24h: int
 
@@ -31,7 +32,7 @@ class RulePage(BaseModel):
 class ActionLog(BaseModel):
     index: int
     type: str
-    status: str = Field(description="succeeded | failed | scheduled | skipped")
+    status: ActionStatus
     args: Any = Field(description="Resolved args, PHI-minimal (free text redacted).")
     result: Any
     error: str | None
@@ -46,7 +47,7 @@ class RunSummary(BaseModel):
     ruleVersion: int
     eventId: str
     eventName: str
-    status: str = Field(description="skipped | running | waiting | succeeded | failed | blocked")
+    status: RunStatus
     error: str | None
     startedAt: str
     finishedAt: str | None
