@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import any_, bindparam, select, text
 
-from crmflow.commands import EventEvaluatedDict, RunCommandDict
+from crmflow.commands import EventEvaluatedDict, RunCommandDict, run_command_key
 from crmflow.db.tables import (
     action_executions,
     automation_action_logs,
@@ -159,12 +159,14 @@ def log_row(
 
 
 def resume_row(ctx: RunContext, index: int, due_at: datetime) -> dict[str, Any]:
-    """The rest of the run from action ``index``, due at ``due_at`` (``scheduled_resumes``)."""
+    """The rest of the run from action ``index``, due at ``due_at`` (``scheduled_resumes``), with
+    the key its resume is sent with: the key of the run's own commands."""
     return {
         "run_id": ctx.run_id,
         "action_index": index,
         "practice_id": ctx.practice_id,
         "due_at": due_at,
         "command": ctx.command,
+        "command_key": run_command_key(ctx.command).decode(),
         "status": ResumeStatus.PENDING.value,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from crmflow.commands import run_command_key
 from crmflow.db.tables import action_executions, automation_action_logs, scheduled_resumes
 from crmflow.statuses import ActionStatus, RunStatus
 from crmflow_runner.errors import PermanentActionError
@@ -84,7 +85,7 @@ def test_unknown_types_and_unresolved_placeholders_fail_the_action(patient: dict
     assert notes.bodies == []
 
 
-def test_a_delay_parks_the_rest_of_the_run(patient: dict[str, Any]) -> None:
+def test_a_delay_parks_the_rest_of_the_run_under_the_runs_key(patient: dict[str, Any]) -> None:
     outcome, ctx, notes = run(patient, [note("a"), delay(30), note("c")])
     assert outcome == RunOutcome(ctx.run_id, RunStatus.WAITING)
     assert notes.bodies == ["a"]
@@ -95,8 +96,10 @@ def test_a_delay_parks_the_rest_of_the_run(patient: dict[str, Any]) -> None:
         "practice_id": PRACTICE,
         "due_at": NOW + timedelta(seconds=30),
         "command": ctx.command,
+        "command_key": run_command_key(ctx.command).decode(),
         "status": "pending",
     }
+    assert resume["command_key"] == f"{PRACTICE}:{patient['id']}"
     assert logs(ctx)[1] == (1, "delay_seconds", "scheduled")
     assert ctx.writes.rows[automation_action_logs][1]["result"] == {"dueAt": resume["due_at"].isoformat()}
 

@@ -264,6 +264,8 @@ scheduled_resumes = Table(
     _practice(),
     Column("due_at", TIMESTAMP(timezone=True), nullable=False),
     Column("command", JSONB, nullable=False),
+    # The Kafka key of the run's commands, which its resume is sent with (commands.run_command_key).
+    Column("command_key", Text, nullable=False),
     Column("status", Text, nullable=False, server_default="pending"),
     _created(),
     Column("resumed_at", TIMESTAMP(timezone=True)),
