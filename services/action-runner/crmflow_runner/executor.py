@@ -165,17 +165,17 @@ class Executor:
                 self._execute_action(ctx, index, action_type, action.get("args"))
             except (PermanentActionError, UnresolvedPlaceholder, TemplateSyntaxError) as exc:
                 error = str(exc)
-                self._log(ctx, index, action_type, None, ActionStatus.FAILED, error=error)
+                ctx.writes.add(
+                    automation_action_logs,
+                    log_row(ctx, index, action_type, None, ActionStatus.FAILED, error=error),
+                )
                 metrics.ACTIONS.labels(action_type, ActionStatus.FAILED).inc()
+                skipped = f"skipped: action {index} failed"
                 for later in range(index + 1, len(actions)):
                     later_type = str((actions[later] or {}).get("type"))
-                    self._log(
-                        ctx,
-                        later,
-                        later_type,
-                        None,
-                        ActionStatus.SKIPPED,
-                        error=f"skipped: action {index} failed",
+                    ctx.writes.add(
+                        automation_action_logs,
+                        log_row(ctx, later, later_type, None, ActionStatus.SKIPPED, error=skipped),
                     )
                     metrics.ACTIONS.labels(later_type, ActionStatus.SKIPPED).inc()
                 return RunOutcome(ctx.run_id, RunStatus.FAILED, f"action {index} ({action_type}): {error}")
@@ -188,8 +188,11 @@ class Executor:
         rendered = render_args(raw_args if raw_args is not None else {}, ctx.context)
         args = parse_args(ACTION_TYPES[action_type], rendered)
         result = handler(ctx, args)
-        self._key(ctx, index)
-        self._log(ctx, index, action_type, rendered, ActionStatus.SUCCEEDED, result=result)
+        ctx.writes.add(action_executions, execution_row(ctx, index))
+        ctx.writes.add(
+            automation_action_logs,
+            log_row(ctx, index, action_type, rendered, ActionStatus.SUCCEEDED, result=result),
+        )
         metrics.ACTIONS.labels(action_type, ActionStatus.SUCCEEDED).inc()
 
     def _schedule(self, ctx: RunContext, index: int, action: dict[str, Any]) -> None:
@@ -198,26 +201,10 @@ class Executor:
         # times, and the scheduler's ORDER BY due_at keeps them in order.
         due_at = ctx.db_now() + timedelta(seconds=args.seconds)  # type: ignore[attr-defined]
         ctx.writes.add(scheduled_resumes, resume_row(ctx, index + 1, due_at))
-        self._key(ctx, index)
-        self._log(
-            ctx, index, DELAY, args.model_dump(), ActionStatus.SCHEDULED, result={"dueAt": due_at.isoformat()}
+        ctx.writes.add(action_executions, execution_row(ctx, index))
+        scheduled = {"dueAt": due_at.isoformat()}
+        ctx.writes.add(
+            automation_action_logs,
+            log_row(ctx, index, DELAY, args.model_dump(), ActionStatus.SCHEDULED, result=scheduled),
         )
         metrics.ACTIONS.labels(DELAY, ActionStatus.SCHEDULED).inc()
-
-    @staticmethod
-    def _key(ctx: RunContext, index: int) -> None:
-        ctx.writes.add(action_executions, execution_row(ctx, index))
-
-    @staticmethod
-    def _log(
-        ctx: RunContext,
-        index: int,
-        action_type: str,
-        args: Any,
-        status: ActionStatus,
-        *,
-        result: Any = None,
-        error: str | None = None,
-    ) -> None:
-        row = log_row(ctx, index, action_type, args, status, result=result, error=error)
-        ctx.writes.add(automation_action_logs, row)
