@@ -12,7 +12,7 @@ from crmflow_runner.errors import PermanentActionError
 from crmflow_runner.executor import Executor, RunOutcome
 from crmflow_runner.run_context import RunContext
 from tests.support.runner import delay, note
-from tests.unit.runner.conftest import NOW, PRACTICE, context_for
+from tests.unit.runner.offline import NOW, PRACTICE, context_for, patient_json
 
 
 class Notes:
@@ -45,7 +45,8 @@ def logs(ctx: RunContext) -> list[tuple[int, str, str]]:
     ]
 
 
-def test_actions_run_in_order_with_rendered_args_logs_and_keys(patient: dict[str, Any]) -> None:
+def test_actions_run_in_order_with_rendered_args_logs_and_keys() -> None:
+    patient = patient_json()
     outcome, ctx, notes = run(patient, [note("Hi {patient.firstName}"), note("two")])
     assert outcome == RunOutcome(ctx.run_id, RunStatus.SUCCEEDED)
     assert notes.bodies == ["Hi Ann", "two"]
@@ -56,14 +57,16 @@ def test_actions_run_in_order_with_rendered_args_logs_and_keys(patient: dict[str
     assert [r["action_index"] for r in ctx.writes.rows[action_executions]] == [0, 1]
 
 
-def test_done_actions_are_not_run_again(patient: dict[str, Any]) -> None:
+def test_done_actions_are_not_run_again() -> None:
+    patient = patient_json()
     outcome, ctx, notes = run(patient, [note("a"), note("b"), note("c")], done={0, 2})
     assert outcome.status == RunStatus.SUCCEEDED
     assert notes.bodies == ["b"]
     assert logs(ctx) == [(1, "create_note", "succeeded")]
 
 
-def test_a_failed_action_fails_the_run_and_skips_the_rest(patient: dict[str, Any]) -> None:
+def test_a_failed_action_fails_the_run_and_skips_the_rest() -> None:
+    patient = patient_json()
     outcome, ctx, notes = run(patient, [note("a"), note("refuse"), note("c"), delay(5)])
     assert outcome == RunOutcome(ctx.run_id, RunStatus.FAILED, "action 1 (create_note): refused")
     assert notes.bodies == ["a"]
@@ -77,7 +80,8 @@ def test_a_failed_action_fails_the_run_and_skips_the_rest(patient: dict[str, Any
     assert [r["action_index"] for r in ctx.writes.rows[action_executions]] == [0]  # no key: retried never
 
 
-def test_unknown_types_and_unresolved_placeholders_fail_the_action(patient: dict[str, Any]) -> None:
+def test_unknown_types_and_unresolved_placeholders_fail_the_action() -> None:
+    patient = patient_json()
     outcome, _, _ = run(patient, [{"type": "send_fax", "args": {}}])
     assert outcome.error == "action 0 (send_fax): unknown action type 'send_fax'"
     outcome, _, notes = run(patient, [note("{patient.nickname}")])
@@ -85,7 +89,8 @@ def test_unknown_types_and_unresolved_placeholders_fail_the_action(patient: dict
     assert notes.bodies == []
 
 
-def test_a_delay_parks_the_rest_of_the_run_under_the_runs_key(patient: dict[str, Any]) -> None:
+def test_a_delay_parks_the_rest_of_the_run_under_the_runs_key() -> None:
+    patient = patient_json()
     outcome, ctx, notes = run(patient, [note("a"), delay(30), note("c")])
     assert outcome == RunOutcome(ctx.run_id, RunStatus.WAITING)
     assert notes.bodies == ["a"]
@@ -104,7 +109,8 @@ def test_a_delay_parks_the_rest_of_the_run_under_the_runs_key(patient: dict[str,
     assert ctx.writes.rows[automation_action_logs][1]["result"] == {"dueAt": resume["due_at"].isoformat()}
 
 
-def test_a_resumed_run_starts_after_its_delay(patient: dict[str, Any]) -> None:
+def test_a_resumed_run_starts_after_its_delay() -> None:
+    patient = patient_json()
     outcome, ctx, notes = run(patient, [note("a"), delay(30), note("c")], start=2)
     assert outcome.status == RunStatus.SUCCEEDED
     assert notes.bodies == ["c"]

@@ -11,7 +11,7 @@ from crmflow.actions import ACTION_TYPES
 from crmflow.db.tables import notes, tasks
 from crmflow_runner.errors import PermanentActionError
 from crmflow_runner.handlers import Handler, build_handlers, parse_args
-from tests.unit.runner.conftest import NOW, PRACTICE, ClockedContext, context_for, patient_json
+from tests.unit.runner.offline import NOW, PRACTICE, ClockedContext, context_for, patient_json
 
 ALLOWLIST = ["status", "tags"]
 HANDLERS = build_handlers(ALLOWLIST)
@@ -22,7 +22,8 @@ def call(ctx: ClockedContext, action_type: str, args: dict[str, Any]) -> dict[st
     return handler(ctx, parse_args(ACTION_TYPES[action_type], args))
 
 
-def test_create_note_defers_one_note_of_the_run(patient: dict[str, Any]) -> None:
+def test_create_note_defers_one_note_of_the_run() -> None:
+    patient = patient_json()
     ctx = context_for(patient, [])
     result = call(ctx, "create_note", {"patientId": patient["id"], "body": "Hi Ann"})
     (row,) = ctx.writes.rows[notes]
@@ -35,7 +36,8 @@ def test_create_note_defers_one_note_of_the_run(patient: dict[str, Any]) -> None
     }
 
 
-def test_create_task_is_a_draft_due_after_the_database_clock(patient: dict[str, Any]) -> None:
+def test_create_task_is_a_draft_due_after_the_database_clock() -> None:
+    patient = patient_json()
     ctx = context_for(patient, [])
     result = call(ctx, "create_task", {"title": "Call", "dueInSeconds": 90, "assignee": "desk"})
     (row,) = ctx.writes.rows[tasks]
@@ -70,7 +72,8 @@ def test_a_refused_action_writes_nothing(action_type: str, args: dict[str, Any],
     assert not ctx.writes.rows
 
 
-def test_the_allowlist_names_what_may_be_updated(patient: dict[str, Any]) -> None:
+def test_the_allowlist_names_what_may_be_updated() -> None:
+    patient = patient_json()
     ctx = context_for(patient, [])
     with pytest.raises(PermanentActionError, match=r"allowed: status, tags"):
         call(ctx, "update_patient_fields", {"patientId": patient["id"], "fields": {"firstName": "Bo"}})

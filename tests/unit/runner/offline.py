@@ -8,7 +8,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, cast
 
-import pytest
 from sqlalchemy import Connection
 
 from crmflow.commands import RunCommandDict
@@ -44,8 +43,3 @@ def context_for(patient: dict[str, Any], actions: list[dict[str, Any]]) -> Clock
     patients = PatientCache(cast(Connection, None))
     patients.put(PRACTICE, patient)
     return ClockedContext(command, DeferredWrites(), patients)
-
-
-@pytest.fixture
-def patient() -> dict[str, Any]:
-    return patient_json()
