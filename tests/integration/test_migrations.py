@@ -1,15 +1,22 @@
-"""Alembic migrations create exactly the tables the code declares (no drift)."""
+"""Alembic migrations create exactly the tables the code declares (no drift), and fill what
+they add for the rows already there."""
+
+import json
+import uuid
+from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import Connection, Engine, text
 
 from crmflow.apikeys import create_practice
-from crmflow.db.migrate import alembic_config
+from crmflow.commands import run_command_key
+from crmflow.db.migrate import alembic_config, upgrade
 from crmflow.db.tables import metadata
+from crmflow.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +47,7 @@ def test_the_outbox_publication_streams_inserts_only(engine):
 
 def test_practice_settings_migrate_down_and_up_with_their_defaults(engine, settings):
     config = alembic_config(settings)
-    settings_revision = ScriptDirectory.from_config(config).get_revision("0004_practice_settings")
+    settings_revision = ScriptDirectory.from_config(config).get_revision("0004")
     with engine.begin() as conn:
         practice_id = create_practice(conn, "Migrated practice")
         conn.execute(
@@ -65,3 +72,45 @@ def test_practice_settings_migrate_down_and_up_with_their_defaults(engine, setti
             {"id": practice_id},
         ).one()
     assert tuple(row) == ("UTC", None, True)  # existing practices start at the defaults
+
+
+def _insert_resume_without_key(conn: Connection, practice_id: str, run_id: str, cmd: dict[str, Any]) -> None:
+    """As the runner wrote a delay before 0003 (and a previous release's runner still may)."""
+    conn.execute(
+        text(
+            "INSERT INTO scheduled_resumes (run_id, action_index, practice_id, due_at, command, status)"
+            " VALUES (:r, 1, :p, now() + interval '1 day', CAST(:c AS jsonb), 'done')"
+        ),
+        {"r": run_id, "p": practice_id, "c": json.dumps(cmd)},
+    )
+
+
+def test_0003_gives_resumes_without_a_key_the_key_of_their_run(
+    engine: Engine, settings: Settings, practice: dict[str, str]
+) -> None:
+    patient, entity = str(uuid.uuid4()), str(uuid.uuid4())
+    event = {"entityId": entity}
+    before: dict[str, Any] = {  # rows there when the migration runs
+        str(uuid.uuid4()): {"practiceId": practice["id"], "patientId": patient, "event": event},
+        str(uuid.uuid4()): {"practiceId": practice["id"], "patientId": None, "event": event},
+    }
+    after = {str(uuid.uuid4()): {"practiceId": practice["id"], "patientId": patient, "event": event}}
+    command.downgrade(alembic_config(settings), "0002")
+    try:
+        with engine.begin() as conn:
+            for run_id, cmd in before.items():
+                _insert_resume_without_key(conn, practice["id"], run_id, cmd)
+    finally:
+        upgrade(settings)
+    with engine.begin() as conn:
+        for run_id, cmd in after.items():  # a previous release's runner during a rolling update
+            _insert_resume_without_key(conn, practice["id"], run_id, cmd)
+        found = conn.execute(
+            text("SELECT CAST(run_id AS text), command_key FROM scheduled_resumes WHERE practice_id = :p"),
+            {"p": practice["id"]},
+        )
+        keys: dict[str, str] = {run_id: key for run_id, key in found}
+        conn.execute(text("DELETE FROM scheduled_resumes WHERE practice_id = :p"), {"p": practice["id"]})
+    stored = {**before, **after}
+    assert keys == {run_id: run_command_key(cmd).decode() for run_id, cmd in stored.items()}
+    assert sorted(set(keys.values())) == sorted([f"{practice['id']}:{patient}", f"{practice['id']}:{entity}"])

@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from sqlalchemy import Engine, text
 
-from crmflow.commands import command_key, run_id_for
+from crmflow.commands import RunCommandDict, SourceRecordDict, run_command_key
 from crmflow.kafka import producer_config
 from crmflow.settings import Settings
+from crmflow.statuses import Evaluation
+from crmflow_evaluator.evaluation import evaluate_event
+from crmflow_evaluator.rules_index import RulesIndex
 from crmflow_runner.bootstrap import Runner, bootstrap
+from tests.support.rules import rule_record
 
 
 def run_command(
@@ -25,8 +29,9 @@ def run_command(
     *,
     rule_id: str | None = None,
     depth: int = 0,
-) -> dict[str, Any]:
-    """A matched RunCommand for a crm/patient.created event of ``patient``, as the evaluator sends."""
+) -> RunCommandDict:
+    """The matched RunCommand the evaluator sends for a crm/patient.created event of ``patient``
+    and a rule (no conditions) with ``actions``: built by the evaluator's own ``evaluate_event``."""
     event_id = str(uuid.uuid4())
     rule_id = rule_id or str(uuid.uuid4())
     event = {
@@ -41,25 +46,16 @@ def run_command(
         "depth": depth,
         "occurredAt": "2026-11-25T10:00:00+00:00",
     }
-    return {
-        "kind": "run",
-        "runId": run_id_for(event_id, rule_id),
-        "eventId": event_id,
-        "practiceId": practice_id,
-        "ruleId": rule_id,
-        "ruleVersion": 1,
-        "ruleName": "t",
-        "eventName": event["name"],
-        "patientId": patient["id"],
-        "status": "matched",
-        "trace": {},
-        "error": None,
-        "actions": actions,
-        "event": event,
-        "correlationId": event_id,
-        "causationId": event_id,
-        "depth": depth,
-    }
+    rule = rule_record(
+        id=rule_id, practiceId=practice_id, name="t", triggerEvent=event["name"], actionsJson=actions
+    )
+    index = RulesIndex()
+    index.apply(rule_id, json.dumps(rule).encode())
+    source: SourceRecordDict = {"topic": "test", "partition": 0, "offset": 0, "timestamp": None}
+    outcome = evaluate_event(event, index, max_depth=depth, source=source)
+    (_, run) = outcome.messages
+    assert run["kind"] == "run" and run["status"] == Evaluation.MATCHED, run
+    return run
 
 
 def note(body: str = "Hello {patient.firstName}") -> dict[str, Any]:
@@ -94,14 +90,14 @@ def create_topic(settings: Settings, partitions: int = 2) -> str:
     return name
 
 
-def send(settings: Settings, topic: str, commands: list[dict[str, Any] | bytes]) -> None:
+def send(settings: Settings, topic: str, commands: Sequence[RunCommandDict | bytes]) -> None:
     """Produce commands keyed like the evaluator does (raw bytes are sent as they are)."""
     producer = Producer(producer_config(settings))
     for c in commands:
         if isinstance(c, bytes):
             producer.produce(topic, key=b"poison", value=c)
         else:
-            key = command_key(c["practiceId"], c.get("patientId"), c["event"]["entityId"])
+            key = run_command_key(c)
             producer.produce(topic, key=key, value=json.dumps(c).encode())
     assert producer.flush(15) == 0
 

@@ -15,14 +15,14 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine
 
 from crmflow import topics
-from crmflow.commands import ActionCommand
+from crmflow.commands import ActionCommand, ActionCommandDict
 from crmflow.deadletter import dead_letter_headers
 from crmflow_runner import metrics
 from crmflow_runner.delivery import Record, Undelivered, produce_all
@@ -42,7 +42,9 @@ class Poison(ValueError):
         self.reason = reason
 
 
-def decode(msg: Message) -> dict[str, Any]:
+def decode(msg: Message) -> ActionCommandDict:
+    """The command of ``msg``, validated against the contract (the dict as read, not the model:
+    the executor works on the plain dict, typed by the contract's TypedDicts)."""
     try:
         command = json.loads(msg.value() or b"")
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -51,7 +53,7 @@ def decode(msg: Message) -> dict[str, Any]:
         _COMMAND.validate_python(command)
     except ValidationError as exc:
         raise Poison("invalid_command", field_errors(exc, limit=5)) from None
-    return command
+    return cast(ActionCommandDict, command)
 
 
 class CommandConsumer:
@@ -95,7 +97,7 @@ class CommandConsumer:
     def process(self, messages: Sequence[Message]) -> None:
         """Execute one polled batch, then commit its offsets (not when asked to stop first)."""
         started = time.perf_counter()
-        batch: list[tuple[Message, dict[str, Any]]] = []
+        batch: list[tuple[Message, ActionCommandDict]] = []
         dead: list[Record] = []
         for msg in messages:
             try:
@@ -112,7 +114,7 @@ class CommandConsumer:
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         _observe_latency([command for _, command in batch])
 
-    def _execute_batch(self, batch: list[tuple[Message, dict[str, Any]]], dead: list[Record]) -> bool:
+    def _execute_batch(self, batch: list[tuple[Message, ActionCommandDict]], dead: list[Record]) -> bool:
         """Run the whole batch in one transaction; on failure, one command at a time.
 
         Commands that still fail are added to ``dead``. Returns False only when asked to stop
@@ -131,7 +133,7 @@ class CommandConsumer:
                     dead.append(self.dead_letter(msg, *error))
         return True
 
-    def _with_retries(self, commands: list[dict[str, Any]]) -> tuple[bool | None, tuple[str, str]]:
+    def _with_retries(self, commands: list[ActionCommandDict]) -> tuple[bool | None, tuple[str, str]]:
         """(True, _) when committed; (False, (reason, detail)) when it failed for good;
         (None, _) when asked to stop.
 
@@ -244,11 +246,13 @@ class CommandConsumer:
             log.debug("lag report failed", exc_info=True)
 
 
-def _observe_latency(commands: Sequence[dict[str, Any]]) -> None:
+def _observe_latency(commands: Sequence[ActionCommandDict]) -> None:
     now = time.time()
     for c in commands:
+        if c["kind"] != "run":
+            continue
         event = c.get("event")
-        if c["kind"] == "run" and event and isinstance(event.get("occurredAt"), str):
+        if event and isinstance(event.get("occurredAt"), str):
             try:
                 occurred = datetime.fromisoformat(event["occurredAt"]).timestamp()
             except ValueError:

@@ -14,6 +14,7 @@ from psycopg import sql
 from sqlalchemy import JSON, Connection, Table, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
+from crmflow.commands import RunCommandDict
 from crmflow.crm.models import is_uuid
 from crmflow.crm.serialize import PATIENT_FIELDS, to_json
 from crmflow.db.tables import patients
@@ -107,22 +108,22 @@ class PatientCache:
 
 @dataclass
 class RunContext:
-    command: dict[str, Any]
+    command: RunCommandDict
     writes: DeferredWrites
     patients: PatientCache
     attempt: int = 1
     context: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.context = build_context(self.command["event"] or {})
+        self.context = build_context(self.command.get("event") or {})
 
     @property
     def run_id(self) -> str:
-        return str(self.command["runId"])
+        return self.command["runId"]
 
     @property
     def practice_id(self) -> str:
-        return str(self.command["practiceId"])
+        return self.command["practiceId"]
 
     def db_now(self) -> datetime:
         """The database's clock: what the scheduler compares due times with and what column

@@ -2,10 +2,11 @@
 
 A ``delay_seconds`` action stores the rest of its run in ``scheduled_resumes`` (pending). When
 it is due, the scheduler claims it (``FOR UPDATE SKIP LOCKED``: several runners never claim the
-same row), sends a ``ResumeCommand`` with the run's own key to the commands topic, waits for the
-broker's acknowledgement, and only then marks the row ``emitted``. The consumer that owns the
-partition executes the rest in line with the patient's other commands, so a delay never blocks a
-partition and a patient's actions still run one at a time, in partition order.
+same row), sends a ``ResumeCommand`` to the commands topic with the run's own key (``command_key``,
+stored with the row when the delay was scheduled), waits for the broker's acknowledgement, and
+only then marks the row ``emitted``. The consumer that owns the partition executes the rest in
+line with the patient's other commands, so a delay never blocks a partition and a patient's
+actions still run one at a time, in partition order.
 
 A crash between the send and the mark re-sends the command; the consumer executes a resume only
 while its row is not ``done`` (and marks it done in the same transaction as the effects), so
@@ -18,64 +19,73 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
 
 from confluent_kafka import Producer
-from sqlalchemy import Connection, Engine, Text, and_, bindparam, func, select, text
+from sqlalchemy import Connection, Engine, Text, any_, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from crmflow.commands import ResumeCommand, command_key
+from crmflow.commands import ResumeCommand
 from crmflow.db.tables import scheduled_resumes
+from crmflow.statuses import ResumeStatus
 from crmflow_runner import metrics
 from crmflow_runner.delivery import Record, produce_all
 from crmflow_runner.retry import backoff_seconds
-from crmflow_runner.run_context import UUIDS
 
 log = logging.getLogger(__name__)
 BATCH = 200
 SEND_TIMEOUT = 15.0
 
-
-def resume_key(command: dict[str, Any]) -> bytes:
-    """The key the evaluator gave the run's command, so the resume lands on the same partition."""
-    event = command.get("event") or {}
-    return command_key(command["practiceId"], command.get("patientId"), str(event.get("entityId")))
-
-
-# Whose partition a resume goes to (the target of the run's command key).
-_TARGET = func.coalesce(
-    scheduled_resumes.c.command["patientId"].astext,
-    scheduled_resumes.c.command["event"]["entityId"].astext,
-)
-# Fixed statements taking one array per column (as the executor's), not an IN list per batch.
-_KEYS = (
-    func.unnest(bindparam("practice_id", type_=UUIDS), bindparam("target", type_=ARRAY(Text)))
-    .table_valued("practice_id", "target")
-    .render_derived(name="k")
-)
-_DUE_OF_TARGETS = (
-    select(
-        scheduled_resumes.c.run_id,
-        scheduled_resumes.c.action_index,
-        scheduled_resumes.c.practice_id,
-        scheduled_resumes.c.due_at,
-        _TARGET.label("target"),
-    )
-    .join_from(
-        scheduled_resumes,
-        _KEYS,
-        and_(scheduled_resumes.c.practice_id == _KEYS.c.practice_id, _KEYS.c.target == _TARGET),
-    )
-    .where(scheduled_resumes.c.status == "pending", scheduled_resumes.c.due_at <= func.clock_timestamp())
-)
+_PENDING = ResumeStatus.PENDING.value
+_DUE = (scheduled_resumes.c.status == _PENDING) & (scheduled_resumes.c.due_at <= func.clock_timestamp())
+# One fixed statement taking an array of keys (as the executor's), not an IN list per batch.
+_DUE_OF_KEYS = select(
+    scheduled_resumes.c.run_id,
+    scheduled_resumes.c.action_index,
+    scheduled_resumes.c.due_at,
+    scheduled_resumes.c.command_key,
+).where(_DUE, scheduled_resumes.c.command_key == any_(bindparam("keys", type_=ARRAY(Text))))
 _MARK_EMITTED = text(
-    """
-    UPDATE scheduled_resumes s SET status = 'emitted'
+    f"""
+    UPDATE scheduled_resumes s SET status = '{ResumeStatus.EMITTED}'
     FROM unnest(CAST(:run_id AS uuid[]), CAST(:action_index AS int[])) AS k(run_id, action_index)
-    WHERE s.run_id = k.run_id AND s.action_index = k.action_index AND s.status = 'pending'
+    WHERE s.run_id = k.run_id AND s.action_index = k.action_index AND s.status = '{_PENDING}'
     """
 )
+
+
+class DueResume(Protocol):
+    """A row of ``scheduled_resumes`` as the scheduler reads it."""
+
+    run_id: Any
+    action_index: int
+    due_at: datetime
+    command_key: str
+
+
+def overtaken(due: Sequence[DueResume], others: Iterable[DueResume]) -> set[str]:
+    """Keys (patients) of ``due`` with an earlier due resume among ``others`` that is not in ``due``."""
+    latest: dict[str, datetime] = {}
+    for r in due:
+        latest[r.command_key] = max(latest.get(r.command_key, r.due_at), r.due_at)
+    claimed = {(r.run_id, r.action_index) for r in due}
+    return {
+        o.command_key
+        for o in others
+        if (o.run_id, o.action_index) not in claimed
+        and o.command_key in latest
+        and o.due_at < latest[o.command_key]
+    }
+
+
+def resume_record(topic: str, row: Any) -> Record:
+    """The ResumeCommand of a due row, keyed like the run's commands (its stored key)."""
+    command = ResumeCommand(
+        runId=str(row.run_id), actionIndex=row.action_index, practiceId=str(row.practice_id)
+    )
+    return Record(topic, row.command_key.encode(), command.model_dump_json().encode())
 
 
 def _without_overtaking(conn: Connection, due: Sequence[Any]) -> list[Any]:
@@ -86,23 +96,11 @@ def _without_overtaking(conn: Connection, due: Sequence[Any]) -> list[Any]:
     With ``ORDER BY due_at`` and ``SKIP LOCKED``, any unclaimed due row that is earlier than one
     claimed here is locked by another scheduler.
     """
-    latest: dict[tuple[str, str], Any] = {}
-    for r in due:
-        key = (r.practice_id, r.target)
-        latest[key] = max(latest.get(key, r.due_at), r.due_at)
-    claimed = {(r.run_id, r.action_index) for r in due}
-    others = conn.execute(
-        _DUE_OF_TARGETS,
-        {"practice_id": [p for p, _ in latest], "target": [target for _, target in latest]},
-    ).all()
-    blocked = {
-        (o.practice_id, o.target)
-        for o in others
-        if (o.run_id, o.action_index) not in claimed and o.due_at < latest[(o.practice_id, o.target)]
-    }
+    others = conn.execute(_DUE_OF_KEYS, {"keys": sorted({r.command_key for r in due})}).all()
+    blocked = overtaken(due, others)
     if blocked:
         metrics.RETRIES.labels("resume_order").inc()
-    return [r for r in due if (r.practice_id, r.target) not in blocked]
+    return [r for r in due if r.command_key not in blocked]
 
 
 class Scheduler:
@@ -144,8 +142,8 @@ class Scheduler:
         t = scheduled_resumes.c
         with self.engine.begin() as conn:
             due = conn.execute(
-                select(t.run_id, t.action_index, t.practice_id, t.command, t.due_at, _TARGET.label("target"))
-                .where(t.status == "pending", t.due_at <= func.clock_timestamp())
+                select(t.run_id, t.action_index, t.practice_id, t.due_at, t.command_key)
+                .where(_DUE)
                 .order_by(t.due_at)
                 .limit(BATCH)
                 .with_for_update(skip_locked=True)
@@ -153,22 +151,7 @@ class Scheduler:
             if not due:
                 return 0
             ready = _without_overtaking(conn, due)
-            produce_all(
-                self.producer,
-                [
-                    Record(
-                        self.topic,
-                        resume_key(r.command),
-                        ResumeCommand(
-                            runId=str(r.run_id), actionIndex=r.action_index, practiceId=str(r.practice_id)
-                        )
-                        .model_dump_json()
-                        .encode(),
-                    )
-                    for r in ready
-                ],
-                SEND_TIMEOUT,
-            )
+            produce_all(self.producer, [resume_record(self.topic, r) for r in ready], SEND_TIMEOUT)
             if ready:
                 conn.execute(
                     _MARK_EMITTED,
@@ -182,6 +165,6 @@ class Scheduler:
             waiting = conn.execute(
                 select(func.count())
                 .select_from(scheduled_resumes)
-                .where(scheduled_resumes.c.status == "pending")
+                .where(scheduled_resumes.c.status == _PENDING)
             ).scalar_one()
         metrics.WAITING_RESUMES.set(waiting)

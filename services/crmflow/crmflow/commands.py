@@ -6,14 +6,19 @@ patient's work in event order. Matched runs carry their ordered actions; skipped
 runs carry only their trace, so the runner records every evaluation in one place. When a delay
 comes due, the runner's scheduler sends a ``ResumeCommand`` with the run's key, so the rest of
 the run executes in that same line.
+
+The pydantic models are the contract (they generate ``schemas/action-command.schema.json`` and
+validate what the runner consumes); the ``...Dict`` TypedDicts beside them are the same messages
+as the plain dicts the hot path builds and reads, typed at no runtime cost. A unit test holds
+the two equal: a field added to a model and not to its TypedDict fails it.
 """
 
-from __future__ import annotations
-
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from crmflow.statuses import Evaluation
 
 RUN_NAMESPACE = uuid.UUID("6f1d2a4e-8c1b-5f0e-9a57-3c2b8e4d1f00")
 
@@ -24,7 +29,14 @@ def run_id_for(event_id: str, rule_id: str) -> str:
 
 
 def command_key(practice_id: str, patient_id: str | None, entity_id: str) -> bytes:
+    """The Kafka key of an event's commands: one partition carries a patient's work in order."""
     return f"{practice_id}:{patient_id or entity_id}".encode()
+
+
+def run_command_key(command: "RunCommandDict") -> bytes:
+    """The key a run's commands were sent with (a resume of the run is sent with it too)."""
+    event = command.get("event") or {}
+    return command_key(command["practiceId"], command.get("patientId"), str(event.get("entityId")))
 
 
 class SourceRecord(BaseModel):
@@ -59,7 +71,7 @@ class RunCommand(BaseModel):
     ruleName: str
     eventName: str
     patientId: str | None
-    status: Literal["matched", "skipped", "blocked", "failed"] = Field(
+    status: Evaluation = Field(
         description="matched: execute actions; skipped: conditions false; blocked: loop "
         "protection; failed: the condition could not be evaluated (reason in error)."
     )
@@ -86,3 +98,54 @@ class ResumeCommand(BaseModel):
 
 
 ActionCommand = Annotated[RunCommand | EventEvaluated | ResumeCommand, Field(discriminator="kind")]
+
+
+# The same messages as plain dicts. Keys whose model field has a default are NotRequired (a valid
+# message may omit them), except ``kind``, without which no message validates. (No ``from
+# __future__ import annotations`` in this module: TypedDict sees NotRequired only unquoted.)
+
+
+class SourceRecordDict(TypedDict):
+    topic: str
+    partition: int
+    offset: int
+    timestamp: NotRequired[float | None]
+
+
+class EventEvaluatedDict(TypedDict):
+    kind: Literal["event"]
+    eventId: str
+    practiceId: str
+    eventName: str
+    runsExpected: int
+    source: SourceRecordDict
+
+
+class RunCommandDict(TypedDict):
+    kind: Literal["run"]
+    runId: str
+    eventId: str
+    practiceId: str
+    ruleId: str
+    ruleVersion: int
+    ruleName: str
+    eventName: str
+    patientId: str | None
+    status: Evaluation
+    trace: NotRequired[dict[str, Any] | None]
+    error: NotRequired[str | None]
+    actions: NotRequired[list[dict[str, Any]]]
+    event: NotRequired[dict[str, Any] | None]
+    correlationId: str
+    causationId: str
+    depth: int
+
+
+class ResumeCommandDict(TypedDict):
+    kind: Literal["resume"]
+    runId: str
+    actionIndex: int
+    practiceId: str
+
+
+ActionCommandDict = RunCommandDict | EventEvaluatedDict | ResumeCommandDict

@@ -9,11 +9,11 @@ from typing import Any
 from crmflow import cdc
 
 
-def _dumps(message: dict[str, Any]) -> bytes:
+def _dumps(message: Mapping[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":"), default=str).encode()
 
 
-def encode_command(message: dict[str, Any], raw_event: bytes) -> bytes:
+def encode_command(message: Mapping[str, Any], raw_event: bytes) -> bytes:
     """A command's JSON. A matched run carries the event, whose JSON is the record's own value:
     its bytes are spliced in rather than the event encoded again for every matched rule."""
     if message.get("event") is None:

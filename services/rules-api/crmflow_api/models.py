@@ -10,11 +10,12 @@ from pydantic.json_schema import JsonDict
 
 from crmflow.rule_record import Rule
 from crmflow.rule_validation import Conditions
+from crmflow.statuses import ActionStatus, RunStatus
 from crmflow.timezones import DEFAULT_ZONE, LOCAL_TIME_PATTERN
 
 
 class RuleStats(BaseModel):
-    lastRunStatus: str | None
+    lastRunStatus: RunStatus | None
     lastRunAt: str | None
     runsLast24h: int
 
@@ -33,7 +34,7 @@ class RulePage(BaseModel):
 class ActionLog(BaseModel):
     index: int
     type: str
-    status: str = Field(description="succeeded | failed | scheduled | skipped")
+    status: ActionStatus
     args: Any = Field(description="Resolved args, PHI-minimal (free text redacted).")
     result: Any
     error: str | None
@@ -48,7 +49,7 @@ class RunSummary(BaseModel):
     ruleVersion: int
     eventId: str
     eventName: str
-    status: str = Field(description="skipped | running | waiting | succeeded | failed | blocked")
+    status: RunStatus
     error: str | None
     startedAt: str
     finishedAt: str | None

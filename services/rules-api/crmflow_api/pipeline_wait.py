@@ -16,10 +16,11 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from crmflow.outbox import trigger_event_row, write_event
+from crmflow.statuses import RunStatus
 from crmflow_api.runs_view import event_progress
 
-DONE = frozenset({"succeeded", "failed", "skipped", "blocked", "waiting"})
-"""Run statuses that end the wait ("waiting" = parked in a durable delay)."""
+DONE = frozenset(RunStatus) - {RunStatus.RUNNING}
+"""Run statuses that end the wait: all but running ("waiting" = parked in a durable delay)."""
 POLL_SECONDS = 0.05
 
 

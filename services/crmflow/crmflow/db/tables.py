@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, UUID
 
+from crmflow.statuses import ResumeStatus
+
 metadata = MetaData()
 
 NOW = text("clock_timestamp()")
@@ -269,7 +271,9 @@ scheduled_resumes = Table(
     _practice(),
     Column("due_at", TIMESTAMP(timezone=True), nullable=False),
     Column("command", JSONB, nullable=False),
-    Column("status", Text, nullable=False, server_default="pending"),
+    # The Kafka key of the run's commands, which its resume is sent with (commands.run_command_key).
+    Column("command_key", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default=ResumeStatus.PENDING.value),
     _created(),
     Column("resumed_at", TIMESTAMP(timezone=True)),
     PrimaryKeyConstraint("run_id", "action_index"),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from crmflow.crm.models import UUID_PATTERN
 from crmflow.rules_repo import get_rule
+from crmflow.statuses import RunStatus
 from crmflow_api.deps import Db, PracticeId
 from crmflow_api.errors import AUTH_ERRORS, NOT_FOUND, not_found, require_uuid
 from crmflow_api.models import RunDetail, RunPage
@@ -15,7 +16,6 @@ from crmflow_api.runs_view import get_run, list_runs
 
 router = APIRouter(prefix="/api", tags=["runs"], responses=AUTH_ERRORS)
 
-RunStatus = Literal["skipped", "running", "waiting", "succeeded", "failed", "blocked"]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 

@@ -3,8 +3,8 @@
 ``time_zone`` is an IANA name checked against the shipped tzdata by every writer
 (``crmflow.practice_settings``); ``quiet_hours`` is ``{"start": "HH:MM", "end": "HH:MM"}`` or null.
 
-Revision ID: 0004_practice_settings
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-07
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
 
-revision = "0004_practice_settings"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

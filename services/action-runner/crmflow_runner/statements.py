@@ -1,0 +1,172 @@
+"""The executor's SQL: its fixed statements, and the mappers from commands to their rows.
+
+Fixed statements take one array per column (not a VALUES list per batch): compiled once, and
+PostgreSQL plans them once per connection (psycopg prepares a statement it has seen 5 times).
+Rows of the tables written with COPY at the end of a batch (``FLUSH_ORDER``) are built here too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import any_, bindparam, select, text
+
+from crmflow.commands import EventEvaluatedDict, RunCommandDict, run_command_key
+from crmflow.db.tables import (
+    action_executions,
+    automation_action_logs,
+    automation_runs,
+    notes,
+    scheduled_resumes,
+    tasks,
+)
+from crmflow.phi import minimal_args
+from crmflow.statuses import FINAL_AT_EVALUATION, ActionStatus, ResumeStatus, RunStatus
+from crmflow_runner.run_context import UUIDS, RunContext
+
+# Inserted in this order at the end of a batch (foreign keys: logs after runs, effects first).
+FLUSH_ORDER = [notes, tasks, action_executions, automation_action_logs, scheduled_resumes]
+
+MARK_EVENTS = text(
+    """
+    UPDATE outbox_events o SET status = 'published', published_at = clock_timestamp(),
+           kafka_topic = m.topic, kafka_partition = m.partition, kafka_offset = m.kafka_offset,
+           kafka_timestamp = to_timestamp(m.ts), runs_expected = m.runs_expected
+    FROM unnest(CAST(:event_id AS uuid[]), CAST(:practice_id AS uuid[]), CAST(:topic AS text[]),
+                CAST(:partition AS int[]), CAST(:offset AS bigint[]), CAST(:timestamp AS float8[]),
+                CAST(:runs_expected AS int[]))
+         AS m(event_id, practice_id, topic, partition, kafka_offset, ts, runs_expected)
+    WHERE o.id = m.event_id AND o.practice_id = m.practice_id
+    """
+)
+INSERT_RUNS = text(
+    f"""
+    INSERT INTO automation_runs (id, practice_id, rule_id, rule_version, event_id, event_name,
+        patient_id, status, trace, error, correlation_id, causation_id, depth, finished_at)
+    SELECT r.id, r.practice_id, r.rule_id, r.rule_version, r.event_id, r.event_name,
+           r.patient_id, r.status, r.trace::jsonb, r.error, r.correlation_id, r.causation_id, r.depth,
+           CASE WHEN r.status <> '{RunStatus.RUNNING}' THEN clock_timestamp() END
+    FROM unnest(CAST(:id AS uuid[]), CAST(:practice_id AS uuid[]), CAST(:rule_id AS uuid[]),
+                CAST(:rule_version AS int[]), CAST(:event_id AS uuid[]), CAST(:event_name AS text[]),
+                CAST(:patient_id AS text[]), CAST(:status AS text[]), CAST(:trace AS text[]),
+                CAST(:error AS text[]), CAST(:correlation_id AS text[]), CAST(:causation_id AS text[]),
+                CAST(:depth AS int[]))
+         AS r(id, practice_id, rule_id, rule_version, event_id, event_name, patient_id, status,
+              trace, error, correlation_id, causation_id, depth)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+    """
+)
+RUNNING_AMONG = select(automation_runs.c.id).where(
+    automation_runs.c.id == any_(bindparam("ids", type_=UUIDS)),
+    automation_runs.c.status == RunStatus.RUNNING.value,
+)
+DONE_ACTIONS = select(action_executions.c.run_id, action_executions.c.action_index).where(
+    action_executions.c.run_id == any_(bindparam("ids", type_=UUIDS))
+)
+FINISH_RUNS = text(
+    f"""
+    UPDATE automation_runs r SET status = f.status, error = f.error, updated_at = clock_timestamp(),
+           finished_at = CASE WHEN f.status = '{RunStatus.WAITING}' THEN NULL ELSE clock_timestamp() END
+    FROM unnest(CAST(:run_id AS uuid[]), CAST(:status AS text[]), CAST(:error AS text[]))
+         AS f(run_id, status, error)
+    WHERE r.id = f.run_id
+    """
+)
+CLAIM_RESUMES = text(
+    f"""
+    UPDATE scheduled_resumes s SET status = '{ResumeStatus.DONE}', resumed_at = clock_timestamp()
+    FROM unnest(CAST(:run_id AS uuid[]), CAST(:action_index AS int[]), CAST(:practice_id AS uuid[]))
+         AS k(run_id, action_index, practice_id)
+    WHERE s.run_id = k.run_id AND s.action_index = k.action_index AND s.practice_id = k.practice_id
+      AND s.status <> '{ResumeStatus.DONE}'
+    RETURNING s.run_id, s.action_index, s.command
+    """
+).columns(scheduled_resumes.c.run_id, scheduled_resumes.c.action_index, scheduled_resumes.c.command)
+
+
+def columns(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Rows (one per key: the last one given wins) as one list per column, for ``unnest``."""
+    values = list(rows.values())
+    return {name: [row[name] for row in values] for name in values[0]}
+
+
+def marker_params(marker: EventEvaluatedDict) -> dict[str, Any]:
+    """An EventEvaluated marker as a row of ``MARK_EVENTS``."""
+    source = marker["source"]
+    timestamp = source.get("timestamp")
+    return {
+        "event_id": marker["eventId"],
+        "practice_id": marker["practiceId"],
+        "topic": source["topic"],
+        "partition": source["partition"],
+        "offset": source["offset"],
+        "timestamp": None if timestamp is None else float(timestamp),
+        "runs_expected": marker["runsExpected"],
+    }
+
+
+def run_row(c: RunCommandDict) -> dict[str, Any]:
+    """A RunCommand as a row of ``INSERT_RUNS``: a matched run starts running, others are final."""
+    final = c["status"] in FINAL_AT_EVALUATION  # finished_at is set for these (not 'running')
+    return {
+        "id": c["runId"],
+        "practice_id": c["practiceId"],
+        "rule_id": c["ruleId"],
+        "rule_version": c["ruleVersion"],
+        "event_id": c["eventId"],
+        "event_name": c["eventName"],
+        "patient_id": c.get("patientId"),
+        "status": str(c["status"]) if final else RunStatus.RUNNING.value,
+        "trace": json.dumps(c.get("trace")),  # None as JSON null, as the JSONB column type did
+        "error": c.get("error"),
+        "correlation_id": c["correlationId"],
+        "causation_id": c["causationId"],
+        "depth": c["depth"],
+    }
+
+
+def execution_row(ctx: RunContext, index: int) -> dict[str, Any]:
+    """The idempotency key of action ``index`` of the run (``action_executions``)."""
+    return {"run_id": ctx.run_id, "action_index": index, "practice_id": ctx.practice_id}
+
+
+def log_row(
+    ctx: RunContext,
+    index: int,
+    action_type: str,
+    args: Any,
+    status: ActionStatus,
+    *,
+    result: Any = None,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """One attempt of action ``index`` (``automation_action_logs``; args PHI-minimal)."""
+    return {
+        "practice_id": ctx.practice_id,
+        "run_id": ctx.run_id,
+        "action_index": index,
+        "action_type": action_type,
+        "args": None if args is None else minimal_args(args),
+        "status": status.value,
+        "result": result,
+        "error": error,
+        "attempt": ctx.attempt,
+    }
+
+
+def resume_row(ctx: RunContext, index: int, due_at: datetime) -> dict[str, Any]:
+    """The rest of the run from action ``index``, due at ``due_at`` (``scheduled_resumes``), with
+    the key its resume is sent with: the key of the run's own commands."""
+    return {
+        "run_id": ctx.run_id,
+        "action_index": index,
+        "practice_id": ctx.practice_id,
+        "due_at": due_at,
+        "command": ctx.command,
+        "command_key": run_command_key(ctx.command).decode(),
+        "status": ResumeStatus.PENDING.value,
+    }
