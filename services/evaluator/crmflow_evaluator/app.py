@@ -22,6 +22,7 @@ from crmflow.envelope import BadEvent, parse_event
 from crmflow.settings import Settings
 from crmflow_evaluator import metrics
 from crmflow_evaluator.evaluation import evaluate_event
+from crmflow_evaluator.health import readiness
 from crmflow_evaluator.kafka_auth import aiokafka_auth, faust_credentials
 from crmflow_evaluator.publisher import Out, publish_batch
 from crmflow_evaluator.records import encode_command, header_ids, header_rules_seq
@@ -169,11 +170,11 @@ def build_app(settings: Settings, *, data_dir: str) -> faust.App:
 
     @app.page("/readyz")
     async def readyz(web: Any, request: Any) -> Any:
-        ready = loader.ready.is_set()
-        return web.json(
-            {"status": "ready" if ready else "loading rules", "rules": len(index)},
-            status=200 if ready else 503,
+        held = [tp for tp in app.consumer.assignment() if tp.topic in topics.EVENT_TOPICS]
+        ready, body = readiness(
+            app, rules_loaded=loader.ready.is_set(), rules=len(index), partitions=len(held)
         )
+        return web.json(body, status=200 if ready else 503)
 
     @app.page("/rules/{rule_id}")
     async def held_rule(web: Any, request: Any, rule_id: str) -> Any:
