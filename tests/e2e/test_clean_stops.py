@@ -58,7 +58,7 @@ def test_a_running_service_exits_within_10_s_of_sigterm_once_kafka_and_postgres_
     service = dependencies_down[name]
     assert service.running, f"{name} ended by itself when its dependencies stopped; log: {service.log_path}"
     took = service.stop()
-    print(f"{name} exited {took} s after SIGTERM")
+    print(f"{name} running when its dependencies stopped: exited {took} s after SIGTERM")
     assert took is not None and took < LIMIT_SECONDS, f"{name}: {took} s; log: {service.log_path}"
 
 
@@ -71,7 +71,8 @@ def test_a_service_started_while_kafka_and_postgres_are_down_exits_within_10_s_o
     wait_for(lambda: _alive(service), 60, 0.2, f"{name} to be up")
     time.sleep(3)  # trying to reach Kafka and PostgreSQL
     took = service.stop()
-    print(f"{name} exited {took} s after SIGTERM (None: it had ended by itself)")
+    outcome = "had ended by itself" if took is None else f"exited {took:.2f} s after SIGTERM"
+    print(f"{name} started without its dependencies: {outcome}")
     if took is None:  # the evaluator: Faust ends at once when no broker answers at its start
         assert service.proc is not None and service.proc.returncode != 0, f"log: {service.log_path}"
     else:

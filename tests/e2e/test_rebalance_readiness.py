@@ -7,6 +7,7 @@ not caught in a window of milliseconds."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -63,13 +64,17 @@ def test_the_runner_is_503_from_a_revocation_until_the_group_has_settled(
 
 
 class ReadyzRecorder(threading.Thread):
-    """Polls a service's /readyz as fast as it answers, keeping the distinct statuses in order."""
+    """Polls a service's /readyz as fast as it answers, keeping each change of status and when."""
 
     def __init__(self, service: Service) -> None:
         super().__init__(daemon=True)
         self.url = f"{service.url}/readyz"
-        self.statuses: list[int] = []
+        self.changes: list[tuple[int, float]] = []
         self.halt = threading.Event()
+
+    @property
+    def statuses(self) -> list[int]:
+        return [status for status, _ in self.changes]
 
     def run(self) -> None:
         with httpx.Client(timeout=2) as client:
@@ -78,8 +83,8 @@ class ReadyzRecorder(threading.Thread):
                     status = client.get(self.url).status_code
                 except httpx.HTTPError:
                     status = 0
-                if not self.statuses or self.statuses[-1] != status:
-                    self.statuses.append(status)
+                if not self.changes or self.changes[-1][0] != status:
+                    self.changes.append((status, time.monotonic()))
 
 
 def test_the_evaluator_is_503_while_a_second_instance_rebalances_the_group(
@@ -100,6 +105,7 @@ def test_the_evaluator_is_503_while_a_second_instance_rebalances_the_group(
         recorder.halt.set()
         recorder.join()
     assert recorder.statuses[:3] == [200, 503, 200], recorder.statuses
+    print(f"the evaluator answered 503 for {recorder.changes[2][1] - recorder.changes[1][1]:.3f} s")
     assert httpx.get(f"{evaluator.url}/readyz", timeout=2).json()["partitions"] > 0
     assert httpx.get(f"{second.url}/readyz", timeout=2).json()["partitions"] > 0
     second.stop()

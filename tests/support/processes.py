@@ -14,10 +14,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -33,11 +35,13 @@ STOP_TIMEOUT = 12.0
 # A second instance of a service (beside the session's) listens on the service's port + this.
 SPARE_PORT_OFFSET = 5
 
+T = TypeVar("T")
+
 # (sample name, its labels) -> value, as a Prometheus scraper reads /metrics
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
+def wait_for(predicate: Callable[[], T], timeout: float, interval: float = 0.1, what: str = "condition") -> T:
     """Poll ``predicate`` until it returns a truthy value; fail the test after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -184,6 +188,10 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         os.killpg(pid, sig)
 
 
+def _exited(pid: int) -> bool:
+    return not command_line(pid)
+
+
 def stop_leftovers(pid_dir: Path = PID_DIR) -> list[str]:
     """Stop the services recorded by an earlier session that died without its finalizers
     (pid file left, its pytest gone); returns what was stopped. A live session's are left."""
@@ -201,7 +209,7 @@ def stop_leftovers(pid_dir: Path = PID_DIR) -> list[str]:
         if " -m crmflow" in command:  # still the service it was (a pid can be reused)
             _signal_group(pid, signal.SIGTERM)
             with suppress(AssertionError):
-                wait_for(lambda pid=pid: not command_line(pid), STOP_TIMEOUT, what=f"pid {pid} to exit")
+                wait_for(partial(_exited, pid), STOP_TIMEOUT, what=f"pid {pid} to exit")
             _signal_group(pid, signal.SIGKILL)
             stopped.append(f"pid {pid} ({command}), started by test session {session}")
         path.unlink(missing_ok=True)

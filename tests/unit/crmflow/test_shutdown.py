@@ -15,7 +15,7 @@ def _run(code: str) -> tuple[int, float]:
     return result.returncode, time.monotonic() - started
 
 
-def test_a_hanging_stop_is_cut_short_at_the_deadline():
+def test_a_hanging_stop_is_cut_short_at_the_deadline() -> None:
     returncode, took = _run(
         "import threading, crmflow.shutdown as s\n"
         "s.arm_exit_deadline(0.5)\n"
@@ -26,6 +26,6 @@ def test_a_hanging_stop_is_cut_short_at_the_deadline():
     assert took < 10
 
 
-def test_a_stop_that_ends_in_time_exits_as_it_would():
+def test_a_stop_that_ends_in_time_exits_as_it_would() -> None:
     returncode, _ = _run("import crmflow.shutdown as s\ns.arm_exit_deadline(30)\nraise SystemExit(0)")
     assert returncode == 0

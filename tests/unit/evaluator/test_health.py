@@ -24,20 +24,22 @@ class Worker:
         (Worker(rebalancing=False, rebalancing_count=1), False, "loading rules"),
     ],
 )
-def test_not_ready_without_rules_or_a_settled_assignment(worker, rules_loaded, status):
+def test_not_ready_without_rules_or_a_settled_assignment(
+    worker: Worker, rules_loaded: bool, status: str
+) -> None:
     ready, body = readiness(worker, rules_loaded=rules_loaded, rules=4, partitions=6)
     assert not ready
     assert body["status"] == status
 
 
-def test_not_ready_while_rebalancing_holds_no_partitions():
+def test_not_ready_while_rebalancing_holds_no_partitions() -> None:
     _, body = readiness(
         Worker(rebalancing=True, rebalancing_count=2), rules_loaded=True, rules=4, partitions=6
     )
     assert (body["assigned"], body["partitions"]) == (False, 0)
 
 
-def test_ready_with_rules_and_a_settled_assignment_even_of_no_partition():
+def test_ready_with_rules_and_a_settled_assignment_even_of_no_partition() -> None:
     worker = Worker(rebalancing=False, rebalancing_count=2)
     assert readiness(worker, rules_loaded=True, rules=4, partitions=6) == (
         True,

@@ -30,11 +30,11 @@ def _partitions(*numbers: int) -> list[TopicPartition]:
     return [TopicPartition("crmflow.commands", n) for n in numbers]
 
 
-def test_not_ready_before_the_first_assignment():
+def test_not_ready_before_the_first_assignment() -> None:
     assert not _consumer().assigned
 
 
-def test_ready_once_assigned_not_from_a_revocation_until_the_next_assignment():
+def test_ready_once_assigned_not_from_a_revocation_until_the_next_assignment() -> None:
     consumer = _consumer()
     consumer._on_assign(consumer.consumer, _partitions(3, 1))
     assert (consumer.assigned, consumer.partitions) == (True, [1, 3])
@@ -44,7 +44,7 @@ def test_ready_once_assigned_not_from_a_revocation_until_the_next_assignment():
     assert (consumer.assigned, consumer.partitions) == (True, [2])
 
 
-def test_an_assignment_of_no_partition_is_settled():
+def test_an_assignment_of_no_partition_is_settled() -> None:
     consumer = _consumer()
     consumer._on_assign(consumer.consumer, [])
     assert consumer.assigned
