@@ -37,14 +37,20 @@ def make_service(name: str, settings: Settings, *, second: bool = False, **env: 
 
 
 def stack_ports(settings: Settings) -> dict[str, int]:
+    """The ports of the slot's stack: PostgreSQL, Kafka and Connect as the services reach them,
+    and every other ``CRMFLOW_*_PORT`` of the environment (deploy/local/test-env.sh exports one per
+    process it starts, e.g. Kafka's controller) that is not a service's."""
     connect = urlsplit(settings.connect_url)
     ports = {
         "PostgreSQL": settings.pg_port,
         "Kafka": int(settings.kafka_bootstrap.rsplit(":", 1)[1]),
         "Kafka Connect": connect.port or 80,
     }
-    if controller := os.environ.get("CRMFLOW_KAFKA_CONTROLLER_PORT"):
-        ports["Kafka controller"] = int(controller)
+    services = {f"CRMFLOW_{field.upper()}" for _, _, field in SERVICES}
+    for name, value in sorted(os.environ.items()):
+        own = name.startswith("CRMFLOW_") and name.endswith("_PORT") and name not in services
+        if own and value.isdigit() and int(value) not in ports.values():
+            ports[name] = int(value)
     return ports
 
 
