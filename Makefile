@@ -86,5 +86,5 @@ reset: down  ## stop everything and delete all local data
 compose-check: venv  ## validate docker-compose.yml: Compose Specification schema, connector config, env names
 	$(PY) -m pytest -q tests/unit/deploy tests/integration/test_deploy_compose.py $(PYTEST_ARGS)
 
-helm-check: venv  ## helm lint + template (default, production-like) + Kubernetes schema validation
+helm-check: venv  ## helm lint + template (default, production-like, Strimzi, KEDA) + Kubernetes schema validation
 	$(PY) -m pytest -q tests/integration/test_deploy_helm.py $(PYTEST_ARGS)

@@ -1,4 +1,4 @@
-"""Session fixtures: the real stack (started once if not running) and the three services.
+"""Session fixtures: the real stack (started once if not running) and the services.
 
 Unit tests use none of these. Integration and end-to-end tests talk to real PostgreSQL, Kafka,
 Kafka Connect with Debezium, and real service processes — never fakes.
@@ -7,12 +7,14 @@ Kafka Connect with Debezium, and real service processes — never fakes.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from urllib.parse import urlsplit
 
 import httpx
@@ -22,9 +24,9 @@ from sqlalchemy import Engine
 from crmflow.apikeys import create_key, create_practice
 from crmflow.db.engine import make_engine
 from crmflow.settings import Settings
-from tests.support.processes import ROOT, Service
-
-STACK = str(ROOT / "deploy" / "local" / "stack.sh")
+from tests.support import processes
+from tests.support.processes import ROOT, RUN_DIR, Service
+from tests.support.slot import SERVICES, make_service, stack_sh, taken_ports
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -33,8 +35,41 @@ def _port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def _run(*args: str) -> None:
-    subprocess.run(args, check=True, cwd=ROOT)
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM ends the session as Ctrl-C does: finalizers run and stop what the session started
+    (Python's default for SIGTERM is to die on the spot, leaving the services running)."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The session's first step when it will run the stack: stop services an earlier session
+    left behind (pid files), then refuse to start while another process holds a port of the slot."""
+    if not any("stack" in getattr(item, "fixturenames", ()) for item in session.items):
+        return
+    for leftover in processes.stop_leftovers():
+        print(f"\nstopped a service an earlier test session left running: {leftover}", file=sys.stderr)
+    problems = taken_ports(Settings())
+    if problems:
+        pytest.exit(
+            f"test slot ports taken (run folder {RUN_DIR}):\n  "
+            + "\n  ".join(problems)
+            + "\nStop that process, or use another slot: . deploy/local/test-env.sh <SLOT>",
+            returncode=4,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _stop_what_the_test_started() -> Iterator[None]:
+    """A service a test started (not a fixture's) is stopped at its end, also when it failed."""
+    before = {id(s) for s in processes.running_services()}
+    yield
+    for service in reversed(processes.running_services()):
+        if id(service) not in before:
+            service.stop()
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +79,7 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def run_dir() -> Path:
-    return Path(os.environ.get("CRMFLOW_RUN_DIR", ROOT / ".run"))
+    return RUN_DIR
 
 
 @pytest.fixture(scope="session")
@@ -57,14 +92,17 @@ def stack(settings: Settings) -> Iterator[None]:
         tuple(settings.kafka_bootstrap.split(":")),
     ]
     started = not all(_port_open(h, int(p)) for h, p in ports)
-    if started:
-        _run(STACK, "start", "all")
-    _run(sys.executable, "-m", "crmflow", "migrate")
-    _run(sys.executable, "-m", "crmflow", "topics", "create")
-    _run(STACK, "register")
-    yield
-    if started and not os.environ.get("CRMFLOW_KEEP_STACK"):
-        _run(STACK, "stop", "all")
+    try:
+        if started:
+            stack_sh("start", "all")
+        for command in (("migrate",), ("topics", "create")):
+            subprocess.run([sys.executable, "-m", "crmflow", *command], check=True, cwd=ROOT)
+        stack_sh("register")
+        yield
+    finally:
+        processes.stop_all()  # before their dependencies go
+        if started and not os.environ.get("CRMFLOW_KEEP_STACK"):
+            stack_sh("stop", "all")
 
 
 @pytest.fixture(scope="session")
@@ -73,13 +111,9 @@ def engine(stack: None, settings: Settings) -> Engine:
 
 
 @pytest.fixture(scope="session")
-def services(stack: None, settings: Settings, run_dir: Path) -> Iterator[dict[str, Service]]:
-    """The three services as subprocesses, started once; tests may kill and restart them."""
-    procs = {
-        "api": Service("api", "crmflow_api", settings.api_port, run_dir / "logs"),
-        "evaluator": Service("evaluator", "crmflow_evaluator", settings.evaluator_port, run_dir / "logs"),
-        "runner": Service("runner", "crmflow_runner", settings.runner_port, run_dir / "logs"),
-    }
+def services(stack: None, settings: Settings) -> Iterator[dict[str, Service]]:
+    """The services as subprocesses, started once; tests may kill and restart them."""
+    procs = {name: make_service(name, settings) for name, _, _ in SERVICES}
     try:
         for service in procs.values():
             service.start()

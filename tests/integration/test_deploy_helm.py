@@ -1,7 +1,7 @@
 """The Helm chart deploy/helm/crmflow: `helm lint`, `helm template` with the default values and the
 production-like ones in ci/, and the rendered manifests validated against the Kubernetes OpenAPI
 schemas (kubernetes-validate, strict: unknown fields fail). Custom resources (ServiceMonitor,
-KafkaConnector) have no schema there and are checked field by field.
+KafkaConnector, KEDA's ScaledObject) have no schema there and are checked field by field.
 
 helm is built once from the Go module proxy (deploy/helm/get-helm.sh) and cached outside git.
 """
@@ -16,6 +16,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from crmflow.settings import Settings
+from crmflow_evaluator.app import build_app
+from crmflow_runner.bootstrap import GROUP_ID as RUNNER_GROUP_ID
 from tests.support.processes import ROOT
 from tests.support.settings_env import ADDRESSES, settings_defaults, settings_env_names
 
@@ -28,8 +31,9 @@ VALUES: dict[str, Path | None] = {
     "default": None,
     "production": CHART / "ci" / "production-values.yaml",
     "strimzi": CHART / "ci" / "strimzi-values.yaml",
+    "keda": CHART / "ci" / "keda-values.yaml",
 }
-CUSTOM_KINDS = {"ServiceMonitor", "KafkaConnector"}
+CUSTOM_KINDS = {"ServiceMonitor", "KafkaConnector", "ScaledObject"}
 COMPONENTS = {"rules-api": "crmflow_api", "evaluator": "crmflow_evaluator", "action-runner": "crmflow_runner"}
 
 
@@ -226,9 +230,62 @@ def test_production_values_render_sasl_tls_autoscaling_and_monitoring(helm):
     assert policies["crm-crmflow-evaluator"]["spec"]["policyTypes"] == ["Ingress", "Egress"]
 
 
+def test_keda_scales_the_consumers_on_their_group_lag_within_the_partitions(helm, tmp_path):
+    docs = render(helm, VALUES["keda"])
+    deployments = by_kind(docs, "Deployment")
+    scaled = by_kind(docs, "ScaledObject")
+    evaluator_group = build_app(Settings(), data_dir=str(tmp_path)).conf.id
+    assert set(scaled) == {"crm-crmflow-evaluator", "crm-crmflow-action-runner"}
+    assert by_kind(docs, "HorizontalPodAutoscaler") == {}
+    for name, group, replicas, threshold in [
+        ("evaluator", evaluator_group, 12, "2000"),  # maxReplicas 0: kafka.topicPartitions
+        ("action-runner", RUNNER_GROUP_ID, 8, "500"),
+    ]:
+        spec = scaled[f"crm-crmflow-{name}"]["spec"]
+        assert scaled[f"crm-crmflow-{name}"]["apiVersion"] == "keda.sh/v1alpha1"
+        assert spec["scaleTargetRef"] == {"name": f"crm-crmflow-{name}"}
+        assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (2, replicas)
+        [trigger] = spec["triggers"]
+        assert trigger["type"] == "kafka"
+        assert trigger["authenticationRef"] == {"name": "crmflow-kafka"}
+        assert trigger["metadata"] == {
+            "bootstrapServers": "b-1.kafka.example.internal:9096,b-2.kafka.example.internal:9096",
+            "consumerGroup": group,
+            "lagThreshold": threshold,
+            "offsetResetPolicy": "earliest",
+            "allowIdleConsumers": "false",
+        }
+        # The scaler owns the replica count: the Deployment does not fight it.
+        assert "replicas" not in deployments[f"crm-crmflow-{name}"]["spec"]
+    # Off by default, and the Deployments keep their replicas.
+    default = render(helm, None)
+    assert by_kind(default, "ScaledObject") == {}
+    assert by_kind(default, "Deployment")["crm-crmflow-action-runner"]["spec"]["replicas"] == 1
+
+
+def test_the_consumers_have_a_disruption_budget(manifests):
+    budgets = by_kind(manifests, "PodDisruptionBudget")
+    for name in ("evaluator", "action-runner"):
+        budget = budgets[f"crm-crmflow-{name}"]["spec"]
+        assert budget["maxUnavailable"] == 1
+        assert budget["selector"]["matchLabels"]["app.kubernetes.io/component"] == name
+
+
 @pytest.mark.parametrize(
     ("sets", "message"),
     [
+        (
+            ("evaluator.keda.enabled=true", "evaluator.autoscaling.enabled=true"),
+            "evaluator.autoscaling.enabled (CPU) and evaluator.keda.enabled (consumer lag) are alternatives",
+        ),
+        (
+            ("actionRunner.keda.enabled=true", "actionRunner.keda.maxReplicas=7"),
+            "actionRunner.keda.maxReplicas exceeds kafka.topicPartitions=6",
+        ),
+        (
+            ("actionRunner.keda.enabled=true", "kafka.securityProtocol=SSL"),
+            "kafka.securityProtocol SSL needs actionRunner.keda.authenticationRef",
+        ),
         (("evaluator.replicas=7",), "evaluator.replicas=7 exceeds kafka.topicPartitions=6"),
         (("actionRunner.autoscaling.maxReplicas=8",), "actionRunner.autoscaling.maxReplicas exceeds"),
         (("connect.strimzi.enabled=true",), "are alternatives"),

@@ -8,6 +8,7 @@ import threading
 
 from crmflow.logs import configure_logging
 from crmflow.settings import get_settings
+from crmflow.shutdown import arm_exit_deadline
 from crmflow_runner.bootstrap import bootstrap
 from crmflow_runner.consumer import SERVICE
 from crmflow_runner.http import serve
@@ -19,12 +20,18 @@ def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, service=SERVICE)
     runner = bootstrap(settings)
+
+    def stop(*_: object) -> None:
+        runner.stop.set()
+        arm_exit_deadline()  # closing the consumer can block while Kafka is away
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: runner.stop.set())
+        signal.signal(sig, stop)
+    consumer = runner.consumer
     server = serve(
         settings.api_host,
         settings.runner_port,
-        lambda: (runner.consumer.assigned, {"assigned": runner.consumer.assigned}),
+        lambda: (consumer.assigned, {"assigned": consumer.assigned, "partitions": consumer.partitions}),
     )
     threading.Thread(target=runner.scheduler.run, name="scheduler", daemon=True).start()
     log.info("action-runner started", extra={"port": settings.runner_port})

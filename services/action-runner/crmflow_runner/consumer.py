@@ -4,7 +4,8 @@ One consumer processes its partitions serially, so a patient's commands (one par
 order. Offsets are committed only after PostgreSQL has committed the batch and the broker has
 acknowledged the batch's dead letters; a crash in between redelivers commands whose runs already
 exist, which the executor ignores. Rebalance callbacks run inside ``consume()``, i.e. between
-batches, so a partition is never handed over in the middle of one.
+batches, so a partition is never handed over in the middle of one. From a revocation until the
+next assignment the instance holds no settled assignment, and ``assigned`` (its /readyz) is False.
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ class CommandConsumer:
         self.poll_seconds = poll_seconds
         self.max_retries = max_retries
         self.stop = stop
-        self.assigned = False
+        self.assigned = False  # holds a settled assignment (possibly of no partition)
+        self.partitions: list[int] = []
 
     def run(self) -> None:
         self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
@@ -229,10 +231,14 @@ class CommandConsumer:
         return False
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.partitions = sorted(p.partition for p in partitions)
         self.assigned = True
-        log.info("partitions assigned", extra={"partitions": [p.partition for p in partitions]})
+        log.info("partitions assigned", extra={"partitions": self.partitions})
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Also called when the assignment was lost (no ``on_lost`` given): a rebalance follows."""
+        self.assigned = False
+        self.partitions = []
         log.info("partitions revoked", extra={"partitions": [p.partition for p in partitions]})
 
     def _report_lag(self) -> None:

@@ -6,8 +6,23 @@ import faust
 
 from crmflow.logs import configure_logging, logging_config
 from crmflow.settings import get_settings
+from crmflow.shutdown import arm_exit_deadline
 from crmflow_evaluator.app import build_app
 from crmflow_evaluator.processor import SERVICE
+
+
+class _Worker(faust.Worker):
+    """Faust's worker, ended by the stop deadline if its graceful stop hangs (its consumer
+    thread can die in aiokafka's fetcher close while Kafka is away, and the stop then waits for
+    it for ever)."""
+
+    def _on_sigterm(self) -> None:
+        arm_exit_deadline()
+        super()._on_sigterm()
+
+    def _on_sigint(self) -> None:
+        arm_exit_deadline()
+        super()._on_sigint()
 
 
 def main() -> None:
@@ -15,7 +30,7 @@ def main() -> None:
     configure_logging(settings.log_level, service=SERVICE)
     app = build_app(settings)
     # The worker re-initialises logging at start: hand it the same JSON config.
-    worker = faust.Worker(
+    worker = _Worker(
         app,
         loglevel=settings.log_level,
         logging_config=logging_config(settings.log_level, service=SERVICE),

@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from crmflow import topics
 from crmflow.settings import Settings
 from crmflow_evaluator import metrics
+from crmflow_evaluator.health import readiness
 from crmflow_evaluator.kafka_auth import aiokafka_auth, faust_credentials
 from crmflow_evaluator.processor import EventProcessor
 from crmflow_evaluator.publisher import Out
@@ -83,11 +84,11 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.page("/readyz")
     async def readyz(web: Any, request: Any) -> Any:
-        ready = loader.ready.is_set()
-        return web.json(
-            {"status": "ready" if ready else "loading rules", "rules": len(index)},
-            status=200 if ready else 503,
+        held = [tp for tp in app.consumer.assignment() if tp.topic in topics.EVENT_TOPICS]
+        ready, body = readiness(
+            app, rules_loaded=loader.ready.is_set(), rules=len(index), partitions=len(held)
         )
+        return web.json(body, status=200 if ready else 503)
 
     @app.page("/rules/{rule_id}")
     async def held_rule(web: Any, request: Any, rule_id: str) -> Any:

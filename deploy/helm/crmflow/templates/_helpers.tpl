@@ -14,11 +14,19 @@
 {{- end }}
 {{- end }}
 
-{{/* The three long-running services: name -> python module and values key. */}}
+{{/* The three long-running services: name -> python module, values key and, for the Kafka
+consumers (whose useful replicas are bound by partitions), their consumer group
+(crmflow_evaluator.app's Faust app id, crmflow_runner.bootstrap.GROUP_ID). */}}
 {{- define "crmflow.components" -}}
 rules-api: {module: crmflow_api, values: rulesApi, partitionBound: false}
-evaluator: {module: crmflow_evaluator, values: evaluator, partitionBound: true}
-action-runner: {module: crmflow_runner, values: actionRunner, partitionBound: true}
+evaluator: {module: crmflow_evaluator, values: evaluator, partitionBound: true, group: crmflow-evaluator}
+action-runner: {module: crmflow_runner, values: actionRunner, partitionBound: true, group: crmflow-action-runner}
+{{- end }}
+
+{{/* Whether a component's replicas are set by an autoscaler (HPA or KEDA), not the Deployment. */}}
+{{- define "crmflow.autoscaled" -}}
+{{- $v := index .ctx.Values .c.values }}
+{{- if or $v.autoscaling.enabled (dig "keda" "enabled" false $v) }}true{{ end }}
 {{- end }}
 
 {{/* selectorLabels: (dict "ctx" $ "component" NAME) */}}
@@ -53,13 +61,14 @@ app.kubernetes.io/part-of: crmflow
 {{- $raw }}
 {{- end }}
 
-{{/* Max replicas of a component: for partition-bound consumers 0 means kafka.topicPartitions. */}}
+{{/* Max replicas of a component under its autoscaler ("scaler": autoscaling or keda): for
+partition-bound consumers 0 means kafka.topicPartitions. */}}
 {{- define "crmflow.maxReplicas" -}}
-{{- $v := index .ctx.Values .c.values }}
-{{- if and .c.partitionBound (eq (int $v.autoscaling.maxReplicas) 0) }}
+{{- $v := index (index .ctx.Values .c.values) (default "autoscaling" .scaler) }}
+{{- if and .c.partitionBound (eq (int $v.maxReplicas) 0) }}
 {{- .ctx.Values.kafka.topicPartitions }}
 {{- else }}
-{{- $v.autoscaling.maxReplicas }}
+{{- $v.maxReplicas }}
 {{- end }}
 {{- end }}
 
@@ -74,6 +83,17 @@ app.kubernetes.io/part-of: crmflow
 {{- end }}
 {{- if gt (int (include "crmflow.maxReplicas" (dict "ctx" $ "c" $c))) $partitions }}
 {{- fail (printf "%s.autoscaling.maxReplicas exceeds kafka.topicPartitions=%d" $c.values $partitions) }}
+{{- end }}
+{{- if $v.keda.enabled }}
+{{- if $v.autoscaling.enabled }}
+{{- fail (printf "%s.autoscaling.enabled (CPU) and %s.keda.enabled (consumer lag) are alternatives: enable one" $c.values $c.values) }}
+{{- end }}
+{{- if gt (int (include "crmflow.maxReplicas" (dict "ctx" $ "c" $c "scaler" "keda"))) $partitions }}
+{{- fail (printf "%s.keda.maxReplicas exceeds kafka.topicPartitions=%d" $c.values $partitions) }}
+{{- end }}
+{{- if and (ne $.Values.kafka.securityProtocol "PLAINTEXT") (not $v.keda.authenticationRef) }}
+{{- fail (printf "kafka.securityProtocol %s needs %s.keda.authenticationRef (a KEDA TriggerAuthentication with the Kafka credentials)" $.Values.kafka.securityProtocol $c.values) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
