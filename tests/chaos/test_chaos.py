@@ -46,6 +46,7 @@ WRITERS = 4
 RATE = max(12.0, EVENTS / 150)
 DRAIN_SECONDS = float(os.environ.get("CRMFLOW_CHAOS_DRAIN_SECONDS", str(120 + EVENTS / 40)))
 STACK = str(ROOT / "deploy" / "local" / "stack.sh")
+REPORTS = ROOT / "test-artifacts" / "chaos"  # one JSON summary per run (tests/chaos/busy.py reads them)
 CHANGED = {"field": "changes.preferredLanguage", "operator": "exists"}
 
 
@@ -401,6 +402,8 @@ def test_every_effect_exactly_once_in_order_through_kills_and_restarts(
         "streamSeconds": round(streamed, 1),
         "wallSeconds": round(time.monotonic() - wall, 1),
     }
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / f"{time.strftime('%Y%m%dT%H%M%S')}-{EVENTS}.json").write_text(json.dumps(summary, indent=2))
     with capsys.disabled():
         print("\nchaos summary:", json.dumps(summary, indent=2))
     assert drain_error is None, drain_error
