@@ -307,7 +307,7 @@ def test_every_effect_exactly_once_in_order_through_kills_and_restarts(
         "evaluator2",
         eport2,
         CRMFLOW_EVALUATOR_PORT=str(eport2),
-        CRMFLOW_EVALUATOR_DATA_DIR=str(run_dir / "evaluator2-data"),
+        CRMFLOW_RUN_DIR=str(run_dir / "evaluator2"),  # its own Faust data folder
     )
     extra = [runner2, evaluator2, runner3]
     runner2.start()
