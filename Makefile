@@ -68,6 +68,11 @@ chaos: install  ## chaos suite at 20,000 events (CI: 2,000): kills/restarts whil
 	. deploy/local/test-env.sh $(TEST_SLOT)
 	CRMFLOW_CHAOS_EVENTS=$${CRMFLOW_CHAOS_EVENTS:-20000} $(PY) -m pytest tests/chaos -m chaos $(PYTEST_ARGS)
 
+.PHONY: chaos-busy
+chaos-busy: install  ## the CI chaos suite RUNS times (default 10) with a CPU hog on one core (tests/chaos/busy.py)
+	. deploy/local/test-env.sh $(TEST_SLOT)
+	$(PY) -m tests.chaos.busy --runs $${RUNS:-10}
+
 test-unit: venv  ## unit tests only (no services needed)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
