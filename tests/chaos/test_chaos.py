@@ -36,6 +36,7 @@ from crmflow.commands import run_id_for
 from tests.support.processes import ROOT, Service, wait_for
 from tests.support.rules import create_rule
 from tests.support.runner import rows
+from tests.support.slot import make_service
 
 pytestmark = pytest.mark.chaos
 
@@ -99,11 +100,6 @@ def stream_events(base_url: str, api_key: str, patients: list[str], stream: Stre
         t.start()
     for t in threads:
         t.join()
-
-
-def instance(like: Service, name: str, port: int, **env: str) -> Service:
-    """One more instance of ``like``'s service (same consumer group), on its own port."""
-    return Service(name, like.module, port, like.log_dir, env=env)
 
 
 def stack(*args: str) -> None:
@@ -298,16 +294,13 @@ def test_every_effect_exactly_once_in_order_through_kills_and_restarts(
 
     # Two evaluators and two runners: each consumer group has two members, two schedulers race.
     runner, evaluator = services["runner"], services["evaluator"]
-    port2, port3 = settings.runner_port + 5, settings.runner_port + 6
-    runner2 = instance(runner, "runner2", port2, CRMFLOW_RUNNER_PORT=str(port2))
-    runner3 = instance(runner, "runner3", port3, CRMFLOW_RUNNER_PORT=str(port3))
-    eport2 = settings.evaluator_port + 5
-    evaluator2 = instance(
-        evaluator,
-        "evaluator2",
-        eport2,
-        CRMFLOW_EVALUATOR_PORT=str(eport2),
-        CRMFLOW_RUN_DIR=str(run_dir / "evaluator2"),  # its own Faust data folder
+    runner2 = make_service("runner", settings, second=True)
+    evaluator2 = make_service(  # its own run folder: its own Faust data folder
+        "evaluator", settings, second=True, CRMFLOW_RUN_DIR=str(run_dir / "evaluator2")
+    )
+    port3 = runner2.port + 1  # a third runner, joining and leaving mid-stream
+    runner3 = Service(
+        "runner3", runner.module, port3, runner.log_dir, env={"CRMFLOW_RUNNER_PORT": str(port3)}
     )
     extra = [runner2, evaluator2, runner3]
     runner2.start()
