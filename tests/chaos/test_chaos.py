@@ -27,6 +27,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -305,7 +306,7 @@ def test_every_effect_exactly_once_in_order_through_kills_and_restarts(
     extra = [runner2, evaluator2, runner3]
     runner2.start()
     evaluator2.start()
-    faults: list[tuple[float, str, Callable[[], None]]] = [
+    faults: list[tuple[float, str, Callable[[], object]]] = [
         (0.06, "SIGKILL runner 1", kill_and_restart(runner)),
         (0.12, "add runner 3", runner3.start),
         (0.18, "SIGKILL evaluator 1", kill_and_restart(evaluator)),
@@ -329,9 +330,13 @@ def test_every_effect_exactly_once_in_order_through_kills_and_restarts(
     )
     streamed_from = time.monotonic()
     producer.start()
+
+    def reached(at: float) -> bool:
+        return stream.done >= at * EVENTS or not producer.is_alive()
+
     done_faults: list[tuple[str, int, float, float]] = []  # name, events so far, start (epoch), seconds
     for at, name, fault in faults:
-        wait_for(lambda at=at: stream.done >= at * EVENTS or not producer.is_alive(), 600, 0.2, name)
+        wait_for(partial(reached, at), 600, 0.2, name)
         t0, at_events = time.time(), stream.done
         fault()
         done_faults.append((name, at_events, t0, time.time() - t0))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 
 import pytest
+from confluent_kafka import Message
 
 from crmflow import topics
-from tests.support.kafka import TopicTail
+from tests.support.kafka import TopicTail, headers_of, value_of
 from tests.support.processes import wait_for
 from tests.support.rules import create_rule
 from tests.support.runner import note, note_bodies, rows, run_status
@@ -31,9 +33,8 @@ def the_run(engine, rule_id: str, patient_id: str, status: str | set[str], timeo
     return wait_for(found, timeout, 0.1, f"a run of {rule_id} in {wanted}")
 
 
-def header(msg, name: str) -> str | None:
-    value = dict(msg.headers() or []).get(name)
-    return value.decode() if value is not None else None
+def caused_by(run_id: str, msg: Message) -> bool:
+    return headers_of(msg).get("causationId") == run_id
 
 
 def test_task_drafts_and_update_with_their_events(api, services, engine, settings, practice):
@@ -78,15 +79,12 @@ def test_task_drafts_and_update_with_their_events(api, services, engine, setting
         after = api.get(f"/api/patients/{patient['id']}").json()
         assert (after["status"], after["tags"]) == ("onboarding", ["new"])
 
-        drafted = [
-            json.loads(messages.find(lambda m: header(m, "causationId") == run_id).value()) for _ in range(2)
-        ]
+        caused = partial(caused_by, run_id)
+        drafted = [json.loads(value_of(messages.find(caused))) for _ in range(2)]
         assert {d["name"] for d in drafted} == {"crm/message.drafted"}
         assert {d["data"]["message"]["channel"] for d in drafted} == {"email", "sms"}
         assert {d["depth"] for d in drafted} == {1}
-        updated = json.loads(
-            patient_events.find(lambda m: header(m, "causationId") == run_id, timeout=15).value()
-        )
+        updated = json.loads(value_of(patient_events.find(caused, timeout=15)))
         assert updated["name"] == "crm/patient.updated" and updated["depth"] == 1
         assert updated["data"]["changes"] == {
             "status": {"from": "active", "to": "onboarding"},

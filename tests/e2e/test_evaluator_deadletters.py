@@ -18,7 +18,7 @@ from crmflow import deadletter, topics
 from crmflow.commands import run_id_for
 from crmflow.envelope import MAX_EVENT_BYTES
 from crmflow.kafka import producer_config
-from tests.support.kafka import TopicTail
+from tests.support.kafka import TopicTail, headers_of, value_of
 from tests.support.processes import metric_total, wait_for
 from tests.support.rules import create_rule
 
@@ -92,16 +92,16 @@ def test_bad_events_are_dead_lettered_with_reasons_and_the_next_good_event_runs(
     finally:
         tail.close()
     for i, ((reason, value), letter, (_, sent)) in enumerate(zip(bad, letters, delivered, strict=True)):
-        headers = dict(letter.headers())
-        assert headers[deadletter.REASON].decode() == reason
-        assert headers[deadletter.SERVICE] == b"evaluator"
+        headers = headers_of(letter)
+        assert headers[deadletter.REASON] == reason
+        assert headers[deadletter.SERVICE] == "evaluator"
         assert headers[deadletter.DETAIL]
-        assert headers[deadletter.SOURCE_TOPIC].decode() == topics.PATIENT
-        assert int(headers[deadletter.SOURCE_PARTITION]) == sent.partition()
-        assert int(headers[deadletter.SOURCE_OFFSET]) == sent.offset()
-        assert (headers["id"], headers["correlationId"]) == (f"bad-{i}".encode(), f"corr-{i}".encode())
+        assert headers[deadletter.SOURCE_TOPIC] == topics.PATIENT
+        assert headers[deadletter.SOURCE_PARTITION] == str(sent.partition())
+        assert headers[deadletter.SOURCE_OFFSET] == str(sent.offset())
+        assert (headers["id"], headers["correlationId"]) == (f"bad-{i}", f"corr-{i}")
         assert (letter.value() or b"") == (value or b""), "the original value is kept whole"
-    assert len(letters[3].value()) > MAX_EVENT_BYTES
+    assert len(value_of(letters[3])) > MAX_EVENT_BYTES
 
     # The good event after them was evaluated: its run is recorded (skipped, conditions false).
     def good_run():

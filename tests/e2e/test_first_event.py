@@ -8,6 +8,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import text
 
+from tests.support.kafka import headers_of, key_of
 from tests.support.processes import wait_for
 from tests.support.rules import note_rule
 
@@ -73,8 +74,8 @@ def test_patient_created_makes_one_note_through_the_real_pipeline(api, services,
     finally:
         consumer.close()
     assert record.error() is None
-    assert record.key().decode() == patient["id"]
-    headers = {k: v.decode() if v is not None else None for k, v in record.headers()}
+    assert key_of(record).decode() == patient["id"]
+    headers = headers_of(record)
     assert headers["id"] == str(event.id)
     assert headers["practiceId"] == practice["id"]
     assert headers["eventName"] == "crm/patient.created"

@@ -14,7 +14,7 @@ from confluent_kafka import Producer
 
 from crmflow import deadletter, topics
 from crmflow.kafka import producer_config
-from tests.support.kafka import TopicTail
+from tests.support.kafka import TopicTail, headers_of
 from tests.support.processes import Samples, Service, metric_total, wait_for
 from tests.support.rules import note_rule
 
@@ -111,7 +111,7 @@ def test_dead_lettered_count_moves_after_a_poison_record(
         dead = tail.find(lambda m: m.key() == record_key, timeout=15)
     finally:
         tail.close()
-    headers = {k: (v or b"").decode() for k, v in dead.headers() or []}
+    headers = headers_of(dead)
     assert headers[deadletter.REASON] == "not_json"
     assert headers[deadletter.SOURCE_TOPIC] == topic
 

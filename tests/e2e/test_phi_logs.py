@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from functools import partial
+from typing import Any
 
 import pytest
 
@@ -17,7 +19,7 @@ from tests.support.rules import create_rule
 
 pytestmark = pytest.mark.e2e
 
-PATIENTS = [
+PATIENTS: list[dict[str, Any]] = [
     {
         "firstName": "Rosalind",
         "lastName": "Achterberg",
@@ -105,12 +107,12 @@ def test_a_realistic_scenario_leaves_no_phi_in_any_service_log(api, services, ru
             "/api/patients", json={**PATIENTS[0], "email": "not-an-email " + PATIENTS[0]["email"]}
         )
         assert refused.status_code == 422
+
+        def drafted(patient_id: str) -> bool:
+            return len(api.get(f"/api/patients/{patient_id}/drafts").json()) >= 2
+
         for patient in created:
-            wait_for(
-                lambda p=patient: len(api.get(f"/api/patients/{p['id']}/drafts").json()) >= 2,
-                15,
-                what="drafts",
-            )
+            wait_for(partial(drafted, patient["id"]), 15, what="drafts")
             assert api.get(f"/api/patients/{patient['id']}").json()["status"] == "confirmed"
 
     new_lines = {path.name: lines_since(path, offsets[path]) for path in logs}

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import httpx
@@ -84,7 +85,7 @@ def _measure(api: httpx.Client, engine: Engine, rule_id: str, expected: State) -
         if elapsed < LIMIT + PROBE_EVERY:
             probes.append((elapsed, _probe(api)))
         time.sleep(PROBE_EVERY)
-    states = [wait_for(lambda p=p: _state(engine, rule_id, p), 15, 0.05, "a probe's run") for _, p in probes]
+    states = [wait_for(partial(_state, engine, rule_id, p), 15, 0.05, "a probe's run") for _, p in probes]
     return probes[states.index(expected)][0], states
 
 
@@ -146,7 +147,7 @@ def _fill_rules_topic(settings, practice_id: str, count: int, tombstones: bool =
     load), or their tombstones."""
     producer = Producer(producer_config(settings))
     for i in range(count):
-        rule = {
+        rule: dict[str, Any] = {
             "id": f"bulk-{practice_id}-{i}",
             "practiceId": practice_id,
             "name": "bulk",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 
 import pytest
 from sqlalchemy import text
@@ -26,11 +27,14 @@ def test_sigkilled_runner_loses_and_duplicates_nothing(api, services, engine, pr
             (created.append(r.json()["id"]) if r.status_code == 201 else errors.append(r.text))
             time.sleep(0.005)
 
+    def at_least(n: int) -> bool:
+        return len(created) >= n
+
     writer = threading.Thread(target=stream)
     writer.start()
     runner = services["runner"]
     for kill_after in (60, 180):
-        wait_for(lambda n=kill_after: len(created) >= n, 60, what=f"{kill_after} patients")
+        wait_for(partial(at_least, kill_after), 60, what=f"{kill_after} patients")
         runner.kill()  # SIGKILL: no chance to finish the batch or commit offsets
         time.sleep(0.5)
         runner.start()

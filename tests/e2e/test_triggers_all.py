@@ -18,7 +18,7 @@ from tests.support.rules import create_rule
 pytestmark = pytest.mark.e2e
 
 
-def _rule(api, services, trigger: str, condition: dict, action: dict) -> str:
+def _rule(api, services, trigger: str, condition: dict | None, action: dict) -> str:
     return create_rule(
         api, services["evaluator"], triggerEvent=trigger, conditionsJson=condition, actionsJson=[action]
     )["id"]

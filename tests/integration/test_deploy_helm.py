@@ -234,7 +234,7 @@ def test_keda_scales_the_consumers_on_their_group_lag_within_the_partitions(helm
     docs = render(helm, VALUES["keda"])
     deployments = by_kind(docs, "Deployment")
     scaled = by_kind(docs, "ScaledObject")
-    evaluator_group = build_app(Settings(), data_dir=str(tmp_path)).conf.id
+    evaluator_group = build_app(Settings(run_dir=str(tmp_path))).conf.id
     assert set(scaled) == {"crm-crmflow-evaluator", "crm-crmflow-action-runner"}
     assert by_kind(docs, "HorizontalPodAutoscaler") == {}
     for name, group, replicas, threshold in [

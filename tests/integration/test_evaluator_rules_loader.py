@@ -58,7 +58,7 @@ def test_loads_from_the_start_follows_changes_and_resumes_after_a_failure(stack,
 
             # The consumer fails on the next record; the restarted one must not re-read the topic.
             applied: list[bytes] = []
-            real_apply, failed = loader._apply, []
+            real_apply, failed = loader._apply, list[bytes]()
 
             def flaky(key, value):
                 if not failed:
@@ -67,7 +67,7 @@ def test_loads_from_the_start_follows_changes_and_resumes_after_a_failure(stack,
                 applied.append(key)
                 real_apply(key, value)
 
-            loader._apply = flaky  # type: ignore[method-assign]
+            loader._apply = flaky
             third = _rule(practice)
             _publish(settings, third)
             await _until(lambda: index.by_id(third["id"]) is not None)

@@ -36,3 +36,23 @@ class TopicTail:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+def headers_of(msg: Message) -> dict[str, str | None]:
+    """A record's headers as text (a header without a value as None)."""
+    raw = msg.headers() or []
+    pairs = raw.items() if isinstance(raw, dict) else raw
+    return {k: v.decode() if isinstance(v, bytes) else v for k, v in pairs}
+
+
+def value_of(msg: Message) -> bytes:
+    """A record's value (a test that expects a tombstone reads ``msg.value()`` itself)."""
+    value = msg.value()
+    assert isinstance(value, bytes), "a record without a value"
+    return value
+
+
+def key_of(msg: Message) -> bytes:
+    key = msg.key()
+    assert isinstance(key, bytes), "a record without a key"
+    return key

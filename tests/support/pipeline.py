@@ -41,4 +41,4 @@ def evaluated(engine: Engine, aggregate_id: str, name: str, timeout: float = 15,
 
 def runs_of(engine: Engine, event_id: str) -> list[Any]:
     with engine.connect() as conn:
-        return conn.execute(_RUNS, {"event": event_id}).all()
+        return list(conn.execute(_RUNS, {"event": event_id}).all())

@@ -1,4 +1,5 @@
 import json
+from typing import Any
 
 import pytest
 
@@ -6,7 +7,7 @@ from crmflow.envelope import MAX_EVENT_BYTES, BadEvent, EventEnvelope, parse_eve
 
 
 def event(**overrides):
-    base = {
+    base: dict[str, Any] = {
         "id": "e1",
         "practiceId": "p1",
         "name": "crm/patient.created",

@@ -3,35 +3,26 @@
 from __future__ import annotations
 
 import pytest
+from confluent_kafka import Message
 
 from crmflow_runner.consumer import Poison, decode
 
 
-class Record:
-    """The one method of a confluent-kafka Message that ``decode`` reads."""
-
-    def __init__(self, value: bytes | None) -> None:
-        self._value = value
-
-    def value(self) -> bytes | None:
-        return self._value
-
-
 def test_a_valid_command_is_returned_as_read():
     raw = b'{"kind":"resume","runId":"r","actionIndex":1,"practiceId":"p"}'
-    assert decode(Record(raw)) == {"kind": "resume", "runId": "r", "actionIndex": 1, "practiceId": "p"}
+    assert decode(Message(value=raw)) == {"kind": "resume", "runId": "r", "actionIndex": 1, "practiceId": "p"}
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"\xff", None])
 def test_what_is_not_json_is_poison(raw):
     with pytest.raises(Poison) as info:
-        decode(Record(raw))
+        decode(Message(value=raw))
     assert info.value.reason == "not_json"
 
 
 def test_an_invalid_command_names_its_first_five_problems():
     with pytest.raises(Poison) as info:
-        decode(Record(b'{"kind":"run"}'))  # a RunCommand missing all its many fields
+        decode(Message(value=b'{"kind":"run"}'))  # a RunCommand missing all its many fields
     assert info.value.reason == "invalid_command"
     problems = str(info.value).split("; ")
     assert problems[:2] == ["run.runId: Field required", "run.eventId: Field required"]
@@ -40,5 +31,5 @@ def test_an_invalid_command_names_its_first_five_problems():
 
 def test_an_ill_typed_field_is_named_with_its_path():
     with pytest.raises(Poison) as info:
-        decode(Record(b'{"kind":"resume","runId":"r","actionIndex":"a","practiceId":"p"}'))
+        decode(Message(value=b'{"kind":"resume","runId":"r","actionIndex":"a","practiceId":"p"}'))
     assert str(info.value).startswith("resume.actionIndex: Input should be a valid integer")

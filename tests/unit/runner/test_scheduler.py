@@ -13,8 +13,8 @@ from crmflow_runner.scheduler import overtaken, resume_record
 T0 = datetime(2026, 12, 7, 9, 0)
 
 
-@dataclass(frozen=True)
-class Row:
+@dataclass
+class Row:  # not frozen: DueResume's attributes are plain (settable) ones
     run_id: str
     action_index: int
     due_at: datetime
