@@ -68,7 +68,7 @@ def test_seed_monitoring_sql_shows_runs_and_action_logs(api, services, engine, p
     ]
 
 
-def test_troubleshooting_events_not_triggering(services, internal_api, engine, practice):
+def test_troubleshooting_events_not_triggering(services, internal_api, engine, practice, settings):
     # An event no evaluator can run (unknown name): it is dead-lettered and stays pending, so
     # "SELECT * FROM outbox_events WHERE status = 'pending'" is where it shows up.
     with engine.begin() as conn:
@@ -102,6 +102,11 @@ def test_troubleshooting_events_not_triggering(services, internal_api, engine, p
         assert (slot["name"], slot["exists"], slot["active"]) == ("crmflow_outbox", True, True)
         assert isinstance(slot["lagBytes"], int) and slot["lagBytes"] >= 0
         assert report["pendingRows"] >= 1 and report["oldestPendingSeconds"] >= 1.0
+        # Restarts as the connect-supervisor of the stack counts them (stack.sh start all runs it).
+        restarts = report["restarts"]
+        assert restarts["source"] == settings.supervisor_url
+        assert isinstance(restarts["count"], int) and restarts["count"] >= 0
+        assert set(restarts) >= {"lastRestartAt", "lastError", "lastCause"}
 
         # As written in the seed (no key): refused, never open; with a wrong key: 401.
         assert publish(internal_api.url).stdout.endswith("401")
