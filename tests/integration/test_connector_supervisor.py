@@ -9,10 +9,14 @@ backoff) brings the task back to RUNNING and every waiting event is executed, on
 
 from __future__ import annotations
 
+import signal
+import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -110,3 +114,26 @@ def test_a_failed_task_runs_again_without_a_call_and_its_events_are_executed(
     with ConnectClient(settings.connect_url) as client:
         healed = client.status(name)
     assert healed is not None and healed.running
+
+
+@pytest.mark.parametrize("connect_url", ["http://127.0.0.1:9", "http://10.255.255.1:8083"])
+def test_exits_within_10_s_of_sigterm_with_connect_down(connect_url: str, run_dir: Path) -> None:
+    """Connect refusing (port 9) or not answering at all (a black-holed address: every call
+    waits for its timeout): SIGTERM still ends the supervisor within 10 s."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    service = Service(
+        "supervisor-sigterm",
+        "crmflow_supervisor",
+        port,
+        run_dir / "logs",
+        env={"CRMFLOW_CONNECT_URL": connect_url, "CRMFLOW_SUPERVISOR_PORT": str(port)},
+    )
+    service.start(timeout=30)
+    time.sleep(1)  # in the middle of a poll
+    assert service.proc is not None
+    started = time.monotonic()
+    service.proc.send_signal(signal.SIGTERM)
+    assert service.proc.wait(timeout=10) == 0
+    print(f"stopped {time.monotonic() - started:.2f} s after SIGTERM (Connect at {connect_url})")

@@ -1,4 +1,5 @@
-"""GET /healthz, /status (JSON) and /metrics of the supervisor, on a thread of its own."""
+"""GET /healthz, /readyz, /status (JSON) and /metrics of the supervisor, on a thread of its own.
+It needs nothing to be ready: /readyz answers like /healthz (Connect's state is in /status)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 def start_server(host: str, port: int, status: Callable[[], dict[str, Any]]) -> ThreadingHTTPServer:
     routes: dict[str, Callable[[], tuple[bytes, str]]] = {
         "/healthz": lambda: (b'{"status": "ok"}', "application/json"),
+        "/readyz": lambda: (b'{"status": "ready"}', "application/json"),
         "/status": lambda: (json.dumps(status()).encode(), "application/json"),
         "/metrics": lambda: (generate_latest(), CONTENT_TYPE_LATEST),
     }
