@@ -55,26 +55,28 @@ def connector_status(settings: Settings) -> tuple[dict[str, Any], str]:
 
 
 def restarts(settings: Settings) -> dict[str, Any]:
-    """What the connect-supervisor did: restarts (count, last time, last error line)."""
+    """What the connect-supervisor did: restarts (count, last time, last error line, its cause);
+    all None without a supervisor (Strimzi's autoRestart) or when it does not answer."""
+    report: dict[str, Any] = {
+        "source": settings.supervisor_url or None,
+        "count": None,
+        "lastRestartAt": None,
+        "lastError": None,
+        "lastCause": None,
+    }
     if not settings.supervisor_url:
-        return {"source": None, "count": None, "lastRestartAt": None, "lastError": None, "lastCause": None}
-    report: dict[str, Any] = {"source": settings.supervisor_url}
+        return report
     try:
         body = httpx.get(f"{settings.supervisor_url.rstrip('/')}/status", timeout=CONNECT_TIMEOUT).json()
         return {
             **report,
-            "count": body["restarts"],
+            "count": int(body["restarts"]),
             "lastRestartAt": body["lastRestartAt"],
             "lastError": body["lastError"],
+            "lastCause": body["lastCause"],
         }
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-        return {
-            **report,
-            "count": None,
-            "lastRestartAt": None,
-            "lastError": None,
-            "error": f"supervisor unreachable: {type(exc).__name__}",
-        }
+        return {**report, "error": f"supervisor unreachable: {type(exc).__name__}"}
 
 
 def pipeline_status(engine: Engine, settings: Settings) -> dict[str, Any]:
