@@ -254,6 +254,11 @@ def test_production_values_render_sasl_tls_autoscaling_and_monitoring(helm):
 
     policies = by_kind(docs, "NetworkPolicy")
     assert policies["crm-crmflow-evaluator"]["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    # The rules-api reads the connect-supervisor's /status (port 8004) for the pipeline status.
+    api_egress = {
+        p["port"] for rule in policies["crm-crmflow-rules-api"]["spec"]["egress"] for p in rule["ports"]
+    }
+    assert 8004 in api_egress
 
 
 @pytest.mark.parametrize(
