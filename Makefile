@@ -48,6 +48,7 @@ up: install  ## start everything, seed a demo practice and rule, show one event 
 	echo "  rules-api      http://127.0.0.1:$$CRMFLOW_API_PORT  (docs: /docs, web page: /settings/automations)"
 	echo "  evaluator      http://127.0.0.1:$$CRMFLOW_EVALUATOR_PORT/metrics"
 	echo "  action-runner  http://127.0.0.1:$$CRMFLOW_RUNNER_PORT/metrics"
+	echo "  connect-supervisor  http://127.0.0.1:$$CRMFLOW_SUPERVISOR_PORT/status  (restarts a FAILED connector)"
 	echo "  Kafka $$CRMFLOW_KAFKA_BOOTSTRAP  Connect $$CRMFLOW_CONNECT_URL  PostgreSQL $$CRMFLOW_PG_HOST:$$CRMFLOW_PG_PORT"
 	echo "  logs: $$CRMFLOW_RUN_DIR/logs/   status: make status   stop: make down"
 

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # crmflow local stack without Docker: PostgreSQL 15 (project-local cluster), Kafka (KRaft,
-# single node, jars from Maven Central) and Kafka Connect with the Debezium PostgreSQL plugin.
+# single node, jars from Maven Central), Kafka Connect with the Debezium PostgreSQL plugin, and
+# crmflow's connect-supervisor (restarts a FAILED connector or task; python -m crmflow_supervisor).
 #
 # Usage: deploy/local/stack.sh COMMAND [ARGS]
 #   install                    apt-get postgresql if missing; Kafka jars + Debezium plugin into
 #                              $CRMFLOW_CACHE_DIR (default ~/.cache/crmflow). Idempotent.
-#   start [pg|kafka|connect|all]   start (default all); running components are left alone
-#   stop  [pg|kafka|connect|all]   stop what this script started (pid files), connect->kafka->pg
+#   start [pg|kafka|connect|supervisor|all]   start (default all); running ones are left alone
+#   stop  [pg|kafka|connect|supervisor|all]   stop what this script started (pid files), in
+#                              reverse order: supervisor->connect->kafka->pg
 #   restart [COMPONENT|all]
 #   status                     table: component, pid, port, up/down (+ connectors)
 #   register [FILE]            PUT a connector config (default deploy/connect/crmflow-outbox.json)
 #                              and wait until connector and task are RUNNING (register_connector.py)
 #   unregister NAME            stop a connector, delete its stored offsets, delete it
-#                              (its replication slot stays in PostgreSQL)
+#                              (its replication slot stays in PostgreSQL; crmflow connector unregister)
+#   recover                    after a lost replication slot: re-create connector and slot, re-emit
+#                              the outbox rows not streamed (crmflow connector recover)
 #   reset                      stop everything and delete the run folder (all data)
 #   logs [COMPONENT] [-f]      last lines of a component's log (or follow it)
 #   env                        print the stack's environment as export lines
@@ -23,6 +27,7 @@
 #
 # Settings (ports, folders, credentials, heaps): deploy/local/env.sh.
 # Layout: <run>/logs/<name>.log, <run>/pids/<name>.pid, <run>/pg (PGDATA), <run>/kafka, <run>/connect.
+# The Connect REST calls are Python's (crmflow.connect, through the crmflow CLI); the rest is shell.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 shopt -u patsub_replacement 2>/dev/null || true   # bash 5.2: '&' in ${x//a/b} is literal
@@ -127,6 +132,7 @@ port_of() {
         pg) printf '%s' "$CRMFLOW_PG_PORT" ;;
         kafka) printf '%s' "$CRMFLOW_KAFKA_PORT" ;;
         connect) printf '%s' "$CRMFLOW_CONNECT_PORT" ;;
+        supervisor) printf '%s' "$CRMFLOW_SUPERVISOR_PORT" ;;
     esac
 }
 host_of() {
@@ -134,6 +140,7 @@ host_of() {
         pg) printf '%s' "$CRMFLOW_PG_HOST" ;;
         kafka) printf '%s' "$CRMFLOW_KAFKA_HOST" ;;
         connect) printf '%s' "$CRMFLOW_CONNECT_HOST" ;;
+        supervisor) printf '127.0.0.1' ;;
     esac
 }
 port_var_of() {
@@ -141,6 +148,7 @@ port_var_of() {
         pg) printf 'CRMFLOW_PG_PORT' ;;
         kafka) printf 'CRMFLOW_KAFKA_PORT' ;;
         connect) printf 'CRMFLOW_CONNECT_PORT' ;;
+        supervisor) printf 'CRMFLOW_SUPERVISOR_PORT' ;;
     esac
 }
 label_of() {
@@ -148,6 +156,7 @@ label_of() {
         pg) printf 'PostgreSQL' ;;
         kafka) printf 'Kafka' ;;
         connect) printf 'Kafka Connect' ;;
+        supervisor) printf 'connect-supervisor' ;;
     esac
 }
 
@@ -158,6 +167,7 @@ port_open() { timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null
 marker_of() {
     case $1 in
         pg) pg_paths; printf '%s' "-D $PG_DATA" ;;
+        supervisor) printf '%s' "-m crmflow_supervisor" ;;
         *) printf '%s' "-Dcrmflow.component=$1 -Dcrmflow.run=$RUN" ;;
     esac
 }
@@ -203,24 +213,30 @@ wait_up() {
     done
 }
 
-# launch_java NAME HEAP-OPTS LOG4J2-FILE MAIN-CLASS ARGS...: detached, pid file written by the
-# process itself (bash execs into java, so the pid is java's)
-launch_java() {
-    local name=$1 heap=$2 log4j=$3 main=$4 i
-    shift 4
+# launch NAME COMMAND...: detached (own session), pid file written by the process itself (bash
+# execs into COMMAND, so the pid is COMMAND's)
+launch() {
+    local name=$1 i
+    shift
     LAUNCH_T0=$(now)
-    local -a heap_opts
-    read -r -a heap_opts <<<"$heap"
     rm -f "$PIDS/$name.pid"
     # shellcheck disable=SC2016
     setsid bash -c 'echo $$ >"$0"
         for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
-        exec "$@"' "$PIDS/$name.pid" \
-        "$JAVA" "${heap_opts[@]}" "${JVM_COMMON[@]}" \
-        "-Dlog4j2.configurationFile=$log4j" "-Dcrmflow.component=$name" "-Dcrmflow.run=$RUN" \
-        -cp "$LIB/*" "$main" "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
+        exec "$@"' "$PIDS/$name.pid" "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
     for ((i = 0; i < 50; i++)); do [ -s "$PIDS/$name.pid" ] && return 0; sleep 0.1; done
     fail_start "$name" "$(label_of "$name") did not launch"
+}
+
+# launch_java NAME HEAP-OPTS LOG4J2-FILE MAIN-CLASS ARGS...
+launch_java() {
+    local name=$1 heap=$2 log4j=$3 main=$4
+    shift 4
+    local -a heap_opts
+    read -r -a heap_opts <<<"$heap"
+    launch "$name" "$JAVA" "${heap_opts[@]}" "${JVM_COMMON[@]}" \
+        "-Dlog4j2.configurationFile=$log4j" "-Dcrmflow.component=$name" "-Dcrmflow.run=$RUN" \
+        -cp "$LIB/*" "$main" "$@"
 }
 
 kafka_tool() {   # kafka_tool CLASS ARGS...: run a Kafka CLI class in the foreground
@@ -437,6 +453,21 @@ start_connect() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# connect-supervisor (services/connect-supervisor): needs only Connect's REST API, which it polls
+# whether up or not, so it starts without waiting for Connect
+# ---------------------------------------------------------------------------------------------
+supervisor_ready() {
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$CRMFLOW_SUPERVISOR_PORT/healthz")" = 200 ]
+}
+
+start_supervisor() {
+    need_python
+    rotate_log supervisor
+    launch supervisor "$PYTHON" -m crmflow_supervisor
+    wait_up supervisor supervisor_ready
+}
+
+# ---------------------------------------------------------------------------------------------
 # start / stop / status
 # ---------------------------------------------------------------------------------------------
 COMPS=()
@@ -445,14 +476,14 @@ components() {   # components ARGS...: COMPS = the named components in start ord
     if [ $# -eq 0 ]; then set -- all; fi
     for c in "$@"; do
         case $c in
-            all) want+="pg kafka connect " ;;
+            all) want+="pg kafka connect supervisor " ;;
             pg | postgres | postgresql) want+="pg " ;;
-            kafka | connect) want+="$c " ;;
-            *) die "unknown component '$c' (pg, kafka, connect, all)" ;;
+            kafka | connect | supervisor) want+="$c " ;;
+            *) die "unknown component '$c' (pg, kafka, connect, supervisor, all)" ;;
         esac
     done
     COMPS=()
-    for c in pg kafka connect; do
+    for c in pg kafka connect supervisor; do
         case $want in *" $c "*) COMPS+=("$c") ;; esac
     done
 }
@@ -474,6 +505,7 @@ cmd_start() {
             pg) start_pg ;;
             kafka) install_jars; start_kafka ;;
             connect) install_jars; start_connect ;;
+            supervisor) start_supervisor ;;
         esac
     done
     say "started in $(since "$t0") s"
@@ -482,7 +514,7 @@ cmd_start() {
 cmd_stop() {
     local c pid i
     components "$@"
-    for ((i = ${#COMPS[@]} - 1; i >= 0; i--)); do   # reverse start order: connect, kafka, pg
+    for ((i = ${#COMPS[@]} - 1; i >= 0; i--)); do   # reverse start order: supervisor, connect, kafka, pg
         c=${COMPS[$i]}
         if pid=$(pid_of "$c"); then
             case $c in
@@ -499,45 +531,24 @@ cmd_stop() {
 
 cmd_status() {
     local c pid state
-    printf '%-9s %-8s %-22s %s\n' COMPONENT PID ADDRESS STATE
-    for c in pg kafka connect; do
+    printf '%-10s %-8s %-22s %s\n' COMPONENT PID ADDRESS STATE
+    for c in pg kafka connect supervisor; do
         if pid=$(pid_of "$c"); then
             if port_open "$(host_of "$c")" "$(port_of "$c")"; then state=up; else state="starting (port closed)"; fi
         else
             pid=-
             if port_open "$(host_of "$c")" "$(port_of "$c")"; then state="down (port taken by another process)"; else state=down; fi
         fi
-        printf '%-9s %-8s %-22s %s\n' "$c" "$pid" "$(host_of "$c"):$(port_of "$c")" "$state"
+        printf '%-10s %-8s %-22s %s\n' "$c" "$pid" "$(host_of "$c"):$(port_of "$c")" "$state"
     done
-    if connect_ready 2>/dev/null; then
-        curl -s --max-time 5 "$CRMFLOW_CONNECT_URL/connectors?expand=status" | python3 -c '
-import json, sys
-for name, info in sorted(json.load(sys.stdin).items()):
-    st = info["status"]
-    tasks = ",".join(t["state"] for t in st["tasks"]) or "no tasks"
-    print("connector %-24s %s (tasks: %s)" % (name, st["connector"]["state"], tasks))
-' || true
+    if connect_ready 2>/dev/null && [ -x "$PYTHON" ]; then
+        "$PYTHON" -m crmflow connector list || true
     fi
 }
 
 # ---------------------------------------------------------------------------------------------
 # connectors
 # ---------------------------------------------------------------------------------------------
-# connector_state NAME -> "CONNECTOR_STATE TASK_STATES" e.g. "RUNNING RUNNING"
-connector_state() {
-    curl -s --max-time 5 "$CRMFLOW_CONNECT_URL/connectors/$1/status" | python3 -c '
-import json, sys
-try:
-    st = json.load(sys.stdin)
-except ValueError:
-    print("UNKNOWN -"); sys.exit(0)
-if "connector" not in st:
-    print("UNKNOWN -"); sys.exit(0)
-tasks = [t["state"] for t in st.get("tasks", [])]
-print(st["connector"]["state"], ",".join(tasks) or "-")
-'
-}
-
 # One implementation for every deployment: deploy/docker/register_connector.py (the compose
 # one-shot and the Helm job run it too), with the project's Python environment.
 cmd_register() {
@@ -553,26 +564,18 @@ cmd_register() {
 # re-created under the same name would resume from them (and fail if that WAL is gone, e.g. its
 # slot was dropped). So: stop it, delete its offsets (KIP-875), then delete it.
 cmd_unregister() {
-    local name=${1:?usage: $0 unregister NAME} code i state
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 -X PUT "$CRMFLOW_CONNECT_URL/connectors/$name/stop") || code=000
-    case $code in
-        202 | 204 | 200) ;;
-        404) say "connector $name: not registered"; return 0 ;;
-        *) die "PUT connector $name/stop answered HTTP $code" ;;
-    esac
-    for ((i = 0; i < 100; i++)); do
-        read -r state _ < <(connector_state "$name") || true
-        [ "$state" = STOPPED ] && break
-        sleep 0.2
-    done
-    [ "$state" = STOPPED ] || die "connector $name did not stop (state $state)"
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 -X DELETE "$CRMFLOW_CONNECT_URL/connectors/$name/offsets") || code=000
-    case $code in 200 | 204) ;; *) warn "DELETE connector $name/offsets answered HTTP $code" ;; esac
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 -X DELETE "$CRMFLOW_CONNECT_URL/connectors/$name") || code=000
-    case $code in
-        204 | 200) say "connector $name deleted, with its stored offsets (its replication slot stays until dropped)" ;;
-        *) die "DELETE connector $name answered HTTP $code" ;;
-    esac
+    local name=${1:?usage: $0 unregister NAME}
+    need_python
+    "$PYTHON" -m crmflow connector unregister "$name" || die "could not unregister connector $name"
+}
+
+# A lost replication slot (docs/operations.md, section 3): re-create the connector and its slot,
+# re-emit the outbox rows written meanwhile; prints what it did as JSON.
+cmd_recover() {
+    connect_ready || die "Kafka Connect is not up at $CRMFLOW_CONNECT_URL: run $0 start"
+    need_python
+    "$PYTHON" -m crmflow connector recover "${1:-$CONNECTOR_FILE}" \
+        || die "recovery failed (above); worker log: $LOGS/connect.log"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -605,8 +608,8 @@ cmd_logs() {
         case $a in -f) follow=1 ;; *) c=$a ;; esac
     done
     if [ "$c" = all ]; then
-        if [ $follow = 1 ]; then exec tail -F "$LOGS"/{pg,kafka,connect}.log; fi
-        for c in pg kafka connect; do
+        if [ $follow = 1 ]; then exec tail -F "$LOGS"/{pg,kafka,connect,supervisor}.log; fi
+        for c in pg kafka connect supervisor; do
             printf '==> %s <==\n' "$LOGS/$c.log"; tail -n 20 "$LOGS/$c.log" 2>/dev/null || true
         done
         return
@@ -637,6 +640,7 @@ main() {
         status) cmd_status ;;
         register) cmd_register "$@" ;;
         unregister) cmd_unregister "$@" ;;
+        recover) cmd_recover "$@" ;;
         reset) cmd_reset ;;
         logs) cmd_logs "$@" ;;
         env) cmd_env ;;

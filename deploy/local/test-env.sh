@@ -15,7 +15,8 @@ export CRMFLOW_CONNECT_PORT=$((18083 + 10 * _slot))
 export CRMFLOW_API_PORT=$((18000 + 10 * _slot))
 export CRMFLOW_EVALUATOR_PORT=$((18001 + 10 * _slot))
 export CRMFLOW_RUNNER_PORT=$((18002 + 10 * _slot))
-unset CRMFLOW_KAFKA_BOOTSTRAP CRMFLOW_CONNECT_URL CRMFLOW_DATABASE_URL
+export CRMFLOW_SUPERVISOR_PORT=$((18004 + 10 * _slot))
+unset CRMFLOW_KAFKA_BOOTSTRAP CRMFLOW_CONNECT_URL CRMFLOW_DATABASE_URL CRMFLOW_SUPERVISOR_URL
 # shellcheck source=deploy/local/env.sh
 . "$_here/env.sh"
 unset _slot _here

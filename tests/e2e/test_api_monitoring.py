@@ -79,7 +79,7 @@ def test_seed_monitoring_sql_shows_runs_and_action_logs(api, services, engine, p
     ]
 
 
-def test_troubleshooting_events_not_triggering(services, internal_api, engine, practice):
+def test_troubleshooting_events_not_triggering(services, internal_api, engine, practice, settings):
     # An event no evaluator can run (unknown name): it is dead-lettered and stays pending, so
     # "SELECT * FROM outbox_events WHERE status = 'pending'" is where it shows up.
     with engine.begin() as conn:
@@ -109,6 +109,11 @@ def test_troubleshooting_events_not_triggering(services, internal_api, engine, p
         # confirmed, both of which only grow, so the route's figure lies between these two.
         assert wal_before - flushed_after <= slot["lagBytes"] <= wal_after - flushed_before
         assert report["pendingRows"] >= 1 and report["oldestPendingSeconds"] >= 1.0
+        # Restarts as the connect-supervisor of the stack counts them (stack.sh start all runs it).
+        restarts = report["restarts"]
+        assert restarts["source"] == settings.supervisor_url
+        assert isinstance(restarts["count"], int) and restarts["count"] >= 0
+        assert set(restarts) >= {"lastRestartAt", "lastError", "lastCause"}
 
         # As written in the seed (no key): refused, never open; with a wrong key: 401.
         assert publish(internal_api.url).stdout.endswith("401")

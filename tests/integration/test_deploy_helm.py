@@ -104,7 +104,9 @@ def test_deployments_run_each_service_with_probes_on_its_port(manifests):
         "evaluator": config["CRMFLOW_EVALUATOR_PORT"],
         "action-runner": config["CRMFLOW_RUNNER_PORT"],
     }
-    assert {name.removeprefix("crm-crmflow-") for name in deployments} == set(COMPONENTS)
+    assert {name.removeprefix("crm-crmflow-") for name in deployments} - {"connect-supervisor"} == set(
+        COMPONENTS
+    )
     for name, module in COMPONENTS.items():
         container = deployments[f"crm-crmflow-{name}"]["spec"]["template"]["spec"]["containers"][0]
         assert container["command"] == ["python", "-m", module]
@@ -203,6 +205,34 @@ def test_the_connector_comes_from_the_single_source(helm):
     assert {**spec["config"], "connector.class": spec["class"], "tasks.max": str(spec["tasksMax"])} == config
 
 
+def test_a_failed_connector_is_restarted_by_the_supervisor_or_by_strimzi(helm):
+    """Connect never restarts a FAILED connector or task: without Strimzi the chart runs the
+    connect-supervisor (one replica), with Strimzi the KafkaConnector's autoRestart does it."""
+    default = render(helm, None)
+    supervisor = by_kind(default, "Deployment")["crm-crmflow-connect-supervisor"]
+    assert supervisor["spec"]["replicas"] == 1
+    container = supervisor["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["python", "-m", "crmflow_supervisor"]
+    config = by_kind(default, "ConfigMap")["crm-crmflow"]["data"]
+    assert container["ports"][0]["containerPort"] == int(config["CRMFLOW_SUPERVISOR_PORT"])
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    service = by_kind(default, "Service")["crm-crmflow-connect-supervisor"]
+    assert (
+        config["CRMFLOW_SUPERVISOR_URL"]
+        == f"http://crm-crmflow-connect-supervisor:{service['spec']['ports'][0]['port']}"
+    )
+
+    strimzi = render(helm, VALUES["strimzi"])
+    assert "crm-crmflow-connect-supervisor" not in by_kind(strimzi, "Deployment")
+    assert by_kind(strimzi, "ConfigMap")["crm-crmflow"]["data"]["CRMFLOW_SUPERVISOR_URL"] == ""
+    [connector] = by_kind(strimzi, "KafkaConnector").values()
+    assert connector["spec"]["autoRestart"] == {"enabled": True}
+    [limited] = by_kind(
+        render(helm, VALUES["strimzi"], "connect.strimzi.autoRestart.maxRestarts=10"), "KafkaConnector"
+    ).values()
+    assert limited["spec"]["autoRestart"] == {"enabled": True, "maxRestarts": 10}
+
+
 def test_production_values_render_sasl_tls_autoscaling_and_monitoring(helm):
     docs = render(helm, VALUES["production"])
     config = by_kind(docs, "ConfigMap")["crm-crmflow"]["data"]
@@ -220,7 +250,7 @@ def test_production_values_render_sasl_tls_autoscaling_and_monitoring(helm):
     assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
     selected = {e["key"]: set(e["values"]) for e in monitor["spec"]["selector"]["matchExpressions"]}
     services = by_kind(docs, "Service").values()
-    assert len(services) == 3
+    assert len(services) == 4  # the three services and the connect-supervisor
     for service in services:
         labels = service["metadata"]["labels"]
         assert all(labels[key] in values for key, values in selected.items())
@@ -228,6 +258,11 @@ def test_production_values_render_sasl_tls_autoscaling_and_monitoring(helm):
 
     policies = by_kind(docs, "NetworkPolicy")
     assert policies["crm-crmflow-evaluator"]["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    # The rules-api reads the connect-supervisor's /status (port 8004) for the pipeline status.
+    api_egress = {
+        p["port"] for rule in policies["crm-crmflow-rules-api"]["spec"]["egress"] for p in rule["ports"]
+    }
+    assert 8004 in api_egress
 
 
 def test_keda_scales_the_consumers_on_their_group_lag_within_the_partitions(helm, tmp_path):

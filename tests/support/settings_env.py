@@ -17,6 +17,7 @@ ADDRESSES = frozenset(
         "CRMFLOW_PG_PORT",
         "CRMFLOW_KAFKA_BOOTSTRAP",
         "CRMFLOW_CONNECT_URL",
+        "CRMFLOW_SUPERVISOR_URL",
         "CRMFLOW_API_HOST",
         "CRMFLOW_RUN_DIR",
     }

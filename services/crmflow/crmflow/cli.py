@@ -167,6 +167,45 @@ def cmd_dlq_replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_connector_list(args: argparse.Namespace, settings: Settings) -> int:
+    from crmflow.connect import ConnectClient
+
+    with ConnectClient(settings.connect_url) as client:
+        for name, status in client.statuses().items():
+            print(f"connector {name:<24} {status.state} (tasks: {status.summary().split()[1]})")
+    return 0
+
+
+def cmd_connector_unregister(args: argparse.Namespace, settings: Settings) -> int:
+    from crmflow.connect import ConnectClient, ConnectError
+
+    try:
+        with ConnectClient(settings.connect_url, timeout=60) as client:
+            deleted = client.unregister(args.name)
+    except ConnectError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"connector {args.name}: "
+        + (
+            "deleted, with its stored offsets (its replication slot stays until dropped)"
+            if deleted
+            else "not registered"
+        ),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_connector_recover(args: argparse.Namespace, settings: Settings) -> int:
+    from crmflow.connector_recovery import recover
+    from crmflow.connector_registration import load
+    from crmflow.db.engine import make_engine
+
+    _print(recover(settings, make_engine(settings, pool_size=1), load(args.file), args.timeout))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crmflow", description=__doc__)
     sub = parser.add_subparsers(dest="group", required=True)
@@ -225,6 +264,25 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="every dead letter (with --reason: those)")
     p.add_argument("--reason", help="only this reason")
     p.set_defaults(func=cmd_dlq_replay)
+
+    connector_file = Path(__file__).resolve().parents[3] / "deploy" / "connect" / "crmflow-outbox.json"
+    connector = sub.add_parser(
+        "connector", help="the Debezium connector (Kafka Connect REST)"
+    ).add_subparsers(dest="action", required=True)
+    connector.add_parser("list", help="every connector and its task states").set_defaults(
+        func=cmd_connector_list
+    )
+    p = connector.add_parser(
+        "recover",
+        help="after a lost replication slot: re-create the connector and its slot, re-emit the outbox "
+        "rows not streamed (prints what it did, the re-emitted event ids included)",
+    )
+    p.add_argument("file", nargs="?", default=str(connector_file), help="connector JSON {name, config}")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds for each wait")
+    p.set_defaults(func=cmd_connector_recover)
+    p = connector.add_parser("unregister", help="stop a connector, delete its stored offsets, delete it")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_connector_unregister)
 
     p = sub.add_parser("demo", help="seed a demo practice and rule, create a patient, show the note")
     p.add_argument("--timeout", type=float, default=60.0)

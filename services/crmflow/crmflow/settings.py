@@ -42,6 +42,25 @@ class Settings(BaseSettings):
     connector_name: str = "crmflow-outbox"
     topic_partitions: int = 6
 
+    # connect-supervisor: restarts a FAILED connector or task (Connect never does by itself)
+    supervisor_port: int = Field(default=8004, description="The supervisor's /healthz, /status, /metrics.")
+    supervisor_url: str | None = Field(
+        default="http://127.0.0.1:8004",
+        description="Where the rules-api reads the supervisor's /status (restarts, last error); "
+        "empty when none runs (Helm with Strimzi's autoRestart).",
+    )
+    supervisor_interval_seconds: float = Field(default=2.0, description="How often it polls Connect.")
+    supervisor_backoff_initial_seconds: float = Field(
+        default=2.0, description="Wait before the first restart of a failure; doubles per restart."
+    )
+    supervisor_backoff_max_seconds: float = Field(default=300.0, description="Cap of that wait.")
+    supervisor_healthy_seconds: float = Field(
+        default=60.0, description="RUNNING this long: the next failure starts the backoff again."
+    )
+    supervisor_connect_timeout_seconds: float = Field(
+        default=3.0, description="Timeout of each Connect REST call (bounds its SIGTERM exit too)."
+    )
+
     # rules-api
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -22,7 +22,7 @@ SERVICES = {
     "evaluator": ("crmflow_evaluator", 8001),
     "action-runner": ("crmflow_runner", 8002),
 }
-CRMFLOW_CONTAINERS = ("migrate", "connect-register", *SERVICES)
+CRMFLOW_CONTAINERS = ("migrate", "connect-register", "connect-supervisor", *SERVICES)
 INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
 
@@ -37,6 +37,7 @@ def test_declares_the_whole_stack(compose):
         "kafka",
         "connect",
         "connect-register",
+        "connect-supervisor",
         "kafka-ui",
         "migrate",
         "rules-api",
@@ -112,6 +113,17 @@ def test_services_run_their_module_with_a_readyz_healthcheck(compose, name):
     assert f"http://127.0.0.1:{port}/readyz" in " ".join(service["healthcheck"]["test"])
     assert service["ports"][0].endswith(f":{port}")
     assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_the_connect_supervisor_watches_connect_and_the_api_reads_it(compose):
+    supervisor = compose["services"]["connect-supervisor"]
+    assert supervisor["command"] == ["python", "-m", "crmflow_supervisor"]
+    # It must keep working while PostgreSQL or Kafka are down: Connect is all it waits for.
+    assert set(supervisor["depends_on"]) == {"connect"}
+    assert "http://127.0.0.1:8004/healthz" in " ".join(supervisor["healthcheck"]["test"])
+    assert supervisor["ports"][0].endswith(":8004")
+    env = compose["x-crmflow-env"]
+    assert env["CRMFLOW_SUPERVISOR_URL"] == f"http://connect-supervisor:{env['CRMFLOW_SUPERVISOR_PORT']}"
 
 
 def test_one_shots_run_in_order(compose):

@@ -12,10 +12,16 @@ from prometheus_client.metrics import MetricWrapperBase
 import crmflow_api.metrics
 import crmflow_evaluator.metrics
 import crmflow_runner.metrics
+import crmflow_supervisor.metrics
 from tests.support.processes import ROOT
 
 DASHBOARD = ROOT / "deploy" / "grafana" / "crmflow-dashboard.json"
-SERVICE_METRICS = (crmflow_api.metrics, crmflow_evaluator.metrics, crmflow_runner.metrics)
+SERVICE_METRICS = (
+    crmflow_api.metrics,
+    crmflow_evaluator.metrics,
+    crmflow_runner.metrics,
+    crmflow_supervisor.metrics,
+)
 GROUPING = re.compile(r"\bby \(([^)]*)\)")
 # What is not a metric name: label matchers, ranges, strings and groupings; numbers; functions;
 # the binary and aggregation keywords.
@@ -105,5 +111,7 @@ def test_covers_the_issue_metrics(dashboard):
         "crmflow_runner_consumer_lag",
         "crmflow_evaluator_consumer_lag",
         "crmflow_api_requests_total",
+        "crmflow_connector_restarts_total",
+        "crmflow_connector_state",
     ):
         assert metric in text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from crmflow_api.cdc_status import pipeline_status
@@ -26,7 +26,23 @@ router = APIRouter(
 class Connector(BaseModel):
     name: str
     state: str
-    tasks: list[dict[str, Any]]
+    tasks: list[dict[str, Any]] = Field(
+        description="id, state, workerId, error (a failure's innermost cause)"
+    )
+    error: str | None = Field(
+        default=None, description="a failure's innermost cause, or why the state is unknown"
+    )
+
+
+class Restarts(BaseModel):
+    """Restarts of a FAILED connector or task by the connect-supervisor (all null when no
+    supervisor is configured, e.g. Helm with Strimzi's autoRestart, or it did not answer)."""
+
+    source: str | None = Field(description="the supervisor's URL")
+    count: int | None
+    lastRestartAt: str | None
+    lastError: str | None = Field(description="first trace line of the failure last restarted")
+    lastCause: str | None = Field(description="its innermost 'Caused by:'")
     error: str | None = None
 
 
@@ -39,6 +55,7 @@ class ReplicationSlot(BaseModel):
 
 class PipelineStatus(BaseModel):
     connector: Connector
+    restarts: Restarts
     replicationSlot: ReplicationSlot
     pendingRows: int
     oldestPendingSeconds: float | None
@@ -46,5 +63,6 @@ class PipelineStatus(BaseModel):
 
 @router.post("/outbox/publish")
 async def outbox_publish(engine: Eng, settings: AppSettings) -> PipelineStatus:
-    """Connector state (Kafka Connect), replication-slot lag, outbox rows not yet streamed."""
+    """Connector and task states (Kafka Connect), restarts by the connect-supervisor,
+    replication-slot lag, outbox rows not yet streamed."""
     return PipelineStatus.model_validate(await run_in_threadpool(pipeline_status, engine, settings))

@@ -1,0 +1,1 @@
+"""crmflow's Kafka Connect supervisor: restarts a FAILED connector or task with backoff."""
