@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import faust
 
 from crmflow.logs import configure_logging, logging_config
@@ -28,6 +30,8 @@ class _Worker(faust.Worker):
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, service=SERVICE)
+    # Faust makes its data folder but not the folders above it (a fresh CRMFLOW_RUN_DIR).
+    os.makedirs(settings.evaluator_data_dir, exist_ok=True)
     app = build_app(settings)
     # The worker re-initialises logging at start: hand it the same JSON config.
     worker = _Worker(
