@@ -196,12 +196,12 @@ def heal_seconds(engine, practice_id: str, fault_at: float) -> float | None:
     """From a fault's start to the first effect (a note) committed after it."""
     found = rows(
         engine,
-        "SELECT extract(epoch FROM min(created_at)) AS t FROM notes "
+        "SELECT extract(epoch FROM min(created_at)) AS first_at FROM notes "
         "WHERE practice_id = :p AND created_at > to_timestamp(:t)",
         p=practice_id,
         t=fault_at,
     )
-    first = found[0].t if found else None
+    first = found[0].first_at if found else None
     return None if first is None else round(float(first) - fault_at, 1)
 
 
