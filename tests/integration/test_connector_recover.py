@@ -22,6 +22,7 @@ from crmflow.connect import ConnectClient
 from crmflow.settings import Settings
 from tests.support.processes import ROOT, Service, wait_for
 from tests.support.rules import note_rule
+from tests.support.runner import notes_per_patient
 
 pytestmark = pytest.mark.integration
 
@@ -117,20 +118,15 @@ def test_a_dropped_slot_is_recovered_and_effects_stay_exactly_once(
             ).all()
         return {event: int(n) for event, n in rows}
 
-    def notes_per_patient() -> dict[str, int]:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT patient_id::text, count(*) FROM notes WHERE practice_id = :p GROUP BY patient_id"
-                ),
-                {"p": practice["id"]},
-            ).all()
-        return {patient: int(n) for patient, n in rows}
-
-    wait_for(lambda: len(notes_per_patient()) == PATIENTS, 120, 0.5, "a note for every patient")
+    wait_for(
+        lambda: len(notes_per_patient(engine, practice["id"])) == PATIENTS,
+        120,
+        0.5,
+        "a note for every patient",
+    )
     wait_for(lambda: len(runs_per_event()) == PATIENTS, 60, 0.5, "a run for every event")
     time.sleep(2)  # a duplicate, if any, would land now
-    assert notes_per_patient() == dict.fromkeys(created, 1)
+    assert notes_per_patient(engine, practice["id"]) == dict.fromkeys(created, 1)
     assert runs_per_event() == dict.fromkeys(events, 1)
     with engine.connect() as conn:
         statuses = conn.execute(

@@ -26,6 +26,7 @@ from crmflow.connect import ConnectClient, ConnectorStatus
 from crmflow.settings import Settings
 from tests.support.processes import ROOT, Service, wait_for
 from tests.support.rules import note_rule
+from tests.support.runner import notes_per_patient
 
 pytestmark = pytest.mark.integration
 
@@ -99,18 +100,13 @@ def test_a_failed_task_runs_again_without_a_call_and_its_events_are_executed(
     assert status["lastError"]
     assert "terminating connection due to administrator command" in status["lastCause"]
 
-    def notes() -> dict[str, int]:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT patient_id::text, count(*) FROM notes WHERE practice_id = :p GROUP BY patient_id"
-                ),
-                {"p": practice["id"]},
-            ).all()
-        return {patient: int(n) for patient, n in rows}
-
-    wait_for(lambda: len(notes()) == PATIENTS, 120, 0.5, "a note for every patient created while FAILED")
-    assert notes() == dict.fromkeys(created, 1)
+    wait_for(
+        lambda: len(notes_per_patient(engine, practice["id"])) == PATIENTS,
+        120,
+        0.5,
+        "a note for every patient created while FAILED",
+    )
+    assert notes_per_patient(engine, practice["id"]) == dict.fromkeys(created, 1)
     with ConnectClient(settings.connect_url) as client:
         healed = client.status(name)
     assert healed is not None and healed.running

@@ -76,6 +76,16 @@ def run_status(engine: Engine, run_id: str) -> str | None:
     return found[0].status if found else None
 
 
+def notes_per_patient(engine: Engine, practice_id: str) -> dict[str, int]:
+    """Patient id -> how many notes the practice's patients have (exactly-once checks)."""
+    found = rows(
+        engine,
+        "SELECT patient_id::text AS patient, count(*) AS n FROM notes WHERE practice_id = :p GROUP BY 1",
+        p=practice_id,
+    )
+    return {r.patient: int(r.n) for r in found}
+
+
 def note_bodies(engine: Engine, run_id: str) -> list[str]:
     return [
         r.body for r in rows(engine, "SELECT body FROM notes WHERE run_id = :r ORDER BY created_at", r=run_id)
