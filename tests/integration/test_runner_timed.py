@@ -230,3 +230,25 @@ def test_a_replan_through_the_partition_moves_the_reminder(
     wait_for(lambda: run_status(engine, run["runId"]) == "succeeded", 20, what="the moved reminder")
     (fired,) = rows(engine, "SELECT created_at FROM notes WHERE run_id = :r", r=run["runId"])
     assert fired.created_at >= start + timedelta(seconds=3)
+
+
+def test_a_resume_already_sent_wins_over_a_replan(engine: Engine, executor: Executor, practice: dict) -> None:
+    reminder = Reminder(engine, practice["id"])
+    start = db_now(engine) + timedelta(days=1)
+    appointment, run = reminder.book(start)
+    execute(engine, executor, [run])
+    with engine.begin() as conn:  # the scheduler has claimed and sent its resume
+        conn.execute(
+            text("UPDATE scheduled_resumes SET status = 'emitted' WHERE run_id = :r"), {"r": run["runId"]}
+        )
+    (replan,) = reminder.update(appointment, startsAt=(start + timedelta(days=1)).isoformat())
+    sent: ResumeCommandDict = {
+        "kind": "resume",
+        "runId": run["runId"],
+        "actionIndex": 1,
+        "practiceId": practice["id"],
+    }
+    execute(engine, executor, [replan, sent])
+    assert resume(engine, run["runId"]).due_at == start  # not moved: the resume was on its way
+    assert [r.status for r in logs(engine, run["runId"])] == ["scheduled", "succeeded"]
+    assert note_bodies(engine, run["runId"]) == ["reminder"]
