@@ -105,3 +105,34 @@ def test_a_reminder_fires_moves_with_its_appointment_and_never_fires_once_cancel
     assert notes_of(engine, moved_run.id)[0].created_at >= new_start - DAY
     assert notes_of(engine, cancelled_run.id) == []
     assert api.get(f"/api/runs/{cancelled_run.id}").json()["status"] == "cancelled"
+
+
+def test_timed_rules_are_validated_at_their_fields_and_kept_by_a_partial_update(
+    api: httpx.Client, services: dict[str, Service]
+) -> None:
+    body: dict[str, Any] = {
+        "name": "bad reminder",
+        "triggerEvent": "crm/appointment.created",
+        "actionsJson": [{"type": "delay_until", "args": {"at": "tomorrow", "atLocalTime": "9am"}}],
+        "cancelOn": [{"eventName": "crm/appointment.updated", "match": "appointment.nope"}],
+    }
+    response = api.post("/api/automations", json=body)
+    assert response.status_code == 422
+    locs = {tuple(e["loc"]) for e in response.json()["detail"]}
+    assert {
+        ("body", "actionsJson", 0, "args", "at"),
+        ("body", "actionsJson", 0, "args", "atLocalTime"),
+        ("body", "cancelOn", 0, "match"),
+    } <= locs
+    cancel_on = [{"eventName": "crm/appointment.updated", "match": "appointment.id"}]
+    rule = create_rule(
+        api,
+        services["evaluator"],
+        triggerEvent="crm/appointment.created",
+        actionsJson=[{"type": "delay_until", "args": {"at": "{appointment.startsAt}"}}],
+        cancelOn=cancel_on,
+    )
+    renamed = api.patch(f"/api/automations/{rule['id']}", json={"name": "renamed"}).json()
+    assert renamed["cancelOn"] == cancel_on and renamed["version"] == rule["version"] + 1
+    cleared = api.patch(f"/api/automations/{rule['id']}", json={"cancelOn": None}).json()
+    assert cleared["cancelOn"] is None
