@@ -27,7 +27,7 @@ from crmflow.db.tables import action_executions, automation_action_logs, schedul
 from crmflow.due_time import SKIPPED_REASON, DueTimeOutOfRange, bound_field, decide, due_at, parse_at
 from crmflow.statuses import ActionStatus, Evaluation, RunStatus
 from crmflow.templates import TemplateSyntaxError, UnresolvedPlaceholder, render_args
-from crmflow.timezones import parse_local_time
+from crmflow.timezones import DEFAULT_ZONE, parse_local_time
 from crmflow_runner import control, metrics
 from crmflow_runner.errors import PermanentActionError
 from crmflow_runner.handlers import Handler, parse_args
@@ -233,10 +233,10 @@ class Executor:
         args = parse_args(ACTION_TYPES[DELAY_SECONDS], render_args(action.get("args") or {}, ctx.context))
         # Read per delay, not once a batch: a patient's delays of one batch then get increasing due
         # times, and the scheduler's ORDER BY due_at keeps them in order.
-        due_at = ctx.db_now() + timedelta(seconds=args.seconds)  # type: ignore[attr-defined]
-        ctx.writes.add(scheduled_resumes, resume_row(ctx, index + 1, due_at))
+        due = ctx.db_now() + timedelta(seconds=args.seconds)  # type: ignore[attr-defined]
+        ctx.writes.add(scheduled_resumes, resume_row(ctx, index + 1, due))
         ctx.writes.add(action_executions, execution_row(ctx, index))
-        scheduled = {"dueAt": due_at.isoformat()}
+        scheduled = {"dueAt": due.isoformat()}
         ctx.writes.add(
             automation_action_logs,
             log_row(ctx, index, DELAY_SECONDS, args.model_dump(), ActionStatus.SCHEDULED, result=scheduled),
@@ -254,7 +254,7 @@ class Executor:
             raise PermanentActionError("at is not an ISO-8601 date-time with an offset")
         local_time = parse_local_time(args.atLocalTime)
         try:
-            due = due_at(at, args.offsetSeconds, local_time, ctx.time_zone() if local_time else "UTC")
+            due = due_at(at, args.offsetSeconds, local_time, ctx.time_zone() if local_time else DEFAULT_ZONE)
         except DueTimeOutOfRange as exc:
             raise PermanentActionError(str(exc)) from None
         decision = decide(due, ctx.db_now(), args.ifPast)
