@@ -6,13 +6,13 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from sqlalchemy import Engine, text
 
-from crmflow.commands import RunCommandDict, SourceRecordDict, run_command_key
+from crmflow.commands import ActionCommandDict, RunCommandDict, SourceRecordDict, run_command_key
 from crmflow.kafka import producer_config
 from crmflow.settings import Settings
 from crmflow.statuses import Evaluation
@@ -58,6 +58,41 @@ def run_command(
     return run
 
 
+def appointment_event(
+    practice_id: str,
+    appointment: dict[str, Any],
+    *,
+    name: str = "crm/appointment.created",
+    changes: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An event of ``appointment`` (``{id, patientId, startsAt, status}``) as the outbox sends it."""
+    event_id = str(uuid.uuid4())
+    data: dict[str, Any] = {"appointment": dict(appointment), "patient": {"id": appointment["patientId"]}}
+    if changes is not None:
+        data["changes"] = changes
+    return {
+        "id": event_id,
+        "practiceId": practice_id,
+        "name": name,
+        "entityType": "appointment",
+        "entityId": appointment["id"],
+        "data": data,
+        "correlationId": event_id,
+        "causationId": None,
+        "depth": 0,
+        "occurredAt": "2026-11-25T10:00:00+00:00",
+    }
+
+
+def evaluated(rule: dict[str, Any], event: dict[str, Any]) -> list[ActionCommandDict]:
+    """The commands the evaluator emits for ``event`` with only ``rule`` (a rule record) loaded,
+    without the EventEvaluated marker: re-plans and cancels, then the run if it triggers."""
+    index = RulesIndex()
+    index.apply(rule["id"], json.dumps(rule).encode())
+    source: SourceRecordDict = {"topic": "test", "partition": 0, "offset": 0, "timestamp": None}
+    return evaluate_event(event, index, max_depth=3, source=source).messages[1:]
+
+
 def note(body: str = "Hello {patient.firstName}") -> dict[str, Any]:
     return {"type": "create_note", "args": {"patientId": "{patientId}", "body": body}}
 
@@ -100,15 +135,24 @@ def create_topic(settings: Settings, partitions: int = 2) -> str:
     return name
 
 
-def send(settings: Settings, topic: str, commands: Sequence[RunCommandDict | bytes]) -> None:
-    """Produce commands keyed like the evaluator does (raw bytes are sent as they are)."""
+def send(
+    settings: Settings,
+    topic: str,
+    commands: Sequence[ActionCommandDict | bytes],
+    *,
+    key: bytes | None = None,
+) -> None:
+    """Produce commands keyed like the evaluator does, or all with ``key`` (raw bytes are sent as
+    they are)."""
     producer = Producer(producer_config(settings))
     for c in commands:
         if isinstance(c, bytes):
             producer.produce(topic, key=b"poison", value=c)
         else:
-            key = run_command_key(c)
-            producer.produce(topic, key=key, value=json.dumps(c).encode())
+            if key is None and c["kind"] != "run":
+                raise ValueError("only a run command's key is known: pass key=")
+            keyed = key if key is not None else run_command_key(cast(RunCommandDict, c))
+            producer.produce(topic, key=keyed, value=json.dumps(c).encode())
     assert producer.flush(15) == 0
 
 

@@ -5,6 +5,10 @@ deterministic id, and each action's effect, its log and its idempotency key
 (``action_executions``: run id + action index) are written in the same transaction, so a
 redelivered command, or a resumed run, finds what was done and does not do it again. The
 caller commits, then commits the Kafka offsets.
+
+Re-plans and cancellations (``control.py``) change waiting runs written by earlier commands, so a
+batch is executed in segments: the commands before each of them first (their rows written), then
+it, then the rest — every command acts at its place in the partition.
 """
 
 from __future__ import annotations
@@ -13,19 +17,21 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection
 
-from crmflow.actions import ACTION_TYPES
-from crmflow.commands import ActionCommandDict, ResumeCommandDict, RunCommandDict
+from crmflow.actions import ACTION_TYPES, DELAY_SECONDS, DELAY_UNTIL, DelayUntilArgs
+from crmflow.commands import ActionCommandDict, ControlCommandDict, ResumeCommandDict, RunCommandDict
 from crmflow.db.tables import action_executions, automation_action_logs, scheduled_resumes
+from crmflow.due_time import SKIPPED_REASON, DueTimeOutOfRange, bound_field, decide, due_at, parse_at
 from crmflow.statuses import ActionStatus, Evaluation, RunStatus
 from crmflow.templates import TemplateSyntaxError, UnresolvedPlaceholder, render_args
-from crmflow_runner import metrics
+from crmflow.timezones import DEFAULT_ZONE, parse_local_time
+from crmflow_runner import control, metrics
 from crmflow_runner.errors import PermanentActionError
 from crmflow_runner.handlers import Handler, parse_args
-from crmflow_runner.run_context import DeferredWrites, PatientCache, RunContext
+from crmflow_runner.run_context import DeferredWrites, PatientCache, PracticeZones, RunContext
 from crmflow_runner.statements import (
     CLAIM_RESUMES,
     DONE_ACTIONS,
@@ -43,14 +49,13 @@ from crmflow_runner.statements import (
 )
 
 log = logging.getLogger(__name__)
-
-DELAY = "delay_seconds"
+CONTROL_KINDS = frozenset({"replan", "cancel"})
 
 
 @dataclass(frozen=True)
 class RunOutcome:
     run_id: str
-    status: RunStatus  # succeeded | failed | waiting
+    status: RunStatus  # succeeded | failed | waiting | skipped (a delay_until past, ifPast skip)
     error: str | None = None
 
 
@@ -62,7 +67,25 @@ class Executor:
     def execute(
         self, conn: Connection, commands: Sequence[ActionCommandDict], *, attempt: int = 1
     ) -> list[RunOutcome]:
-        """Execute a batch in partition order: event markers, new runs and resumed delays."""
+        """Execute a batch in partition order: event markers, new runs, resumed delays, re-plans
+        and cancellations."""
+        zones = PracticeZones(conn)
+        outcomes: list[RunOutcome] = []
+        segment: list[ActionCommandDict] = []
+        for c in commands:
+            if c["kind"] in CONTROL_KINDS:
+                outcomes += self._execute_segment(conn, segment, attempt, zones)
+                segment = []
+                control.apply(conn, cast(ControlCommandDict, c), zones)
+            else:
+                segment.append(c)
+        return outcomes + self._execute_segment(conn, segment, attempt, zones)
+
+    def _execute_segment(
+        self, conn: Connection, commands: Sequence[ActionCommandDict], attempt: int, zones: PracticeZones
+    ) -> list[RunOutcome]:
+        if not commands:
+            return []
         markers = [marker_params(c) for c in commands if c["kind"] == "event"]
         if markers:  # a redelivered marker twice in a batch: the last one's values, as before
             conn.execute(MARK_EVENTS, columns({m["event_id"]: m for m in markers}))
@@ -83,7 +106,7 @@ class Executor:
                     continue
                 work.append((stored, c["actionIndex"]))
         done = self._done_actions(conn, [c["runId"] for c, _ in work])
-        return self._execute_runs(conn, work, done, attempt)
+        return self._execute_runs(conn, work, done, attempt, zones)
 
     def _claim_runs(self, conn: Connection, runs: Sequence[RunCommandDict]) -> dict[str, bool]:
         """Insert new runs; returns run id -> resuming (True for a run left 'running')."""
@@ -132,6 +155,7 @@ class Executor:
         work: Sequence[tuple[RunCommandDict, int]],
         done: set[tuple[str, int]],
         attempt: int,
+        zones: PracticeZones,
     ) -> list[RunOutcome]:
         patients = PatientCache(conn)
         patients.preload(
@@ -139,7 +163,8 @@ class Executor:
         )
         writes = DeferredWrites()
         outcomes = [
-            self._run_actions(RunContext(c, writes, patients, attempt), start, done) for c, start in work
+            self._run_actions(RunContext(c, writes, patients, attempt, zones), start, done)
+            for c, start in work
         ]
         writes.flush(conn, FLUSH_ORDER)
         if outcomes:
@@ -159,9 +184,14 @@ class Executor:
             action = actions[index] if isinstance(actions[index], dict) else {}
             action_type = str(action.get("type"))
             try:
-                if action_type == DELAY:
+                if action_type == DELAY_SECONDS:
                     self._schedule(ctx, index, action)
                     return RunOutcome(ctx.run_id, RunStatus.WAITING)
+                if action_type == DELAY_UNTIL:
+                    stopped = self._delay_until(ctx, index, action)
+                    if stopped is not None:
+                        return stopped
+                    continue
                 self._execute_action(ctx, index, action_type, action.get("args"))
             except (PermanentActionError, UnresolvedPlaceholder, TemplateSyntaxError) as exc:
                 error = str(exc)
@@ -170,16 +200,20 @@ class Executor:
                     log_row(ctx, index, action_type, None, ActionStatus.FAILED, error=error),
                 )
                 metrics.ACTIONS.labels(action_type, ActionStatus.FAILED).inc()
-                skipped = f"skipped: action {index} failed"
-                for later in range(index + 1, len(actions)):
-                    later_type = str((actions[later] or {}).get("type"))
-                    ctx.writes.add(
-                        automation_action_logs,
-                        log_row(ctx, later, later_type, None, ActionStatus.SKIPPED, error=skipped),
-                    )
-                    metrics.ACTIONS.labels(later_type, ActionStatus.SKIPPED).inc()
+                self._skip_rest(ctx, index + 1, f"skipped: action {index} failed")
                 return RunOutcome(ctx.run_id, RunStatus.FAILED, f"action {index} ({action_type}): {error}")
         return RunOutcome(ctx.run_id, RunStatus.SUCCEEDED)
+
+    @staticmethod
+    def _skip_rest(ctx: RunContext, start: int, error: str) -> None:
+        actions = ctx.command["actions"]
+        for later in range(start, len(actions)):
+            later_type = str((actions[later] or {}).get("type"))
+            ctx.writes.add(
+                automation_action_logs,
+                log_row(ctx, later, later_type, None, ActionStatus.SKIPPED, error=error),
+            )
+            metrics.ACTIONS.labels(later_type, ActionStatus.SKIPPED).inc()
 
     def _execute_action(self, ctx: RunContext, index: int, action_type: str, raw_args: Any) -> None:
         handler = self.handlers.get(action_type)
@@ -196,15 +230,63 @@ class Executor:
         metrics.ACTIONS.labels(action_type, ActionStatus.SUCCEEDED).inc()
 
     def _schedule(self, ctx: RunContext, index: int, action: dict[str, Any]) -> None:
-        args = parse_args(ACTION_TYPES[DELAY], render_args(action.get("args") or {}, ctx.context))
+        args = parse_args(ACTION_TYPES[DELAY_SECONDS], render_args(action.get("args") or {}, ctx.context))
         # Read per delay, not once a batch: a patient's delays of one batch then get increasing due
         # times, and the scheduler's ORDER BY due_at keeps them in order.
-        due_at = ctx.db_now() + timedelta(seconds=args.seconds)  # type: ignore[attr-defined]
-        ctx.writes.add(scheduled_resumes, resume_row(ctx, index + 1, due_at))
+        due = ctx.db_now() + timedelta(seconds=args.seconds)  # type: ignore[attr-defined]
+        ctx.writes.add(scheduled_resumes, resume_row(ctx, index + 1, due))
         ctx.writes.add(action_executions, execution_row(ctx, index))
-        scheduled = {"dueAt": due_at.isoformat()}
+        scheduled = {"dueAt": due.isoformat()}
         ctx.writes.add(
             automation_action_logs,
-            log_row(ctx, index, DELAY, args.model_dump(), ActionStatus.SCHEDULED, result=scheduled),
+            log_row(ctx, index, DELAY_SECONDS, args.model_dump(), ActionStatus.SCHEDULED, result=scheduled),
         )
-        metrics.ACTIONS.labels(DELAY, ActionStatus.SCHEDULED).inc()
+        metrics.ACTIONS.labels(DELAY_SECONDS, ActionStatus.SCHEDULED).inc()
+
+    def _delay_until(self, ctx: RunContext, index: int, action: dict[str, Any]) -> RunOutcome | None:
+        """Wait until the due time (the run is ``waiting``); or, once it has passed, continue at
+        once (None) or end the run ``skipped``, as ``ifPast`` says. Against the database clock."""
+        raw = action.get("args") or {}
+        rendered = render_args(raw, ctx.context)
+        args = cast(DelayUntilArgs, parse_args(DelayUntilArgs, rendered))
+        at = parse_at(args.at)
+        if at is None:
+            raise PermanentActionError("at is not an ISO-8601 date-time with an offset")
+        local_time = parse_local_time(args.atLocalTime)
+        try:
+            due = due_at(at, args.offsetSeconds, local_time, ctx.time_zone() if local_time else DEFAULT_ZONE)
+        except DueTimeOutOfRange as exc:
+            raise PermanentActionError(str(exc)) from None
+        decision = decide(due, ctx.db_now(), args.ifPast)
+        result: dict[str, Any] = {"dueAt": due.isoformat()}
+        error = None
+        ctx.writes.add(action_executions, execution_row(ctx, index))
+        if decision == "wait":
+            ctx.writes.add(scheduled_resumes, resume_row(ctx, index + 1, due, _binding(ctx, raw, args)))
+            status = ActionStatus.SCHEDULED
+        elif decision == "run":
+            status, result["note"] = ActionStatus.SUCCEEDED, "due time passed: continued at once"
+        else:
+            status, error = ActionStatus.SKIPPED, SKIPPED_REASON
+        logged = log_row(ctx, index, DELAY_UNTIL, args.model_dump(), status, result=result, error=error)
+        ctx.writes.add(automation_action_logs, logged)
+        metrics.ACTIONS.labels(DELAY_UNTIL, status).inc()
+        if decision == "skip":
+            self._skip_rest(ctx, index + 1, f"skipped: {SKIPPED_REASON}")
+            return RunOutcome(ctx.run_id, RunStatus.SKIPPED, SKIPPED_REASON)
+        return RunOutcome(ctx.run_id, RunStatus.WAITING) if decision == "wait" else None
+
+
+def _binding(ctx: RunContext, raw_args: dict[str, Any], args: DelayUntilArgs) -> dict[str, Any] | None:
+    """What a re-plan needs, when ``at`` names a field of the triggering entity (else None)."""
+    entity_type = str((ctx.command.get("event") or {}).get("entityType"))
+    field = bound_field(raw_args.get("at"), entity_type)
+    if field is None:
+        return None
+    return {
+        "entityType": entity_type,
+        "field": field,
+        "offsetSeconds": args.offsetSeconds,
+        "atLocalTime": args.atLocalTime,
+        "ifPast": args.ifPast,
+    }

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from crmflow.commands import RunCommandDict
 from crmflow.crm.models import is_uuid
 from crmflow.crm.serialize import PATIENT_FIELDS, to_json
-from crmflow.db.tables import patients
+from crmflow.db.tables import patients, practices
 from crmflow.outbox import Cause
 from crmflow.templates import build_context
 from crmflow_runner.errors import PermanentActionError
@@ -68,6 +68,7 @@ UUIDS = ARRAY(UUID(as_uuid=False))
 """An array of uuids (as strings), bound whole: one fixed statement whatever the number of ids."""
 _NOW = select(func.clock_timestamp())
 _PATIENTS = select(patients).where(patients.c.id == any_(bindparam("ids", type_=UUIDS)))
+_ZONE = select(practices.c.time_zone).where(practices.c.id == bindparam("id"))
 
 
 class PatientCache:
@@ -106,12 +107,38 @@ class PatientCache:
         self._rows[(practice_id, patient["id"])] = patient
 
 
+class PracticeZones:
+    """Practices' time zones (``delay_until``'s ``atLocalTime``), read once per batch."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._zones: dict[str, str] = {}
+
+    def get(self, practice_id: str) -> str:
+        if practice_id not in self._zones:
+            zone_name = self.conn.execute(_ZONE, {"id": practice_id}).scalar_one_or_none()
+            if zone_name is None:
+                raise PermanentActionError(f"practice {practice_id} not found")
+            self._zones[practice_id] = zone_name
+        return self._zones[practice_id]
+
+    def put(self, practice_id: str, zone_name: str) -> None:
+        self._zones[practice_id] = zone_name
+
+
+def db_now(conn: Connection) -> datetime:
+    """The database's clock: what the scheduler compares due times with and what column
+    defaults stamp, so a time computed here agrees with them whatever the host's clock says."""
+    return conn.execute(_NOW).scalar_one()
+
+
 @dataclass
 class RunContext:
     command: RunCommandDict
     writes: DeferredWrites
     patients: PatientCache
     attempt: int = 1
+    zones: PracticeZones | None = None  # None: read through the patients' connection
     context: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -126,9 +153,14 @@ class RunContext:
         return self.command["practiceId"]
 
     def db_now(self) -> datetime:
-        """The database's clock: what the scheduler compares due times with and what column
-        defaults stamp, so a time computed here agrees with them whatever the host's clock says."""
-        return self.patients.conn.execute(_NOW).scalar_one()
+        """The database's clock (:func:`db_now`)."""
+        return db_now(self.patients.conn)
+
+    def time_zone(self) -> str:
+        """The practice's IANA time zone."""
+        if self.zones is None:
+            self.zones = PracticeZones(self.patients.conn)
+        return self.zones.get(self.practice_id)
 
     @property
     def cause(self) -> Cause:

@@ -82,7 +82,7 @@ CLAIM_RESUMES = text(
     FROM unnest(CAST(:run_id AS uuid[]), CAST(:action_index AS int[]), CAST(:practice_id AS uuid[]))
          AS k(run_id, action_index, practice_id)
     WHERE s.run_id = k.run_id AND s.action_index = k.action_index AND s.practice_id = k.practice_id
-      AND s.status <> '{ResumeStatus.DONE}'
+      AND s.status IN ('{ResumeStatus.PENDING}', '{ResumeStatus.EMITTED}')
     RETURNING s.run_id, s.action_index, s.command
     """
 ).columns(scheduled_resumes.c.run_id, scheduled_resumes.c.action_index, scheduled_resumes.c.command)
@@ -158,9 +158,14 @@ def log_row(
     }
 
 
-def resume_row(ctx: RunContext, index: int, due_at: datetime) -> dict[str, Any]:
+def resume_row(
+    ctx: RunContext, index: int, due_at: datetime, binding: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The rest of the run from action ``index``, due at ``due_at`` (``scheduled_resumes``), with
-    the key its resume is sent with: the key of the run's own commands."""
+    the key its resume is sent with (the key of the run's own commands) and what re-plans
+    (``binding``: the triggering entity's field a ``delay_until`` follows) and cancels (the run's
+    cancel keys) find it by."""
+    event = ctx.command.get("event") or {}
     return {
         "run_id": ctx.run_id,
         "action_index": index,
@@ -169,4 +174,62 @@ def resume_row(ctx: RunContext, index: int, due_at: datetime) -> dict[str, Any]:
         "command": ctx.command,
         "command_key": run_command_key(ctx.command).decode(),
         "status": ResumeStatus.PENDING.value,
+        "rule_id": ctx.command["ruleId"],
+        "bound_entity_id": None if binding is None else str(event.get("entityId")),
+        "binding": None if binding is None else dict(binding),
+        "cancel_keys": ctx.command.get("cancelKeys") or None,
     }
+
+
+# -- re-plans and cancellations (control.py) -------------------------------------------------
+_WAITING = f"('{ResumeStatus.PENDING}', '{ResumeStatus.EMITTED}')"
+BOUND_RESUMES = text(
+    f"""
+    SELECT run_id, action_index, due_at, binding, command FROM scheduled_resumes
+    WHERE practice_id = :practice_id AND bound_entity_id = :entity_id AND rule_id = :rule_id
+      AND status = '{ResumeStatus.PENDING}'
+      AND binding->>'entityType' = :entity_type AND binding->>'field' = :field
+    ORDER BY run_id, action_index
+    FOR UPDATE
+    """
+).columns(
+    scheduled_resumes.c.run_id,
+    scheduled_resumes.c.action_index,
+    scheduled_resumes.c.due_at,
+    scheduled_resumes.c.binding,
+    scheduled_resumes.c.command,
+)
+"""The not yet sent resumes of a rule's runs following field ``field`` of one entity (an index)."""
+CANCELLABLE_RESUMES = text(
+    f"""
+    SELECT run_id, action_index, due_at, binding, command FROM scheduled_resumes
+    WHERE cancel_keys @> ARRAY[CAST(:cancel_key AS text)] AND cancel_keys IS NOT NULL
+      AND status IN {_WAITING} AND practice_id = :practice_id AND rule_id = :rule_id
+    ORDER BY run_id, action_index
+    FOR UPDATE
+    """
+).columns(
+    scheduled_resumes.c.run_id,
+    scheduled_resumes.c.action_index,
+    scheduled_resumes.c.due_at,
+    scheduled_resumes.c.binding,
+    scheduled_resumes.c.command,
+)
+"""The waiting resumes of a rule's runs carrying a cancel key, also those already sent (the GIN
+index): a resume on its way then finds its row cancelled and does nothing."""
+MOVE_RESUME = text(
+    "UPDATE scheduled_resumes SET due_at = :due_at WHERE run_id = :run_id AND action_index = :action_index"
+)
+CANCEL_RESUME = text(
+    f"""
+    UPDATE scheduled_resumes SET status = '{ResumeStatus.CANCELLED}', resumed_at = clock_timestamp()
+    WHERE run_id = :run_id AND action_index = :action_index
+    """
+)
+STOP_RUN = text(
+    f"""
+    UPDATE automation_runs SET status = :status, error = :error, updated_at = clock_timestamp(),
+           finished_at = clock_timestamp()
+    WHERE id = :run_id AND status = '{RunStatus.WAITING}'
+    """
+)

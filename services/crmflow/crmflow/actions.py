@@ -9,9 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
+from crmflow.due_time import (
+    MAX_AT_CHARS,
+    MAX_OFFSET_SECONDS,
+    IfPast,
+    at_error,
+    delay_until_errors,
+    local_time_error,
+)
 from crmflow.templates import TemplateSyntaxError, parse
+from crmflow.timezones import LOCAL_TIME_PATTERN
 from crmflow.triggers import TRIGGER_NAMES, placeholder_can_resolve
 from crmflow.validation import FieldError, Loc
 
@@ -72,13 +81,50 @@ class DelaySecondsArgs(ActionArgs):
     seconds: int = Field(ge=0, le=MAX_DELAY_SECONDS)
 
 
+class DelayUntilArgs(ActionArgs):
+    """``delay_until`` (SPEC section 8): wait until ``at + offsetSeconds`` (at ``atLocalTime`` in the
+    practice's zone). Saved rules are checked by ``crmflow.due_time.delay_until_errors``; this model
+    checks the rendered args in the runner (``at`` is then a date-time, no longer a placeholder)."""
+
+    at: Annotated[str, StringConstraints(min_length=1, max_length=MAX_AT_CHARS)] = Field(
+        description="An ISO-8601 date-time with an offset, or a placeholder such as {appointment.startsAt}."
+    )
+    offsetSeconds: int = Field(0, ge=-MAX_OFFSET_SECONDS, le=MAX_OFFSET_SECONDS)
+    atLocalTime: str | None = Field(
+        None, pattern=LOCAL_TIME_PATTERN, description="HH:MM in the practice's zone."
+    )
+    ifPast: IfPast = "run"
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str) -> str:
+        message = at_error(value)
+        if message is not None:
+            raise ValueError(message)
+        return value
+
+    @field_validator("atLocalTime")
+    @classmethod
+    def _local_time(cls, value: str | None) -> str | None:
+        message = None if value is None else local_time_error(value)
+        if message is not None:
+            raise ValueError(message)
+        return value
+
+
+DELAY_SECONDS: Final = "delay_seconds"
+DELAY_UNTIL: Final = "delay_until"
+DELAY_TYPES: Final = frozenset({DELAY_SECONDS, DELAY_UNTIL})
+"""The action types the runner executes itself (a durable wait), not through a handler."""
+
 ACTION_TYPES: Final[Mapping[str, type[ActionArgs]]] = {
     "create_task": CreateTaskArgs,
     "create_note": CreateNoteArgs,
     "draft_sms": DraftSmsArgs,
     "draft_email": DraftEmailArgs,
     "update_patient_fields": UpdatePatientFieldsArgs,
-    "delay_seconds": DelaySecondsArgs,
+    DELAY_SECONDS: DelaySecondsArgs,
+    DELAY_UNTIL: DelayUntilArgs,
 }
 
 _ITEM_KEYS: Final = frozenset({"type", "args"})
@@ -190,7 +236,10 @@ def validate_action(
     args = item["args"]
     if _too_deep(args):
         return [FieldError(("args",), f"args nested deeper than {MAX_ARGS_DEPTH} levels", "too_deep")]
-    model, errors = _model_errors(ACTION_TYPES[action_type], args)
+    if action_type == DELAY_UNTIL:  # the model would accept a placeholder in at only if it resolved
+        model, errors = None, [e.with_prefix("args") for e in delay_until_errors(args)]
+    else:
+        model, errors = _model_errors(ACTION_TYPES[action_type], args)
     errors += _placeholder_errors(args, trigger if trigger in TRIGGER_NAMES else None)
     if (
         model is not None

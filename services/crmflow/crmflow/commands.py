@@ -5,7 +5,9 @@ Per event, the evaluator emits one ``EventEvaluated`` marker and then one ``RunC
 patient's work in event order. Matched runs carry their ordered actions; skipped and blocked
 runs carry only their trace, so the runner records every evaluation in one place. When a delay
 comes due, the runner's scheduler sends a ``ResumeCommand`` with the run's key, so the rest of
-the run executes in that same line.
+the run executes in that same line. ``ReplanCommand`` (a date field a ``delay_until`` follows has
+changed) and ``CancelCommand`` (a ``cancelOn`` event arrived) are emitted by the evaluator with the
+event's other commands, so they reach the waiting runs in event order (SPEC section 8).
 
 The pydantic models are the contract (they generate ``schemas/action-command.schema.json`` and
 validate what the runner consumes); the ``...Dict`` TypedDicts beside them are the same messages
@@ -84,6 +86,11 @@ class RunCommand(BaseModel):
     correlationId: str
     causationId: str
     depth: int = Field(ge=0)
+    cancelKeys: list[str] = Field(
+        default_factory=list,
+        description="The rule's cancelOn entries applied to this event ('<index>:<JSON value at "
+        "match>'): a waiting run is cancelled by a CancelCommand with one of them.",
+    )
 
 
 class ResumeCommand(BaseModel):
@@ -97,7 +104,38 @@ class ResumeCommand(BaseModel):
     practiceId: str
 
 
-ActionCommand = Annotated[RunCommand | EventEvaluated | ResumeCommand, Field(discriminator="kind")]
+class ReplanCommand(BaseModel):
+    """Field ``field`` of entity ``entityId`` changed to ``value``: move the waiting runs of rule
+    ``ruleId`` whose ``delay_until`` follows it (a value that is not a date-time cancels them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["replan"] = "replan"
+    practiceId: str
+    ruleId: str
+    entityType: str
+    entityId: str
+    field: str
+    value: Any = None
+    eventId: str
+
+
+class CancelCommand(BaseModel):
+    """Event ``eventId`` matched entry ``cancelKey`` of rule ``ruleId``'s cancelOn: cancel the rule's
+    waiting runs carrying that key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["cancel"] = "cancel"
+    practiceId: str
+    ruleId: str
+    cancelKey: str
+    eventId: str
+
+
+ActionCommand = Annotated[
+    RunCommand | EventEvaluated | ResumeCommand | ReplanCommand | CancelCommand, Field(discriminator="kind")
+]
 
 
 # The same messages as plain dicts. Keys whose model field has a default are NotRequired (a valid
@@ -139,6 +177,7 @@ class RunCommandDict(TypedDict):
     correlationId: str
     causationId: str
     depth: int
+    cancelKeys: NotRequired[list[str]]
 
 
 class ResumeCommandDict(TypedDict):
@@ -148,4 +187,28 @@ class ResumeCommandDict(TypedDict):
     practiceId: str
 
 
-ActionCommandDict = RunCommandDict | EventEvaluatedDict | ResumeCommandDict
+class ReplanCommandDict(TypedDict):
+    kind: Literal["replan"]
+    practiceId: str
+    ruleId: str
+    entityType: str
+    entityId: str
+    field: str
+    value: NotRequired[Any]
+    eventId: str
+
+
+class CancelCommandDict(TypedDict):
+    kind: Literal["cancel"]
+    practiceId: str
+    ruleId: str
+    cancelKey: str
+    eventId: str
+
+
+ControlCommandDict = ReplanCommandDict | CancelCommandDict
+"""Commands that change waiting runs rather than execute actions."""
+
+ActionCommandDict = (
+    RunCommandDict | EventEvaluatedDict | ResumeCommandDict | ReplanCommandDict | CancelCommandDict
+)

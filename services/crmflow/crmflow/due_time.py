@@ -59,6 +59,19 @@ def is_single_placeholder(value: str) -> bool:
     return len(parts) == 1 and isinstance(parts[0], tuple)
 
 
+def bound_field(at: object, entity_type: str) -> str | None:
+    """The field of the triggering entity that ``at`` names, which the waiting run follows
+    (re-planning): ``"startsAt"`` for ``"{appointment.startsAt}"`` on an appointment event; None for
+    a literal, a placeholder of another object (``{patient.nextFollowUpAt}`` on an appointment
+    event) or the entity itself."""
+    if not isinstance(at, str) or not is_single_placeholder(at):
+        return None
+    segments = parse(at).parts[0]
+    if len(segments) < 2 or segments[0] != entity_type:
+        return None
+    return ".".join(segments[1:])
+
+
 def at_error(value: object) -> str | None:
     if isinstance(value, str) and (is_single_placeholder(value) or parse_at(value) is not None):
         return None

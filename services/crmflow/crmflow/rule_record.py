@@ -18,6 +18,9 @@ class Rule(BaseModel):
     triggerEvent: str
     conditionsJson: dict[str, Any] | None
     actionsJson: list[dict[str, Any]]
+    cancelOn: list[dict[str, Any]] | None = Field(
+        None, description="Events that cancel the rule's waiting runs (SPEC section 8); null = none."
+    )
     version: int = Field(ge=1, description="Bumped by every change.")
     createdAt: str
     updatedAt: str

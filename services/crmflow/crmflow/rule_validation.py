@@ -15,6 +15,7 @@ from typing import Annotated, Any, Final
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from crmflow.actions import ACTION_TYPES, MAX_ACTIONS, validate_actions
+from crmflow.cancel_on import CANCEL_ON_SCHEMA, cancel_on_errors
 from crmflow.conditions import MAX_DEPTH, nodes, validate_condition
 from crmflow.conditions.operators import LEAF_OPERATORS
 from crmflow.crm.models import NoNul, storable_json_errors
@@ -74,6 +75,7 @@ RuleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 TriggerName = Annotated[str, WithJsonSchema({"enum": sorted(TRIGGERS)})]
 Conditions = Annotated[dict[str, Any] | None, WithJsonSchema(CONDITION_SCHEMA)]
 Actions = Annotated[list[Any], WithJsonSchema(ACTIONS_SCHEMA)]
+CancelOn = Annotated[list[Any] | None, WithJsonSchema(CANCEL_ON_SCHEMA)]
 
 
 class RuleCreate(BaseModel):
@@ -86,6 +88,7 @@ class RuleCreate(BaseModel):
     triggerEvent: TriggerName
     conditionsJson: Conditions = None
     actionsJson: Actions = Field(min_length=1)
+    cancelOn: CancelOn = None
 
 
 class RuleUpdate(BaseModel):
@@ -98,6 +101,7 @@ class RuleUpdate(BaseModel):
     triggerEvent: TriggerName | None = None
     conditionsJson: Conditions = None
     actionsJson: Annotated[list[Any] | None, WithJsonSchema(ACTIONS_SCHEMA)] = Field(None, min_length=1)
+    cancelOn: CancelOn = None
 
 
 NOT_NULL: Final = ("name", "enabled", "triggerEvent", "actionsJson")
@@ -113,7 +117,11 @@ def null_errors(changes: dict[str, Any]) -> list[FieldError]:
 
 
 def validate_rule(
-    trigger: Any, conditions: Any, actions: Any, patient_field_allowlist: Sequence[str]
+    trigger: Any,
+    conditions: Any,
+    actions: Any,
+    patient_field_allowlist: Sequence[str],
+    cancel_on: Any = None,
 ) -> list[FieldError]:
     """Every problem of a rule as it would be saved; ``update_patient_fields`` is checked against
     the runner's allowlist (the same setting), so a rule is refused rather than failing its runs."""
@@ -127,11 +135,15 @@ def validate_rule(
         )
     errors += storable_json_errors(conditions, ("conditionsJson",))
     errors += storable_json_errors(actions, ("actionsJson",))
+    errors += storable_json_errors(cancel_on, ("cancelOn",))
     errors += [e.with_prefix("conditionsJson") for e in validate_condition(conditions)]
     errors += [
         e.with_prefix("actionsJson")
         for e in validate_actions(
             actions, trigger if known_trigger else None, patient_field_allowlist=patient_field_allowlist
         )
+    ]
+    errors += [
+        e.with_prefix("cancelOn") for e in cancel_on_errors(cancel_on, trigger if known_trigger else None)
     ]
     return errors

@@ -21,11 +21,12 @@ RULE_FIELDS: dict[str, str] = {
     "triggerEvent": "trigger_event",
     "conditionsJson": "conditions_json",
     "actionsJson": "actions_json",
+    "cancelOn": "cancel_on",
     "version": "version",
     "createdAt": "created_at",
     "updatedAt": "updated_at",
 }
-EDITABLE = ("name", "enabled", "triggerEvent", "conditionsJson", "actionsJson")
+EDITABLE = ("name", "enabled", "triggerEvent", "conditionsJson", "actionsJson", "cancelOn")
 
 
 def _publish(conn: Connection, rule: Mapping[str, Any], *, deleted: bool = False) -> None:

@@ -20,6 +20,7 @@ class RunStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"  # an action failed, or the conditions could not be evaluated
     BLOCKED = "blocked"  # loop protection: the event chain is too deep
+    CANCELLED = "cancelled"  # a waiting run stopped: its due time became null, or a cancelOn event
 
 
 class Evaluation(StrEnum):
@@ -42,12 +43,16 @@ class ActionStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SCHEDULED = "scheduled"  # a delay: the rest of the run resumes when it comes due
-    SKIPPED = "skipped"  # an earlier action of the run failed
+    SKIPPED = "skipped"  # an earlier action of the run failed, or the run was cancelled
+    RESCHEDULED = "rescheduled"  # a delay_until re-planned: its date field moved (result: from, to)
+    DEFERRED = "deferred"  # a send held until quiet hours end (SPEC section 9)
 
 
 class ResumeStatus(StrEnum):
-    """``scheduled_resumes.status``: pending until due, emitted once sent, done once executed."""
+    """``scheduled_resumes.status``: pending until due, emitted once sent, done once executed,
+    cancelled when its run was (a resume of a cancelled row does nothing)."""
 
     PENDING = "pending"
     EMITTED = "emitted"
     DONE = "done"
+    CANCELLED = "cancelled"

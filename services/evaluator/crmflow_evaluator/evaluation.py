@@ -1,18 +1,29 @@
-"""Events x rules -> the messages for the action-runner (pure; the Faust agent does the I/O)."""
+"""Events x rules -> the messages for the action-runner (pure; the Faust agent does the I/O).
+
+Per event: the EventEvaluated marker, then the re-plans and cancellations the event causes (SPEC
+section 8: before its own runs, so an event never cancels the run it starts), then one RunCommand
+per rule triggered. All share the event's key, so they reach the runner in event order with the
+patient's other commands.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from crmflow.cancel_on import cancel_key, match_value
 from crmflow.commands import (
     ActionCommandDict,
+    CancelCommandDict,
+    ControlCommandDict,
     EventEvaluatedDict,
+    ReplanCommandDict,
     RunCommandDict,
     SourceRecordDict,
     command_key,
     run_id_for,
 )
+from crmflow.conditions.paths import MISSING, lookup, split_path
 from crmflow.statuses import Evaluation
 from crmflow.templates import build_context
 from crmflow_evaluator.rules_index import IndexedRule, RulesIndex
@@ -21,7 +32,7 @@ from crmflow_evaluator.rules_index import IndexedRule, RulesIndex
 @dataclass(frozen=True)
 class Outcome:
     key: bytes
-    messages: list[ActionCommandDict]  # the EventEvaluated marker first, then one RunCommand per rule
+    messages: list[ActionCommandDict]  # the marker first, then re-plans and cancels, then the runs
 
 
 def rules_for(event: dict[str, Any], index: RulesIndex) -> list[IndexedRule]:
@@ -48,6 +59,9 @@ def evaluate_event(
         "source": source,
     }
     messages: list[ActionCommandDict] = [marker]
+    if not event.get("onlyRuleId"):  # a Test-button event changes no other run
+        messages += replans(event, index)
+        messages += cancels(event, index)
     for rule in rules:
         run: RunCommandDict = {
             "kind": "run",
@@ -80,7 +94,68 @@ def evaluate_event(
             if explanation.matched:
                 run["actions"] = rule.actions
                 run["event"] = event
+                keys = cancel_keys(rule, event["data"])
+                if keys:
+                    run["cancelKeys"] = keys
             else:
                 run["status"] = Evaluation.SKIPPED
         messages.append(run)
     return Outcome(command_key(event["practiceId"], patient_id, event["entityId"]), messages)
+
+
+def cancel_keys(rule: IndexedRule, data: Any) -> list[str]:
+    """The keys a waiting run of ``rule`` triggered by ``data`` is cancelled by."""
+    keys = []
+    for entry in rule.cancel_on:
+        value = match_value(data, entry.match)
+        if value is not None:
+            keys.append(cancel_key(entry.index, value))
+    return keys
+
+
+def replans(event: dict[str, Any], index: RulesIndex) -> list[ControlCommandDict]:
+    """A ReplanCommand per (rule, field) whose delay_until follows a field this update changed."""
+    changes = event["data"].get("changes") if isinstance(event.get("data"), dict) else None
+    entity_type = event.get("entityType")
+    if not isinstance(changes, dict) or not changes or not isinstance(entity_type, str):
+        return []
+    entity = event["data"].get(entity_type)
+    out: list[ControlCommandDict] = []
+    for rule in index.following(event["practiceId"], entity_type):
+        for field in rule.followed_fields:
+            if field.split(".")[0] not in changes:
+                continue
+            value = lookup(entity, split_path(field))
+            replan: ReplanCommandDict = {
+                "kind": "replan",
+                "practiceId": event["practiceId"],
+                "ruleId": rule.id,
+                "entityType": entity_type,
+                "entityId": str(event["entityId"]),
+                "field": field,
+                "value": None if value is MISSING else value,
+                "eventId": event["id"],
+            }
+            out.append(replan)
+    return out
+
+
+def cancels(event: dict[str, Any], index: RulesIndex) -> list[ControlCommandDict]:
+    """A CancelCommand per cancelOn entry this event satisfies (its value at ``match`` not null)."""
+    out: list[ControlCommandDict] = []
+    for rule in index.cancelled_by(event["practiceId"], event["name"]):
+        for entry in rule.cancel_on:
+            if entry.event_name != event["name"] or entry.condition is None:
+                continue
+            value = match_value(event["data"], entry.match)
+            if value is None or not entry.condition.evaluate(event["data"]):
+                continue
+            cancel: CancelCommandDict = {
+                "kind": "cancel",
+                "practiceId": event["practiceId"],
+                "ruleId": rule.id,
+                "cancelKey": cancel_key(entry.index, value),
+                "eventId": event["id"],
+            }
+            out.append(cancel)
+    return out

@@ -47,7 +47,7 @@ def locs(errors: list[FieldError]) -> list[tuple[tuple[str | int, ...], str]]:
     return [(e.loc, e.type) for e in errors]
 
 
-def test_the_six_seed_actions() -> None:
+def test_the_seed_actions_and_delay_until() -> None:
     assert set(ACTION_TYPES) == {
         "create_task",
         "create_note",
@@ -55,6 +55,7 @@ def test_the_six_seed_actions() -> None:
         "draft_email",
         "update_patient_fields",
         "delay_seconds",
+        "delay_until",
     }
     assert DEFAULT_PATIENT_FIELD_ALLOWLIST == (
         "status",

@@ -6,8 +6,12 @@ from pydantic import BaseModel, TypeAdapter
 from crmflow.commands import (
     ActionCommand,
     ActionCommandDict,
+    CancelCommand,
+    CancelCommandDict,
     EventEvaluated,
     EventEvaluatedDict,
+    ReplanCommand,
+    ReplanCommandDict,
     ResumeCommand,
     ResumeCommandDict,
     RunCommand,
@@ -39,6 +43,8 @@ PAIRS: list[tuple[type[BaseModel], type]] = [
     (EventEvaluated, EventEvaluatedDict),
     (RunCommand, RunCommandDict),
     (ResumeCommand, ResumeCommandDict),
+    (ReplanCommand, ReplanCommandDict),
+    (CancelCommand, CancelCommandDict),
 ]
 AS_DICT: dict[Any, Any] = {model: typed for model, typed in PAIRS}
 

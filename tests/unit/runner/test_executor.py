@@ -103,6 +103,10 @@ def test_a_delay_parks_the_rest_of_the_run_under_the_runs_key() -> None:
         "command": ctx.command,
         "command_key": run_command_key(ctx.command).decode(),
         "status": "pending",
+        "rule_id": ctx.command["ruleId"],
+        "bound_entity_id": None,  # delay_seconds follows no field
+        "binding": None,
+        "cancel_keys": None,  # the rule has no cancelOn
     }
     assert resume["command_key"] == f"{PRACTICE}:{patient['id']}"
     assert logs(ctx)[1] == (1, "delay_seconds", "scheduled")

@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP, UUID
 
 from crmflow.statuses import ResumeStatus
 
@@ -199,6 +199,7 @@ automation_rules = Table(
     Column("trigger_event", Text, nullable=False),
     Column("conditions_json", JSONB, nullable=True),
     Column("actions_json", JSONB, nullable=False),
+    Column("cancel_on", JSONB, nullable=True),  # [{eventName, match, conditionsJson?}] or null
     Column("version", Integer, nullable=False, server_default="1"),
     _created(),
     _updated(),
@@ -276,6 +277,24 @@ scheduled_resumes = Table(
     Column("status", Text, nullable=False, server_default=ResumeStatus.PENDING.value),
     _created(),
     Column("resumed_at", TIMESTAMP(timezone=True)),
+    # What re-plans and cancels find a waiting run by (SPEC section 8), null when nothing can:
+    Column("rule_id", UUID(as_uuid=False)),
+    Column("bound_entity_id", Text),  # the triggering entity whose field a delay_until follows
+    Column("binding", JSONB),  # {entityType, field, offsetSeconds, atLocalTime, ifPast}
+    Column("cancel_keys", ARRAY(Text)),  # RunCommand.cancelKeys
     PrimaryKeyConstraint("run_id", "action_index"),
     Index("ix_scheduled_resumes_due", "status", "due_at"),
+    Index(
+        "ix_scheduled_resumes_bound",
+        "practice_id",
+        "bound_entity_id",
+        "rule_id",
+        postgresql_where=text("bound_entity_id IS NOT NULL AND status = 'pending'"),
+    ),
+    Index(
+        "ix_scheduled_resumes_cancel_keys",
+        "cancel_keys",
+        postgresql_using="gin",
+        postgresql_where=text("cancel_keys IS NOT NULL AND status IN ('pending', 'emitted')"),
+    ),
 )

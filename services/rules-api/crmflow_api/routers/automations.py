@@ -23,7 +23,11 @@ router = APIRouter(prefix="/api/automations", tags=["automations"], responses=AU
 @router.post("", status_code=status.HTTP_201_CREATED, responses=BAD_BODY)
 def post_rule(body: RuleCreate, practice_id: PracticeId, db: Db, settings: AppSettings) -> Rule:
     errors = validate_rule(
-        body.triggerEvent, body.conditionsJson, body.actionsJson, settings.patient_field_allowlist
+        body.triggerEvent,
+        body.conditionsJson,
+        body.actionsJson,
+        settings.patient_field_allowlist,
+        body.cancelOn,
     )
     if errors:
         raise_field_errors(errors)
@@ -94,6 +98,7 @@ def patch_rule(
         merged["conditionsJson"],
         merged["actionsJson"],
         settings.patient_field_allowlist,
+        merged.get("cancelOn"),
     )
     if errors:
         raise_field_errors(errors)
