@@ -4,6 +4,7 @@ appointment, moved when the appointment moves, never sent when it is cancelled."
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -26,7 +27,7 @@ def db_now(engine: Engine) -> datetime:
 
 def notes_of(engine: Engine, run_id: str) -> list[Any]:
     with engine.connect() as conn:
-        return conn.execute(text("SELECT body, created_at FROM notes WHERE run_id = :r"), {"r": run_id}).all()
+        return list(conn.execute(text("SELECT body, created_at FROM notes WHERE run_id = :r"), {"r": run_id}))
 
 
 def test_a_reminder_fires_moves_with_its_appointment_and_never_fires_once_cancelled(
@@ -67,8 +68,12 @@ def test_a_reminder_fires_moves_with_its_appointment_and_never_fires_once_cancel
     _, kept_run = book(6)
     moved, moved_run = book(4)
     cancelled, cancelled_run = book(6)
+
+    def waiting(run_id: str) -> bool:
+        return api.get(f"/api/runs/{run_id}").json()["status"] == "waiting"
+
     for run in (kept_run, moved_run, cancelled_run):
-        wait_for(lambda r=run: api.get(f"/api/runs/{r.id}").json()["status"] == "waiting", 10, what="waiting")
+        wait_for(partial(waiting, run.id), 10, what="waiting")
     first = api.get(f"/api/runs/{kept_run.id}").json()["actions"][0]
     assert (first["type"], first["status"]) == ("delay_until", "scheduled")
     assert datetime.fromisoformat(first["result"]["dueAt"]) == now + timedelta(seconds=6)

@@ -125,7 +125,7 @@ def test_a_day_before_at_nine_in_the_practice_zone(
     assert row.due_at == datetime(2030, 11, 3, 14, 0, tzinfo=UTC)
     assert (str(row.rule_id), row.bound_entity_id, row.binding["field"]) == (
         reminder.rule["id"],
-        run["event"]["entityId"],  # type: ignore[index]
+        run["event"]["entityId"],
         "startsAt",
     )
     assert row.cancel_keys == run["cancelKeys"]

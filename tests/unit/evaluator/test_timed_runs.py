@@ -94,7 +94,7 @@ def test_moving_the_followed_field_re_plans_the_rule() -> None:
     cleared = appointment_event(
         "crm/appointment.updated", {"startsAt": {"from": "x", "to": None}}, startsAt=None
     )
-    assert messages(index_with(), cleared)[1]["value"] is None  # type: ignore[typeddict-item]
+    assert messages(index_with(), cleared)[1]["value"] is None
 
 
 def test_other_changes_other_practices_and_unbound_rules_re_plan_nothing() -> None:
