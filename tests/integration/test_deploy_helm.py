@@ -16,6 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.support.containers import compose_services
 from tests.support.processes import ROOT
 from tests.support.settings_env import ADDRESSES, settings_defaults, settings_env_names
 
@@ -30,7 +31,7 @@ VALUES: dict[str, Path | None] = {
     "strimzi": CHART / "ci" / "strimzi-values.yaml",
 }
 CUSTOM_KINDS = {"ServiceMonitor", "KafkaConnector"}
-COMPONENTS = {"rules-api": "crmflow_api", "evaluator": "crmflow_evaluator", "action-runner": "crmflow_runner"}
+COMPONENTS = ("rules-api", "evaluator", "action-runner")
 
 
 @pytest.fixture(scope="module")
@@ -101,14 +102,32 @@ def test_deployments_run_each_service_with_probes_on_its_port(manifests):
         "action-runner": config["CRMFLOW_RUNNER_PORT"],
     }
     assert {name.removeprefix("crm-crmflow-") for name in deployments} == set(COMPONENTS)
-    for name, module in COMPONENTS.items():
+    for name in COMPONENTS:
         container = deployments[f"crm-crmflow-{name}"]["spec"]["template"]["spec"]["containers"][0]
-        assert container["command"] == ["python", "-m", module]
         assert container["ports"] == [{"name": "http", "containerPort": int(ports[name]), "protocol": "TCP"}]
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
         assert container["resources"]["requests"] and container["resources"]["limits"]
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_the_chart_runs_the_image_entrypoints_compose_runs(manifests):
+    """One set of entrypoints (tests/unit/deploy/test_image_entrypoints.py holds compose's to the
+    image's; tests/image runs compose's in the image): the chart's commands are compose's."""
+    compose = compose_services()
+
+    def command(doc: dict) -> list[str]:
+        return doc["spec"]["template"]["spec"]["containers"][0]["command"]
+
+    deployments = by_kind(manifests, "Deployment")
+    for name in COMPONENTS:
+        assert command(deployments[f"crm-crmflow-{name}"]) == compose[name]["command"], name
+    jobs = by_kind(manifests, "Job")
+    if "crm-crmflow-migrate" in jobs:
+        assert command(jobs["crm-crmflow-migrate"]) == compose["migrate"]["command"]
+    if "crm-crmflow-connect-register" in jobs:
+        register = compose["connect-register"]["command"]
+        assert command(jobs["crm-crmflow-connect-register"])[: len(register)] == register
 
 
 def test_environment_uses_the_settings_names_only(manifests):

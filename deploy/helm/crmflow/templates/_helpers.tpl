@@ -14,11 +14,12 @@
 {{- end }}
 {{- end }}
 
-{{/* The three long-running services: name -> python module and values key. */}}
+{{/* The long-running services: name -> the image's entrypoint (a console script of pyproject.toml,
+     the command docker-compose.yml runs) and values key. */}}
 {{- define "crmflow.components" -}}
-rules-api: {module: crmflow_api, values: rulesApi, partitionBound: false}
-evaluator: {module: crmflow_evaluator, values: evaluator, partitionBound: true}
-action-runner: {module: crmflow_runner, values: actionRunner, partitionBound: true}
+rules-api: {command: crmflow-api, values: rulesApi, partitionBound: false}
+evaluator: {command: crmflow-evaluator, values: evaluator, partitionBound: true}
+action-runner: {command: crmflow-runner, values: actionRunner, partitionBound: true}
 {{- end }}
 
 {{/* selectorLabels: (dict "ctx" $ "component" NAME) */}}
