@@ -72,23 +72,24 @@ def container_stack(settings: Settings, log_dir: Path) -> Iterator[None]:
         "CRMFLOW_PG_PASSWORD": settings.pg_password,
         "CRMFLOW_PG_DB": settings.pg_db,
     }
-    postgres = _container("postgres", **pg, PGPORT=str(settings.pg_port))  # the server's port too
-    kafka = _container(
-        "kafka",
-        KAFKA_LISTENERS=f"INTERNAL://127.0.0.1:{kafka_port},CONTROLLER://127.0.0.1:{controller}",
-        KAFKA_ADVERTISED_LISTENERS=f"INTERNAL://127.0.0.1:{kafka_port}",
-        KAFKA_LISTENER_SECURITY_PROTOCOL_MAP="INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        KAFKA_CONTROLLER_QUORUM_VOTERS=f"1@127.0.0.1:{controller}",
-    )
-    connect = _container(
-        "connect",
-        **pg,
-        BOOTSTRAP_SERVERS=settings.kafka_bootstrap,
-        ADVERTISED_HOST_NAME="127.0.0.1",
-        REST_PORT=connect_port,
-        ADVERTISED_PORT=connect_port,
-    )
     with docker_api(log_dir), ExitStack() as started:
+        # Containers are made once DOCKER_HOST names the engine (testcontainers connects at once).
+        postgres = _container("postgres", **pg, PGPORT=str(settings.pg_port))  # the server's port too
+        kafka = _container(
+            "kafka",
+            KAFKA_LISTENERS=f"INTERNAL://127.0.0.1:{kafka_port},CONTROLLER://127.0.0.1:{controller}",
+            KAFKA_ADVERTISED_LISTENERS=f"INTERNAL://127.0.0.1:{kafka_port}",
+            KAFKA_LISTENER_SECURITY_PROTOCOL_MAP="INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            KAFKA_CONTROLLER_QUORUM_VOTERS=f"1@127.0.0.1:{controller}",
+        )
+        connect = _container(
+            "connect",
+            **pg,
+            BOOTSTRAP_SERVERS=settings.kafka_bootstrap,
+            ADVERTISED_HOST_NAME="127.0.0.1",
+            REST_PORT=connect_port,
+            ADVERTISED_PORT=connect_port,
+        )
         for container in (postgres, kafka, connect):
             started.callback(container.stop)
             container.start()
