@@ -58,8 +58,9 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_install() {
     command -v apt-get >/dev/null || die "no container engine (docker, podman, buildah) and no apt-get to install podman"
     say "installing $* from Debian"
-    as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    # stdout stays clean: callers print results there
+    as_root apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
 # Podman's default rlimits (nofile 1048576, nproc 4194304) exceed what some sandboxes grant.
@@ -86,7 +87,7 @@ pick_engine() {
     elif command -v buildah >/dev/null; then
         printf buildah
     else
-        apt_install podman runc >&2
+        apt_install podman runc
         printf podman
     fi
 }

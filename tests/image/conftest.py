@@ -19,8 +19,16 @@ from tests.support.containers import IMAGE, NoEngine, build_image, docker_api
 HERE = Path(__file__).parent
 
 
+BUILDS: list[str] = []  # make image's summary line, for the terminal summary
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: HERE not in Path(item.path).parents)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in BUILDS:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
@@ -41,5 +49,5 @@ def image(container_engine: str, run_dir: Path) -> str:
     log = run_dir / "logs" / "image-build.log"
     seconds = build_image(container_engine, log)
     summary = [line for line in log.read_text().splitlines() if line.startswith("image: built")]
-    print(f"\n{summary[-1] if summary else 'image built'} (session fixture: {seconds:.0f} s)")
+    BUILDS.append(f"{summary[-1] if summary else 'image built'} (session fixture: {seconds:.0f} s)")
     return IMAGE
