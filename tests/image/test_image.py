@@ -1,7 +1,7 @@
 """The container image (deploy/docker/Dockerfile) run through testcontainers against the test stack.
 
-Each container runs docker-compose.yml's command for its service (which the Helm chart's equal,
-tests/unit/deploy/test_image_entrypoints.py), on the host network with the slot's settings: the
+Each container runs docker-compose.yml's command and mounts for its service (the chart runs the same
+commands: tests/integration/test_deploy_helm.py), on the host network with the slot's settings: the
 migrations and connector-registration jobs, then rules-api, evaluator and action-runner; one
 patient goes through them end to end.
 """
