@@ -14,8 +14,11 @@ SERVICES := deploy/local/services.sh
 TEST_SLOT ?= 0
 # The benchmark's own stack slot (bench/README.md).
 BENCH_SLOT ?= 6
+# Where `make test` gets PostgreSQL, Kafka and Connect: local (deploy/local, started by the session
+# fixture) or containers (testcontainers, compose's images: needs Docker and a registry).
+TEST_STACK ?= local
 
-.PHONY: help install venv up down status demo test test-unit lint typecheck clean reset bench compose-check helm-check
+.PHONY: help install venv up down status demo test test-unit lint typecheck clean reset bench compose-check helm-check image
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,9 +63,12 @@ status:  ## what runs
 	$(STACK) status
 	$(SERVICES) status
 
-test: install  ## run all tests (unit, integration, e2e) against a test stack it starts and stops
+test: install  ## run all tests (unit, integration, e2e, image) against a test stack it starts and stops
 	. deploy/local/test-env.sh $(TEST_SLOT)
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	CRMFLOW_TEST_STACK=$(TEST_STACK) $(PY) -m pytest tests $(PYTEST_ARGS)
+
+image:  ## build the container image (docker, podman or buildah; a local Debian base without a registry)
+	deploy/docker/image.sh build
 
 .PHONY: chaos
 chaos: install  ## chaos suite at 20,000 events (CI: 2,000): kills/restarts while events stream

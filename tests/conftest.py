@@ -25,6 +25,7 @@ from crmflow.apikeys import create_key, create_practice
 from crmflow.db.engine import make_engine
 from crmflow.settings import Settings
 from tests.support import processes
+from tests.support.container_stack import container_stack
 from tests.support.processes import ROOT, RUN_DIR, Service
 from tests.support.slot import SERVICES, make_service, stack_sh, taken_ports
 
@@ -83,7 +84,19 @@ def run_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def stack(settings: Settings) -> Iterator[None]:
+def stack_containers(settings: Settings, run_dir: Path) -> Iterator[None]:
+    """``make test TEST_STACK=containers``: PostgreSQL, Kafka and Connect as containers of compose's
+    images at the slot's ports (tests/support/container_stack.py), so ``stack`` finds them running.
+    By default nothing: ``stack`` starts deploy/local's."""
+    if os.environ.get("CRMFLOW_TEST_STACK", "local") != "containers":
+        yield
+        return
+    with container_stack(settings, run_dir / "logs"):
+        yield
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings, stack_containers: None) -> Iterator[None]:
     """PostgreSQL, Kafka and Connect, migrated, topics created, connector registered."""
     connect = urlsplit(settings.connect_url)
     ports = [

@@ -19,6 +19,7 @@ import yaml
 from crmflow.settings import Settings
 from crmflow_evaluator.app import build_app
 from crmflow_runner.bootstrap import GROUP_ID as RUNNER_GROUP_ID
+from tests.support.containers import compose_services
 from tests.support.processes import ROOT
 from tests.support.settings_env import ADDRESSES, settings_defaults, settings_env_names
 
@@ -34,7 +35,7 @@ VALUES: dict[str, Path | None] = {
     "keda": CHART / "ci" / "keda-values.yaml",
 }
 CUSTOM_KINDS = {"ServiceMonitor", "KafkaConnector", "ScaledObject"}
-COMPONENTS = {"rules-api": "crmflow_api", "evaluator": "crmflow_evaluator", "action-runner": "crmflow_runner"}
+COMPONENTS = ("rules-api", "evaluator", "action-runner")
 
 
 @pytest.fixture(scope="module")
@@ -107,14 +108,32 @@ def test_deployments_run_each_service_with_probes_on_its_port(manifests):
     assert {name.removeprefix("crm-crmflow-") for name in deployments} - {"connect-supervisor"} == set(
         COMPONENTS
     )
-    for name, module in COMPONENTS.items():
+    for name in COMPONENTS:
         container = deployments[f"crm-crmflow-{name}"]["spec"]["template"]["spec"]["containers"][0]
-        assert container["command"] == ["python", "-m", module]
         assert container["ports"] == [{"name": "http", "containerPort": int(ports[name]), "protocol": "TCP"}]
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
         assert container["resources"]["requests"] and container["resources"]["limits"]
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_the_chart_runs_the_image_entrypoints_compose_runs(manifests):
+    """One set of entrypoints (tests/unit/deploy/test_image_entrypoints.py holds compose's to the
+    image's; tests/image runs compose's in the image): the chart's commands are compose's."""
+    compose = compose_services()
+
+    def command(doc: dict) -> list[str]:
+        return doc["spec"]["template"]["spec"]["containers"][0]["command"]
+
+    deployments = by_kind(manifests, "Deployment")
+    for name in COMPONENTS:
+        assert command(deployments[f"crm-crmflow-{name}"]) == compose[name]["command"], name
+    jobs = by_kind(manifests, "Job")
+    if "crm-crmflow-migrate" in jobs:
+        assert command(jobs["crm-crmflow-migrate"]) == compose["migrate"]["command"]
+    if "crm-crmflow-connect-register" in jobs:
+        register = compose["connect-register"]["command"]
+        assert command(jobs["crm-crmflow-connect-register"])[: len(register)] == register
 
 
 def test_environment_uses_the_settings_names_only(manifests):
@@ -212,7 +231,7 @@ def test_a_failed_connector_is_restarted_by_the_supervisor_or_by_strimzi(helm):
     supervisor = by_kind(default, "Deployment")["crm-crmflow-connect-supervisor"]
     assert supervisor["spec"]["replicas"] == 1
     container = supervisor["spec"]["template"]["spec"]["containers"][0]
-    assert container["command"] == ["python", "-m", "crmflow_supervisor"]
+    assert container["command"] == ["crmflow-supervisor"]
     config = by_kind(default, "ConfigMap")["crm-crmflow"]["data"]
     assert container["ports"][0]["containerPort"] == int(config["CRMFLOW_SUPERVISOR_PORT"])
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}

@@ -18,9 +18,9 @@ from tests.support.settings_env import ADDRESSES, settings_defaults, settings_en
 
 CONNECTOR_FILE = ROOT / "deploy" / "connect" / "crmflow-outbox.json"
 SERVICES = {
-    "rules-api": ("crmflow_api", 8000),
-    "evaluator": ("crmflow_evaluator", 8001),
-    "action-runner": ("crmflow_runner", 8002),
+    "rules-api": ("crmflow-api", 8000),
+    "evaluator": ("crmflow-evaluator", 8001),
+    "action-runner": ("crmflow-runner", 8002),
 }
 CRMFLOW_CONTAINERS = ("migrate", "connect-register", "connect-supervisor", *SERVICES)
 INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
@@ -106,10 +106,10 @@ def test_crmflow_env_gives_the_settings_defaults_but_for_addresses(compose):
 
 
 @pytest.mark.parametrize("name", list(SERVICES))
-def test_services_run_their_module_with_a_readyz_healthcheck(compose, name):
-    module, port = SERVICES[name]
+def test_services_run_their_entrypoint_with_a_readyz_healthcheck(compose, name):
+    entrypoint, port = SERVICES[name]
     service = compose["services"][name]
-    assert service["command"] == ["python", "-m", module]
+    assert service["command"] == [entrypoint]
     assert f"http://127.0.0.1:{port}/readyz" in " ".join(service["healthcheck"]["test"])
     assert service["ports"][0].endswith(f":{port}")
     assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
@@ -117,7 +117,7 @@ def test_services_run_their_module_with_a_readyz_healthcheck(compose, name):
 
 def test_the_connect_supervisor_watches_connect_and_the_api_reads_it(compose):
     supervisor = compose["services"]["connect-supervisor"]
-    assert supervisor["command"] == ["python", "-m", "crmflow_supervisor"]
+    assert supervisor["command"] == ["crmflow-supervisor"]
     # It must keep working while PostgreSQL or Kafka are down: Connect is all it waits for.
     assert set(supervisor["depends_on"]) == {"connect"}
     assert "http://127.0.0.1:8004/healthz" in " ".join(supervisor["healthcheck"]["test"])

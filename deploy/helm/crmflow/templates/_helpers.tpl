@@ -14,13 +14,14 @@
 {{- end }}
 {{- end }}
 
-{{/* The three long-running services: name -> python module, values key and, for the Kafka
-consumers (whose useful replicas are bound by partitions), their consumer group
-(crmflow_evaluator.app's Faust app id, crmflow_runner.bootstrap.GROUP_ID). */}}
+{{/* The long-running services: name -> the image's entrypoint (a console script of pyproject.toml,
+     the command docker-compose.yml runs), values key and, for the Kafka consumers (whose useful
+     replicas are bound by partitions), their consumer group (crmflow_evaluator.app's Faust app id,
+     crmflow_runner.bootstrap.GROUP_ID). */}}
 {{- define "crmflow.components" -}}
-rules-api: {module: crmflow_api, values: rulesApi, partitionBound: false}
-evaluator: {module: crmflow_evaluator, values: evaluator, partitionBound: true, group: crmflow-evaluator}
-action-runner: {module: crmflow_runner, values: actionRunner, partitionBound: true, group: crmflow-action-runner}
+rules-api: {command: crmflow-api, values: rulesApi, partitionBound: false}
+evaluator: {command: crmflow-evaluator, values: evaluator, partitionBound: true, group: crmflow-evaluator}
+action-runner: {command: crmflow-runner, values: actionRunner, partitionBound: true, group: crmflow-action-runner}
 {{- end }}
 
 {{/* Whether a component's replicas are set by an autoscaler (HPA or KEDA), not the Deployment. */}}
