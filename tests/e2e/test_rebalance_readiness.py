@@ -90,23 +90,32 @@ class ReadyzRecorder(threading.Thread):
 def test_the_evaluator_is_503_while_a_second_instance_rebalances_the_group(
     services: dict[str, Service], settings: Settings
 ) -> None:
-    """Faust's worker is ready again within moments of its revocation (no tables to recover),
-    so the test records every status change of /readyz rather than polling at intervals."""
+    """Faust's worker is ready again within moments of its revocation (no tables to recover), so
+    the test records every status change of /readyz rather than polling at intervals; a second
+    instance joins and leaves (two rebalances) up to three times until a 503 was seen, since on a
+    busy machine one poll can outlast a whole rebalance. Every time, both end ready with partitions."""
     evaluator = services["evaluator"]
     wait_for(evaluator.ready, 60, 0.1, "the evaluator to be ready")
-    second = make_service("evaluator", settings, second=True)
-    recorder = ReadyzRecorder(evaluator)
-    recorder.start()
-    try:
-        second.launch()
-        wait_for(second.ready, 90, 0.1, "the second evaluator to be ready")
-        wait_for(evaluator.ready, 60, 0.1, "the evaluator to be ready again")
-    finally:
-        recorder.halt.set()
-        recorder.join()
-    assert recorder.statuses[:3] == [200, 503, 200], recorder.statuses
-    print(f"the evaluator answered 503 for {recorder.changes[2][1] - recorder.changes[1][1]:.3f} s")
-    assert httpx.get(f"{evaluator.url}/readyz", timeout=2).json()["partitions"] > 0
-    assert httpx.get(f"{second.url}/readyz", timeout=2).json()["partitions"] > 0
-    second.stop()
-    wait_for(evaluator.ready, 60, 0.1, "the evaluator to be ready alone again")
+    seen: list[list[int]] = []
+    for _ in range(3):
+        second = make_service("evaluator", settings, second=True)
+        recorder = ReadyzRecorder(evaluator)
+        recorder.start()
+        try:
+            second.launch()
+            wait_for(second.ready, 90, 0.1, "the second evaluator to be ready")
+            wait_for(evaluator.ready, 60, 0.1, "the evaluator to be ready again")
+            assert httpx.get(f"{evaluator.url}/readyz", timeout=2).json()["partitions"] > 0
+            assert httpx.get(f"{second.url}/readyz", timeout=2).json()["partitions"] > 0
+            second.stop()
+            wait_for(evaluator.ready, 60, 0.1, "the evaluator to be ready alone again")
+        finally:
+            recorder.halt.set()
+            recorder.join()
+            second.stop()
+        seen.append(recorder.statuses)
+        assert recorder.statuses[0] == 200 and recorder.statuses[-1] == 200, recorder.statuses
+        assert set(recorder.statuses) <= {200, 503}, recorder.statuses  # never down, never another code
+        if 503 in recorder.statuses:
+            break
+    assert any(503 in statuses for statuses in seen), f"no 503 seen in three rebalance pairs: {seen}"
