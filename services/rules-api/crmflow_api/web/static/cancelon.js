@@ -2,6 +2,7 @@
 // equals the trigger's, and [conditions]". Each entry's conditions use the condition builder,
 // suggesting the fields of that event; a preset adds the common case in one click.
 import { createConditionBuilder } from "./builder.js";
+import { unwrapSingle } from "./conditions.js";
 import { fill, h, options, uid } from "./dom.js";
 import { APPOINTMENT_CANCELLED, matchPaths } from "./timing.js";
 
@@ -141,7 +142,7 @@ export function createCancelOnEditor({ list, addButton, presetButton, catalog, t
         const conditions = entry.builder.read();
         errors.push(...conditions.errors);
         const item = { eventName: entry.eventName, match: entry.match.trim() };
-        if (conditions.json !== null) item.conditionsJson = conditions.json;
+        if (conditions.json !== null) item.conditionsJson = unwrapSingle(conditions.json);
         return item;
       });
       return { json: json.length ? json : null, errors };

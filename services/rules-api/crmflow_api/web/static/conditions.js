@@ -127,6 +127,12 @@ export function toJson(root, needsValue, loc = ["conditionsJson"]) {
   return { json: convert(root, loc), errors };
 }
 
+/** A lone condition in an "and" group, as itself (the builder always has a group at its root). */
+export function unwrapSingle(json) {
+  const only = json?.operator === "and" && json.conditions?.length === 1 ? json.conditions[0] : null;
+  return only && !Array.isArray(only.conditions) ? only : json;
+}
+
 /** Switch a group's operator; "not" takes exactly one condition, so several are wrapped in "and". */
 export function setGroupOperator(group, operator) {
   if (operator === "not" && group.children.length > 1) {
