@@ -191,3 +191,40 @@ def test_the_settings_panel_saves_the_zone_and_quiet_hours(
     page.get_by_role("button", name="Save settings").click()
     wait_for(lambda: api.get("/api/practice").json()["quietHours"] is None, 5, what="quiet hours off")
     assert_url_is_clean(page, services)
+
+
+def test_a_cancel_on_error_shows_next_to_its_field(
+    page: Page, services: dict[str, Service], practice: dict[str, str], api: httpx.Client
+) -> None:
+    sign_in(page, services, practice["apiKey"])
+    page.get_by_role("button", name="Create Rule").click()
+    page.get_by_label("Name", exact=True).fill("Stops on a field no event has")
+    page.get_by_label("Trigger event").select_option("crm/appointment.created")
+    step = page.locator(".action-card").nth(0)
+    step.get_by_label("Action", exact=True).select_option("create_task")
+    step.get_by_label("Title").fill("Prepare the visit")
+    page.get_by_role("button", name="Add stop event").click()
+    stop = page.locator(".cancel-entry").nth(0)
+    stop.get_by_label("Stop waiting when this event arrives").select_option("crm/appointment.updated")
+    match = stop.get_by_label("whose field")
+    match.fill("appointment.nope")
+
+    saving = page.expect_response(lambda r: r.url.endswith("/api/automations") and r.request.method == "POST")
+    with saving as sent:
+        page.get_by_role("button", name="Save rule").click()
+    assert sent.value.status == 422
+    detail: list[dict[str, Any]] = sent.value.json()["detail"]
+    assert {tuple(e["loc"]) for e in detail} == {("body", "cancelOn", 0, "match")}
+    expect(match).to_have_attribute("aria-invalid", "true")
+    for error in detail:  # one for each event the path can never resolve for
+        expect(field_error(match).filter(has_text=error["msg"])).to_have_count(1)
+    expect(page.locator("#form-errors")).to_contain_text("whose field")
+    screenshot(page, "16-cancel-on-error")
+    assert api.get("/api/automations").json()["total"] == 0
+
+    # At most five stop events (the catalog's limit, the API's).
+    for _ in range(4):
+        page.get_by_role("button", name="Add stop event").click()
+    expect(page.locator(".cancel-entry")).to_have_count(5)
+    expect(page.get_by_role("button", name="Add stop event")).to_be_disabled()
+    expect(page.get_by_role("button", name="Stop when the appointment is cancelled")).to_be_disabled()

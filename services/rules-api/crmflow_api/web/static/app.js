@@ -96,9 +96,10 @@ async function show(view, params = {}, { push }) {
 
 async function signIn(apiKey) {
   session.signIn(apiKey);
-  const [catalog, practice] = await Promise.all([ctx.api.get("/api/catalog"), ctx.api.get("/api/practice")]);
-  ctx.catalog = makeCatalog(catalog);
-  ctx.practice = practice;
+  // One after the other: a wrong key's second 401 must not sign out a key typed meanwhile.
+  const catalog = makeCatalog(await ctx.api.get("/api/catalog"));
+  ctx.practice = await ctx.api.get("/api/practice");
+  ctx.catalog = catalog;
   $("nav").hidden = false;
   $("sign-out").hidden = false;
 }
