@@ -44,6 +44,11 @@ def local_time(iso: str) -> str:
     return datetime.fromisoformat(iso).astimezone(ZoneInfo(ZONE)).strftime("%H:%M:%S")
 
 
+def at_nine(instant: datetime) -> datetime:
+    """09:00 in the practice's zone on the local date of ``instant`` (atLocalTime "09:00")."""
+    return instant.astimezone(ZoneInfo(ZONE)).replace(hour=9, minute=0, second=0)
+
+
 def run_when(api: httpx.Client, rule_id: str, ready: Callable[[dict[str, Any]], bool], what: str) -> Any:
     """The rule's (only) run, with its actions, once ``ready(run)`` holds."""
 
@@ -93,15 +98,25 @@ def test_a_reminder_built_in_the_form_waits_moves_and_is_cancelled(
     ]
     assert rule["cancelOn"] == [CANCELLED_PRESET]
 
-    # Loading the saved rule shows it back in the same controls.
+    # Loading the saved rule shows it back in the same controls; a time of day is a PATCH away.
     page.reload()
     expect(wait.get_by_label("Amount", exact=True)).to_have_value("1")
     expect(wait.get_by_label("Unit", exact=True)).to_have_value("days")
     expect(wait.get_by_label("Before or after")).to_have_value("before")
     expect(stop.get_by_label("whose field")).to_have_value("appointment.id")
     expect(stop.locator(".cond-leaf").get_by_label("Field", exact=True)).to_have_value("changes.status")
+    wait.get_by_label("At time of day").fill("09:00")
+    page.get_by_role("button", name="Save rule").click()
+    expect(page.locator("#save-state")).to_contain_text("Saved · version 2")
+    rule = api.get(f"/api/automations/{rule['id']}").json()
+    assert rule["actionsJson"][0]["args"] == {
+        "at": "{appointment.startsAt}",
+        "offsetSeconds": -86400,
+        "atLocalTime": "09:00",
+    }
+    assert rule["cancelOn"] == [CANCELLED_PRESET]
+    wait_for(lambda: evaluator_holds(services["evaluator"], rule["id"], 2), 10, what="the evaluator's rule")
 
-    wait_for(lambda: evaluator_holds(services["evaluator"], rule["id"], 1), 10, what="the evaluator's rule")
     patient = api.post("/api/patients", json={"firstName": "Rem", "lastName": "Inder"}).json()
     starts = db_now(engine) + timedelta(days=3)
     appointment = api.post(
@@ -115,7 +130,7 @@ def test_a_reminder_built_in_the_form_waits_moves_and_is_cancelled(
     ).json()
     run = run_when(api, rule["id"], lambda r: r["status"] == "waiting", "the reminder's run waiting")
     due = run["actions"][0]["result"]["dueAt"]
-    assert datetime.fromisoformat(due) == starts - timedelta(days=1)
+    assert datetime.fromisoformat(due) == at_nine(starts - timedelta(days=1))
 
     page.get_by_role("button", name="Run history").click()
     page.get_by_label("Status").select_option("waiting")
@@ -133,7 +148,7 @@ def test_a_reminder_built_in_the_form_waits_moves_and_is_cancelled(
         api, rule["id"], lambda r: any(a["status"] == "rescheduled" for a in r["actions"]), "the re-plan"
     )
     [log] = [a for a in replanned["actions"] if a["status"] == "rescheduled"]
-    assert datetime.fromisoformat(log["result"]["to"]) == moved - timedelta(days=1)
+    assert datetime.fromisoformat(log["result"]["to"]) == at_nine(moved - timedelta(days=1))
     page.reload()  # history.state brings the run back
     timing = page.locator("#run-detail .timing")
     rescheduled = timing.locator("li[data-kind=rescheduled]")

@@ -106,7 +106,7 @@ function renderTiming(facts, zone, link) {
   });
   return [
     h("h2", {}, "Timing"),
-    h("div", { class: "card" }, h("p", { class: "muted" }, `Times in the practice's zone, ${zone}.`), h("ol", { class: "timing" }, items)),
+    h("div", { class: "card" }, h("p", { class: "muted timing-zone" }, `Times in the practice's zone, ${zone}.`), h("ol", { class: "timing" }, items)),
   ];
 }
 
