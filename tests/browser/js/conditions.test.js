@@ -22,6 +22,16 @@ const NESTED = {
 };
 
 export const tests = {
+  "a lone condition of an and group is sent as itself"() {
+    const leaf = { field: "changes.status", operator: "changed_to", value: "cancelled" };
+    deepEqual(cond.unwrapSingle({ operator: "and", conditions: [leaf] }), leaf);
+    const two = { operator: "and", conditions: [leaf, leaf] };
+    deepEqual(cond.unwrapSingle(two), two);
+    const nested = { operator: "and", conditions: [{ operator: "or", conditions: [leaf] }] };
+    deepEqual(cond.unwrapSingle(nested), nested);
+    deepEqual(cond.unwrapSingle({ operator: "or", conditions: [leaf] }), { operator: "or", conditions: [leaf] });
+    equal(cond.unwrapSingle(null), null);
+  },
   "no conditions is an empty root, sent as null"() {
     for (const empty of [null, undefined, {}]) {
       const root = cond.fromJson(empty);

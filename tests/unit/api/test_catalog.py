@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from crmflow.actions import ACTION_TYPES
+from crmflow.cancel_on import MAX_ENTRIES as MAX_CANCEL_ON
+from crmflow.conditions import MAX_DEPTH
 from crmflow.settings import Settings
 from crmflow_api.routers.catalog import catalog
 
@@ -32,3 +34,8 @@ def test_every_action_type_has_a_form_the_page_can_render() -> None:
 def test_a_property_the_page_cannot_render_is_caught() -> None:
     assert main_variant({"anyOf": [{"$ref": "#/$defs/Channel"}, {"type": "null"}]}).get("type") is None
     assert main_variant({"anyOf": [{"type": "integer"}, {"type": "null"}]})["type"] == "integer"
+
+
+def test_the_limits_the_page_enforces_are_the_validators() -> None:
+    limits = catalog("practice", Settings()).limits
+    assert (limits.maxConditionDepth, limits.maxCancelOn) == (MAX_DEPTH, MAX_CANCEL_ON)

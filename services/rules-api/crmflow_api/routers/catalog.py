@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from crmflow.actions import ACTION_TYPES
+from crmflow.cancel_on import MAX_ENTRIES as MAX_CANCEL_ON
 from crmflow.conditions import MAX_DEPTH
 from crmflow.conditions.operators import LEAF_OPERATORS
 from crmflow.rule_validation import GROUP_OPERATOR_NAMES, LEAF_OPERATOR_NAMES
@@ -44,6 +45,7 @@ class ActionOut(BaseModel):
 class Limits(BaseModel):
     maxConditionDepth: int
     maxBodyBytes: int
+    maxCancelOn: int = Field(description="At most this many cancelOn entries per rule.")
 
 
 class Catalog(BaseModel):
@@ -80,5 +82,5 @@ def _catalog(max_body_bytes: int) -> Catalog:
         actions=[
             ActionOut(type=name, argsSchema=model.model_json_schema()) for name, model in ACTION_TYPES.items()
         ],
-        limits=Limits(maxConditionDepth=MAX_DEPTH, maxBodyBytes=max_body_bytes),
+        limits=Limits(maxConditionDepth=MAX_DEPTH, maxBodyBytes=max_body_bytes, maxCancelOn=MAX_CANCEL_ON),
     )

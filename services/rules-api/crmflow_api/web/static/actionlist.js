@@ -1,7 +1,11 @@
 // The action list editor: an ordered list of steps, each a type and typed arguments built from
-// the catalog's argsSchema; steps can be added, moved up or down and removed.
+// the catalog's argsSchema; steps can be added, moved up or down and removed. ``delay_until`` gets
+// friendly controls instead (a date field of the trigger, before/after by an amount, a time of day).
 import { fill, h, options, uid } from "./dom.js";
 import { argFields, argText, readArgs } from "./schemaform.js";
+import { UNITS, dateFields, delayFromArgs, delayToArgs, placeholderPath } from "./timing.js";
+
+const DELAY_UNTIL = "delay_until";
 
 const SHORT_TEXT = 200; // longer single-line arguments (titles, subjects) get a whole row
 const ARG_HINTS = {
@@ -11,19 +15,33 @@ const ARG_HINTS = {
   dueInSeconds: "Due this many seconds after the run.",
 };
 
-/** Steps go in ``list`` (an <ol>); ``addButton`` appends one; ``onChange()`` runs on every edit. */
-export function createActionList({ list, addButton, catalog, onChange }) {
+/**
+ * Steps go in ``list`` (an <ol>); ``addButton`` appends one; ``onChange()`` runs on every edit;
+ * ``sampleData()`` is the trigger's sample (its date fields are what delay_until waits for).
+ */
+export function createActionList({ list, addButton, catalog, sampleData, onChange }) {
   let actions = [];
   let lastId = 0;
 
-  function newAction(type, texts = {}) {
-    const action = { id: ++lastId, type, texts: { ...texts } };
+  function newAction(type, texts = {}, args = {}) {
+    const action = { id: ++lastId, type, texts: { ...texts }, delay: delayFromArgs(args) };
     withDefaults(action);
     return action;
   }
 
-  /** A new step about the event's patient starts with {patientId}, what it almost always is. */
+  /** The date fields of the trigger as placeholders, and the saved ``at`` if it is another one. */
+  function dateChoices(at) {
+    const choices = dateFields(sampleData()).map((path) => [`{${path}}`, path]);
+    if (at && !choices.some(([value]) => value === at)) {
+      choices.push([at, placeholderPath(at) ?? at]);
+    }
+    return choices;
+  }
+
+  /** A new step about the event's patient starts with {patientId}, what it almost always is;
+   * a new delay_until waits for the trigger's first date field. */
   function withDefaults(action) {
+    if (action.type === DELAY_UNTIL && !action.delay.at) action.delay.at = dateChoices("")[0]?.[0] ?? "";
     for (const field of argFields(catalog.argsSchema(action.type))) {
       if (field.name === "patientId" && field.required && !action.texts.patientId) {
         action.texts.patientId = "{patientId}";
@@ -110,9 +128,60 @@ export function createActionList({ list, addButton, catalog, onChange }) {
       h(
         "div",
         { class: "action-args" },
-        argFields(catalog.argsSchema(action.type)).map((field) => argInput(action, field, key)),
+        action.type === DELAY_UNTIL
+          ? delayInputs(action, key)
+          : argFields(catalog.argsSchema(action.type)).map((field) => argInput(action, field, key)),
       ),
     );
+  }
+
+  /** "Wait until [date field], [amount] [unit] [before/after], at [time of day]; if past [..]". */
+  function delayInputs(action, key) {
+    const delay = action.delay;
+    const control = (tag, name, label, props, children) => {
+      const id = uid("delay");
+      const set = (event) => {
+        delay[name] = event.target.value;
+        onChange();
+      };
+      return h(
+        "div",
+        { class: "field" },
+        h("label", { for: id }, label),
+        h(tag, { id, "data-focus": `${action.id}:${name}`, onInput: set, onChange: set, ...props }, children),
+      );
+    };
+    const args = `${key}.args`;
+    return [
+      control("select", "at", "Wait for the date", { "data-loc": `${args}.at` }, options(dateChoices(delay.at), delay.at)),
+      control("input", "amount", "Amount", {
+        "data-loc": `${args}.offsetSeconds`,
+        value: String(delay.amount),
+        inputmode: "decimal",
+        autocomplete: "off",
+        size: 6,
+      }),
+      control("select", "unit", "Unit", {}, options(UNITS.map(([unit]) => unit), delay.unit)),
+      control("select", "direction", "Before or after", {}, options(["before", "after"], delay.direction)),
+      control("input", "atLocalTime", "At time of day (optional, practice's zone)", {
+        "data-loc": `${args}.atLocalTime`,
+        type: "time",
+        value: delay.atLocalTime,
+      }),
+      control(
+        "select",
+        "ifPast",
+        "If that time has passed",
+        { "data-loc": `${args}.ifPast` },
+        options(
+          [
+            ["run", "continue at once"],
+            ["skip", "skip the rest of the run"],
+          ],
+          delay.ifPast,
+        ),
+      ),
+    ];
   }
 
   function argInput(action, field, key) {
@@ -160,14 +229,22 @@ export function createActionList({ list, addButton, catalog, onChange }) {
     set(actionsJson) {
       actions = (actionsJson ?? [{ type: catalog.actions[0]?.type, args: {} }]).map((item) => {
         const fields = argFields(catalog.argsSchema(item.type));
-        return newAction(item.type, Object.fromEntries(fields.map((f) => [f.name, argText(f, item.args?.[f.name])])));
+        const texts = Object.fromEntries(fields.map((f) => [f.name, argText(f, item.args?.[f.name])]));
+        return newAction(item.type, texts, item.type === DELAY_UNTIL ? item.args : {});
       });
       renderActions();
     },
+    /** Re-render, e.g. after the trigger (and with it its date fields) changed. */
+    refresh: () => renderActions(),
     /** ``{json, errors}``: the actionsJson to send and the arguments that could not be read. */
     read() {
       const errors = [];
       const json = actions.map((action, index) => {
+        if (action.type === DELAY_UNTIL) {
+          const read = delayToArgs(action.delay, ["body", "actionsJson", index]);
+          errors.push(...read.errors);
+          return { type: action.type, args: read.args };
+        }
         const read = readArgs(argFields(catalog.argsSchema(action.type)), action.texts, ["body", "actionsJson", index]);
         errors.push(...read.errors);
         return { type: action.type, args: read.args };

@@ -5,11 +5,12 @@ import { makeCatalog } from "./catalog.js";
 import { $, fill, h } from "./dom.js";
 import { createEditor } from "./editor.js";
 import { createRunView, createRunsView } from "./history.js";
+import { createPracticeView } from "./practice.js";
 import { createRulesView } from "./rules.js";
 import { createTraceView } from "./trace.js";
 
-const VIEWS = ["signin", "rules", "editor", "runs", "run", "trace"];
-const NAV_OF = { rules: "rules", editor: "rules", runs: "runs", run: "runs", trace: "trace" };
+const VIEWS = ["signin", "rules", "editor", "runs", "run", "trace", "settings"];
+const NAV_OF = { rules: "rules", editor: "rules", runs: "runs", run: "runs", trace: "trace", settings: "settings" };
 
 let ruleNamesCache = null;
 let noticeTimer = null;
@@ -17,6 +18,8 @@ let noticeTimer = null;
 const ctx = {
   api: createApi(() => signOut("Your API key was not accepted (revoked or wrong). Please sign in again.")),
   catalog: null,
+  /** GET /api/practice, read once after sign-in (its time zone shows due times). */
+  practice: null,
   navigate: (view, params = {}) => show(view, params, { push: true }),
   /** Record the current view's parameters (back/forward return to them). */
   remember: (view, params) => history.replaceState({ view, params }, "", location.pathname),
@@ -68,6 +71,7 @@ const views = {
   runs: createRunsView(ctx),
   run: createRunView(ctx),
   trace: createTraceView(ctx),
+  settings: createPracticeView(ctx),
 };
 
 async function show(view, params = {}, { push }) {
@@ -92,7 +96,10 @@ async function show(view, params = {}, { push }) {
 
 async function signIn(apiKey) {
   session.signIn(apiKey);
-  ctx.catalog = makeCatalog(await ctx.api.get("/api/catalog"));
+  // One after the other: a wrong key's second 401 must not sign out a key typed meanwhile.
+  const catalog = makeCatalog(await ctx.api.get("/api/catalog"));
+  ctx.practice = await ctx.api.get("/api/practice");
+  ctx.catalog = catalog;
   $("nav").hidden = false;
   $("sign-out").hidden = false;
 }
@@ -100,6 +107,7 @@ async function signIn(apiKey) {
 function signOut(message) {
   session.signOut();
   ctx.catalog = null;
+  ctx.practice = null;
   ruleNamesCache = null;
   $("nav").hidden = true;
   $("sign-out").hidden = true;

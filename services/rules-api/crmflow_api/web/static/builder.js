@@ -8,12 +8,23 @@ import { fill, h, options, uid } from "./dom.js";
 const GROUP_LABELS = { and: "ALL (and)", or: "ANY (or)", not: "NOT" };
 const OPERATOR_LABELS = { equals: "equals", not_equals: "does not equal", greater_than: ">", less_than: "<" };
 
-/** ``sampleData()`` gives the trigger's data for field hints; ``onChange()`` runs on every edit. */
-export function createConditionBuilder({ container, catalog, sampleData, onChange }) {
+/**
+ * ``sampleData()`` gives the event's data for field hints; ``onChange()`` runs on every edit;
+ * ``rootLoc`` is where the conditions sit in the request body; ``fieldList`` the id of the
+ * <datalist> suggesting field paths.
+ */
+export function createConditionBuilder({
+  container,
+  catalog,
+  sampleData,
+  onChange,
+  rootLoc = ["conditionsJson"],
+  fieldList = "field-paths",
+}) {
   let root = cond.newGroup("and");
 
   function renderBuilder(focus) {
-    fill(container, renderGroup(root, ["conditionsJson"], null));
+    fill(container, renderGroup(root, rootLoc, null));
     if (focus) container.querySelector(`[data-focus="${focus}"]`)?.focus();
   }
 
@@ -138,7 +149,7 @@ export function createConditionBuilder({ container, catalog, sampleData, onChang
     const operatorId = uid("op");
     const field = h("input", {
       id: fieldId,
-      list: "field-paths",
+      list: fieldList,
       value: leaf.field,
       autocomplete: "off",
       spellcheck: "false",
@@ -251,6 +262,6 @@ export function createConditionBuilder({ container, catalog, sampleData, onChang
     /** Re-render, e.g. after the trigger (and with it the sample data) changed. */
     refresh: () => renderBuilder(),
     /** ``{json, errors}`` as conditions.toJson gives them. */
-    read: () => cond.toJson(root, (op) => catalog.needsValue(op)),
+    read: () => cond.toJson(root, (op) => catalog.needsValue(op), rootLoc),
   };
 }

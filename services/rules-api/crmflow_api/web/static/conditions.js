@@ -103,9 +103,10 @@ export function fromJson(conditionsJson) {
 /**
  * ``{json, errors}``: the conditionsJson to send, and the values that could not be parsed as
  * ``[{loc, msg}]`` (locs in the API's format, so they land where the API's own errors land).
- * ``needsValue(operator)`` says whether a leaf operator takes a value.
+ * ``needsValue(operator)`` says whether a leaf operator takes a value; ``loc`` is where the
+ * conditions sit in the request body.
  */
-export function toJson(root, needsValue) {
+export function toJson(root, needsValue, loc = ["conditionsJson"]) {
   if (root.kind === "group" && root.children.length === 0) return { json: null, errors: [] };
   const errors = [];
   const convert = (node, loc) => {
@@ -123,7 +124,13 @@ export function toJson(root, needsValue) {
     }
     return leaf;
   };
-  return { json: convert(root, ["conditionsJson"]), errors };
+  return { json: convert(root, loc), errors };
+}
+
+/** A lone condition in an "and" group, as itself (the builder always has a group at its root). */
+export function unwrapSingle(json) {
+  const only = json?.operator === "and" && json.conditions?.length === 1 ? json.conditions[0] : null;
+  return only && !Array.isArray(only.conditions) ? only : json;
 }
 
 /** Switch a group's operator; "not" takes exactly one condition, so several are wrapped in "and". */

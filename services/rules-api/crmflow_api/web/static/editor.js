@@ -1,7 +1,8 @@
-// The create/edit form: name, trigger, enabled, conditions, actions; Save, dry-run preview on
+// The create/edit form: name, trigger, enabled, conditions, actions, cancel-on events; Save, dry-run preview on
 // (editable) sample data, and Test through the real pipeline.
 import { createActionList } from "./actionlist.js";
 import { createConditionBuilder } from "./builder.js";
+import { createCancelOnEditor } from "./cancelon.js";
 import { $, fill, h, json } from "./dom.js";
 import { createFormErrors } from "./formerrors.js";
 import { renderTrace, runTest } from "./runsui.js";
@@ -22,6 +23,7 @@ export function createEditor(ctx) {
   const state = { ruleId: null, dirty: false };
   let builder = null;
   let actions = null;
+  let cancelOn = null;
 
   const trigger = () => ctx.catalog.trigger(triggerSelect.value);
 
@@ -56,14 +58,16 @@ export function createEditor(ctx) {
   function collect() {
     const conditions = builder.read();
     const steps = actions.read();
+    const stops = cancelOn.read();
     const body = {
       name: nameInput.value,
       enabled: enabledInput.checked,
       triggerEvent: triggerSelect.value,
       conditionsJson: conditions.json,
       actionsJson: steps.json,
+      cancelOn: stops.json,
     };
-    return { body, errors: [...conditions.errors, ...steps.errors] };
+    return { body, errors: [...conditions.errors, ...steps.errors, ...stops.errors] };
   }
 
   function showSaved(rule) {
@@ -186,6 +190,15 @@ export function createEditor(ctx) {
       list: $("action-list"),
       addButton: $("add-action"),
       catalog: ctx.catalog,
+      sampleData: () => trigger()?.sampleData,
+      onChange: changed,
+    });
+    cancelOn ??= createCancelOnEditor({
+      list: $("cancel-list"),
+      addButton: $("add-cancel"),
+      presetButton: $("add-cancel-preset"),
+      catalog: ctx.catalog,
+      trigger,
       onChange: changed,
     });
   }
@@ -200,6 +213,8 @@ export function createEditor(ctx) {
     changed();
     applyTrigger({ resetSample: true });
     builder.refresh();
+    actions.refresh();
+    cancelOn.refresh();
     ctx.notify("Trigger changed: the sample data and field suggestions follow it.");
   });
   $("dry-run-button").addEventListener("click", dryRun);
@@ -230,6 +245,7 @@ export function createEditor(ctx) {
       applyTrigger({ resetSample: true });
       builder.set(rule?.conditionsJson ?? null);
       actions.set(rule?.actionsJson ?? null);
+      cancelOn.set(rule?.cancelOn ?? null);
       if (rule) showSaved(rule);
       state.dirty = false;
     },

@@ -1,6 +1,7 @@
 // Run history (per practice or per rule, filtered by status) and the detail of one run.
 import { $, fill, formatDelta, formatTime, h, options, shortId, statusBadge } from "./dom.js";
 import { renderActions, renderTrace } from "./runsui.js";
+import { currentDue, formatInZone, timingOf } from "./timing.js";
 
 const PAGE = 50;
 
@@ -78,6 +79,37 @@ function dl(pairs) {
   );
 }
 
+/** The run's due time, re-plans and cancellation, times in the practice's zone. */
+function renderTiming(facts, zone, link) {
+  if (!facts.length) return null;
+  const at = (iso) => h("time", { datetime: iso }, formatInZone(iso, zone));
+  const items = facts.map((fact) => {
+    if (fact.kind === "scheduled") return h("li", { dataset: { kind: fact.kind } }, "Scheduled for ", at(fact.dueAt));
+    if (fact.kind === "rescheduled") {
+      return h(
+        "li",
+        { dataset: { kind: fact.kind } },
+        "Re-planned from ",
+        at(fact.from),
+        " to ",
+        at(fact.to),
+        fact.eventId ? [" by event ", link(fact.eventId)] : null,
+      );
+    }
+    return h(
+      "li",
+      { dataset: { kind: fact.kind } },
+      "Cancelled",
+      fact.eventId ? [" by event ", link(fact.eventId)] : null,
+      "; the remaining actions were skipped",
+    );
+  });
+  return [
+    h("h2", {}, "Timing"),
+    h("div", { class: "card" }, h("p", { class: "muted timing-zone" }, `Times in the practice's zone, ${zone}.`), h("ol", { class: "timing" }, items)),
+  ];
+}
+
 export function createRunView(ctx) {
   const detail = document.getElementById("run-detail");
   return {
@@ -86,6 +118,10 @@ export function createRunView(ctx) {
       const names = await ctx.ruleNames();
       document.getElementById("run-title").textContent = `Run of “${names.get(run.ruleId) ?? "a deleted rule"}”`;
       const link = (label, onClick) => h("button", { type: "button", class: "link", onClick }, label);
+      const eventLink = (eventId) => link(eventId, () => ctx.navigate("trace", { eventId }));
+      const zone = ctx.practice?.timeZone ?? "UTC";
+      const timing = timingOf(run);
+      const due = run.status === "waiting" ? currentDue(timing) : null;
       fill(
         detail,
         h(
@@ -93,6 +129,7 @@ export function createRunView(ctx) {
           { class: "card" },
           dl([
             ["Status", statusBadge(run.status)],
+            ["Due", due ? h("time", { id: "run-due", datetime: due }, formatInZone(due, zone)) : null],
             ["Error", run.error ? h("span", { class: "error-text" }, run.error) : null],
             ["Rule", link(`${names.get(run.ruleId) ?? shortId(run.ruleId)} (version ${run.ruleVersion})`, () => ctx.navigate("editor", { ruleId: run.ruleId }))],
             ["Event", [h("code", {}, run.eventName), " ", link(run.eventId, () => ctx.navigate("trace", { eventId: run.eventId }))]],
@@ -109,6 +146,7 @@ export function createRunView(ctx) {
             ["Run ID", h("code", {}, run.id)],
           ]),
         ),
+        renderTiming(timing, zone, eventLink),
         h("h2", {}, "Conditions"),
         h("div", { class: "card" }, renderTrace(run.trace)),
         h("h2", {}, "Action log"),
