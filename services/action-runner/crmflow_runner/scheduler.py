@@ -39,7 +39,10 @@ BATCH = 200
 SEND_TIMEOUT = 15.0
 
 _PENDING = ResumeStatus.PENDING.value
-_DUE = (scheduled_resumes.c.status == _PENDING) & (scheduled_resumes.c.due_at <= func.clock_timestamp())
+# statement_timestamp(), not clock_timestamp(): a volatile function cannot bound an index scan, so
+# the tick would read every pending row (bench/timed measured 10x at 10,000 waiting runs); the
+# statement's start is stable, and at most a statement's duration earlier.
+_DUE = (scheduled_resumes.c.status == _PENDING) & (scheduled_resumes.c.due_at <= func.statement_timestamp())
 # One fixed statement taking an array of keys (as the executor's), not an IN list per batch.
 _DUE_OF_KEYS = select(
     scheduled_resumes.c.run_id,
