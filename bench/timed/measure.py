@@ -92,23 +92,32 @@ def _backend_cpu(conn: Connection) -> float:
 
 
 def tick_cost(engine: Engine, ticks: int) -> dict[str, Any]:
-    """The scheduler's tick with nothing due, ``ticks`` times on one pooled connection: wall
-    time, the runner's CPU and the PostgreSQL backend's CPU per tick (/proc, 10 ms resolution:
-    many ticks are summed). Nothing is due, so the producer is never used."""
+    """The scheduler's tick with nothing due, ``ticks`` times on one pooled connection: wall time
+    per tick (median: on a shared machine a tick preempted midway is noise, not cost), the
+    runner's CPU and the PostgreSQL backend's CPU per tick (/proc, 10 ms resolution: summed over
+    all ticks). Nothing is due, so the producer is never used."""
     scheduler = Scheduler(engine, cast(Producer, None), threading.Event(), topic="unused", interval=0)
     scheduler.tick()  # connect, prepare
     with engine.connect() as conn:
         backend_before = _backend_cpu(conn)
-    wall, cpu = time.perf_counter(), time.process_time()
-    claimed = sum(scheduler.tick() for _ in range(ticks))
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    walls: list[float] = []
+    claimed = 0
+    cpu = time.process_time()
+    for _ in range(ticks):
+        started = time.perf_counter()
+        claimed += scheduler.tick()
+        walls.append(time.perf_counter() - started)
+    cpu = time.process_time() - cpu
     with engine.connect() as conn:
         backend = _backend_cpu(conn) - backend_before
     if claimed:
         raise RuntimeError(f"{claimed} resumes came due during the tick measurement")
+    walls.sort()
     return {
         "ticks": ticks,
-        "wall_ms_per_tick": 1000 * wall / ticks,
+        "wall_ms_per_tick": 1000 * statistics.median(walls),
+        "wall_ms_mean": 1000 * statistics.fmean(walls),
+        "wall_ms_p99": 1000 * walls[min(len(walls) - 1, int(len(walls) * 0.99))],
         "runner_cpu_ms_per_tick": 1000 * cpu / ticks,
         "pg_backend_cpu_ms_per_tick": 1000 * backend / ticks,
         "explain": explain_due(engine),
