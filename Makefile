@@ -36,7 +36,7 @@ venv: $(VENV)/.installed  ## create the Python environment (pinned: requirements
 install: venv  ## install everything that is missing (PostgreSQL, Kafka jars, Debezium, Python)
 	$(STACK) install
 
-up: install  ## start everything, seed a demo practice and rule, show one event end to end
+up: install  ## start everything, seed a demo practice and its two rules, show an event end to end and a waiting reminder
 	@start=$$(date +%s)
 	. deploy/local/env.sh   # the ports and folders printed below
 	$(STACK) start all
@@ -44,7 +44,7 @@ up: install  ## start everything, seed a demo practice and rule, show one event 
 	$(PY) -m crmflow topics create
 	$(STACK) register
 	$(SERVICES) start all
-	echo "== demo: one patient through outbox -> Debezium -> Kafka -> evaluator -> action-runner =="
+	echo "== demo: a patient and an appointment through outbox -> Debezium -> Kafka -> evaluator -> action-runner =="
 	$(PY) -m crmflow demo
 	echo
 	echo "crmflow is up ($$(( $$(date +%s) - start )) s):"
@@ -91,6 +91,10 @@ lint: venv  ## ruff, mypy and shellcheck
 
 bench: install  ## end-to-end benchmark on a fresh stack of its own (BENCH_ARGS=--quick: smoke run); bench/README.md
 	$(PY) -m bench.e2e --slot $(BENCH_SLOT) --fresh $(BENCH_ARGS)
+
+.PHONY: bench-timed
+bench-timed: install  ## timed runs at scale: 100,000 waiting reminders, re-plans + cancels at 1,000/s each, scheduler tick (BENCH_ARGS=--quick)
+	$(PY) -m bench.timed --slot $(BENCH_SLOT) $(BENCH_ARGS)
 
 reset: down  ## stop everything and delete all local data
 	$(STACK) reset

@@ -39,7 +39,10 @@ BATCH = 200
 SEND_TIMEOUT = 15.0
 
 _PENDING = ResumeStatus.PENDING.value
-_DUE = (scheduled_resumes.c.status == _PENDING) & (scheduled_resumes.c.due_at <= func.clock_timestamp())
+# statement_timestamp(), not clock_timestamp(): a volatile function cannot bound an index scan, so
+# the tick would read every pending row (bench/timed measured 10x at 10,000 waiting runs); the
+# statement's start is stable, and at most a statement's duration earlier.
+_DUE = (scheduled_resumes.c.status == _PENDING) & (scheduled_resumes.c.due_at <= func.statement_timestamp())
 # One fixed statement taking an array of keys (as the executor's), not an IN list per batch.
 _DUE_OF_KEYS = select(
     scheduled_resumes.c.run_id,
@@ -47,6 +50,21 @@ _DUE_OF_KEYS = select(
     scheduled_resumes.c.due_at,
     scheduled_resumes.c.command_key,
 ).where(_DUE, scheduled_resumes.c.command_key == any_(bindparam("keys", type_=ARRAY(Text))))
+DUE_BATCH = (
+    select(
+        scheduled_resumes.c.run_id,
+        scheduled_resumes.c.action_index,
+        scheduled_resumes.c.practice_id,
+        scheduled_resumes.c.due_at,
+        scheduled_resumes.c.command_key,
+    )
+    .where(_DUE)
+    .order_by(scheduled_resumes.c.due_at)
+    .limit(BATCH)
+    .with_for_update(skip_locked=True)
+)
+"""A tick's query: the earliest due pending resumes (``ix_scheduled_resumes_due``), whatever the
+number of resumes not yet due (bench/timed measures it)."""
 _MARK_EMITTED = text(
     f"""
     UPDATE scheduled_resumes s SET status = '{ResumeStatus.EMITTED}'
@@ -139,15 +157,8 @@ class Scheduler:
 
     def tick(self) -> int:
         """Emit one batch of due resumes; returns how many were claimed."""
-        t = scheduled_resumes.c
         with self.engine.begin() as conn:
-            due = conn.execute(
-                select(t.run_id, t.action_index, t.practice_id, t.due_at, t.command_key)
-                .where(_DUE)
-                .order_by(t.due_at)
-                .limit(BATCH)
-                .with_for_update(skip_locked=True)
-            ).all()
+            due = conn.execute(DUE_BATCH).all()
             if not due:
                 return 0
             ready = _without_overtaking(conn, due)

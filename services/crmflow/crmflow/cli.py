@@ -284,7 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.set_defaults(func=cmd_connector_unregister)
 
-    p = sub.add_parser("demo", help="seed a demo practice and rule, create a patient, show the note")
+    p = sub.add_parser(
+        "demo", help="seed a demo practice and its two rules, show a welcome note and a waiting reminder"
+    )
     p.add_argument("--timeout", type=float, default=60.0)
     p.set_defaults(func=cmd_demo)
     return parser

@@ -296,5 +296,6 @@ scheduled_resumes = Table(
         "cancel_keys",
         postgresql_using="gin",
         postgresql_where=text("cancel_keys IS NOT NULL AND status IN ('pending', 'emitted')"),
+        postgresql_with={"fastupdate": "off"},  # no pending list for lookups to read (migration 0006)
     ),
 )
