@@ -60,7 +60,9 @@ apt_install() {
     say "installing $* from Debian"
     # stdout stays clean: callers print results there
     as_root apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >&2
+    # With recommends (fuse-overlayfs, slirp4netns, network plugins, catatonit...): the set the image
+    # tests were run with here; without them podman's storage and networking choices differ.
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >&2
 }
 
 # Podman's default rlimits (nofile 1048576, nproc 4194304) exceed what some sandboxes grant.
