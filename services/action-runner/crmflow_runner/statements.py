@@ -211,16 +211,20 @@ CANCELLABLE_RESUMES = text(
     SELECT k.key, s.run_id, s.action_index, s.due_at, s.binding, s.command
     FROM unnest(CAST(:practice_id AS uuid[]), CAST(:rule_id AS uuid[]), CAST(:cancel_key AS text[]))
          WITH ORDINALITY AS k(practice_id, rule_id, cancel_key, key)
-    JOIN scheduled_resumes s
-      ON s.cancel_keys @> ARRAY[k.cancel_key] AND s.cancel_keys IS NOT NULL
-     AND s.status IN {_WAITING} AND s.practice_id = k.practice_id AND s.rule_id = k.rule_id
+    CROSS JOIN LATERAL (
+        SELECT * FROM scheduled_resumes s
+        WHERE s.cancel_keys @> ARRAY[k.cancel_key] AND s.cancel_keys IS NOT NULL
+          AND s.status IN {_WAITING} AND s.practice_id = k.practice_id AND s.rule_id = k.rule_id
+        OFFSET 0
+    ) s
     ORDER BY s.run_id, s.action_index
     FOR UPDATE OF s
     """
 ).columns(column("key", BigInteger), *_CONTROL_COLUMNS)
 """The waiting resumes of rules' runs carrying a cancel key, also those already sent (the GIN
 index), for each key (its ordinal ``key``) of the arrays given: a resume on its way then finds its
-row cancelled and does nothing."""
+row cancelled and does nothing. (``OFFSET 0`` keeps a GIN index search per key: joined
+directly, PostgreSQL planned a hash join over a scan of every waiting row.)"""
 MOVE_RESUMES = text(
     """
     UPDATE scheduled_resumes s SET due_at = m.due_at
