@@ -137,24 +137,30 @@ def explain_due(engine: Engine) -> list[str]:
     return plan
 
 
-def explain_control(engine: Engine) -> dict[str, list[str]]:
-    """The plans of the re-plan's and the cancel's lookups for one waiting run (rolled back)."""
+def explain_control(engine: Engine, keys: int = 50) -> dict[str, list[str]]:
+    """The plans of the re-plan's and the cancel's set-wise lookups for ``keys`` waiting runs
+    (a batch's worth of control commands; rolled back)."""
     with engine.connect() as conn:
-        row = conn.execute(
+        found = conn.execute(
             text(
                 "SELECT practice_id, rule_id, bound_entity_id, binding, cancel_keys FROM scheduled_resumes "
                 "WHERE status = 'pending' AND bound_entity_id IS NOT NULL AND cancel_keys IS NOT NULL "
-                "LIMIT 1"
-            )
-        ).one()
+                "LIMIT :keys"
+            ),
+            {"keys": keys},
+        ).all()
         replan = {
-            "practice_id": row.practice_id,
-            "entity_id": row.bound_entity_id,
-            "rule_id": row.rule_id,
-            "entity_type": row.binding["entityType"],
-            "field": row.binding["field"],
+            "practice_id": [str(r.practice_id) for r in found],
+            "entity_id": [r.bound_entity_id for r in found],
+            "rule_id": [str(r.rule_id) for r in found],
+            "entity_type": [r.binding["entityType"] for r in found],
+            "field": [r.binding["field"] for r in found],
         }
-        cancel = {"practice_id": row.practice_id, "rule_id": row.rule_id, "cancel_key": row.cancel_keys[0]}
+        cancel = {
+            "practice_id": [str(r.practice_id) for r in found],
+            "rule_id": [str(r.rule_id) for r in found],
+            "cancel_key": [r.cancel_keys[0] for r in found],
+        }
         plans = {
             "replan": _explain(conn, BOUND_RESUMES, replan),
             "cancel": _explain(conn, CANCELLABLE_RESUMES, cancel),

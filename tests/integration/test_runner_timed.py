@@ -252,3 +252,88 @@ def test_a_resume_already_sent_wins_over_a_replan(engine: Engine, executor: Exec
     assert resume(engine, run["runId"]).due_at == start  # not moved: the resume was on its way
     assert [r.status for r in logs(engine, run["runId"])] == ["scheduled", "succeeded"]
     assert note_bodies(engine, run["runId"]) == ["reminder"]
+
+
+def _moves(engine: Engine, run_id: str) -> list[tuple[datetime, datetime, str]]:
+    moved = [r.result for r in logs(engine, run_id) if r.status == "rescheduled"]
+    return [(datetime.fromisoformat(m["from"]), datetime.fromisoformat(m["to"]), m["eventId"]) for m in moved]
+
+
+def test_consecutive_replans_and_cancels_apply_in_order_as_one_by_one(
+    engine: Engine, executor: Executor, practice: dict
+) -> None:
+    reminder = Reminder(engine, practice["id"], offsetSeconds=-3600)
+    start = db_now(engine) + timedelta(days=2)
+    due = start - timedelta(hours=1)
+    twice, run_twice = reminder.book(start)
+    stopped, run_stopped = reminder.book(start)
+    (first,) = reminder.update(twice, startsAt=(start + timedelta(days=1)).isoformat())
+    (second,) = reminder.update(twice, startsAt=(start + timedelta(days=2)).isoformat())
+    (moved,) = reminder.update(stopped, startsAt=(start + timedelta(days=1)).isoformat())
+    (cancel,) = reminder.update(stopped, status="cancelled")
+    (after_cancel,) = reminder.update(stopped, startsAt=(start + timedelta(days=3)).isoformat())
+    assert [c["kind"] for c in (first, second, moved, cancel, after_cancel)] == ["replan"] * 3 + [
+        "cancel",
+        "replan",
+    ]
+    # One run of five consecutive control commands, two of them on one resume each time.
+    execute(engine, executor, [run_twice, run_stopped, first, second, moved, cancel, after_cancel])
+    assert resume(engine, run_twice["runId"]).due_at == due + timedelta(days=2)
+    assert _moves(engine, run_twice["runId"]) == [
+        (due, due + timedelta(days=1), first["eventId"]),
+        (due + timedelta(days=1), due + timedelta(days=2), second["eventId"]),
+    ]
+    assert run_status(engine, run_twice["runId"]) == "waiting"
+    assert run_status(engine, run_stopped["runId"]) == "cancelled"
+    row = resume(engine, run_stopped["runId"])
+    assert (row.status, row.due_at) == ("cancelled", due + timedelta(days=1))  # moved, then cancelled
+    assert [(r.action_index, r.status, r.error) for r in logs(engine, run_stopped["runId"])] == [
+        (0, "scheduled", None),
+        (0, "rescheduled", None),
+        (1, "skipped", f"cancelled by event {cancel['eventId']}"),  # the later re-plan: nothing
+    ]
+    (stopped_run,) = rows(engine, "SELECT error FROM automation_runs WHERE id = :r", r=run_stopped["runId"])
+    assert stopped_run.error == f"cancelled by event {cancel['eventId']}"
+    # The last of each redelivered: nothing twice.
+    execute(engine, executor, [second, cancel, after_cancel])
+    assert len(_moves(engine, run_twice["runId"])) == 2
+    assert len(logs(engine, run_stopped["runId"])) == 3
+
+
+def test_a_batch_mixing_runs_resumes_replans_and_cancels_acts_in_partition_order(
+    engine: Engine, executor: Executor, practice: dict
+) -> None:
+    reminder = Reminder(engine, practice["id"], offsetSeconds=-3600)
+    start = db_now(engine) + timedelta(days=2)
+    due = start - timedelta(hours=1)
+    earlier, run_earlier = reminder.book(start)
+    execute(engine, executor, [run_earlier])
+    later, run_later = reminder.book(start)
+    due_now, run_due = reminder.book(start)
+    execute(engine, executor, [run_due])
+    with engine.begin() as conn:  # as if due and sent by the scheduler
+        conn.execute(
+            text("UPDATE scheduled_resumes SET status = 'emitted' WHERE run_id = :r"), {"r": run_due["runId"]}
+        )
+    sent: ResumeCommandDict = {
+        "kind": "resume",
+        "runId": run_due["runId"],
+        "actionIndex": 1,
+        "practiceId": practice["id"],
+    }
+    (replan_later,) = reminder.update(later, startsAt=(start + timedelta(days=1)).isoformat())
+    (cancel_earlier,) = reminder.update(earlier, status="cancelled")
+    (replan_earlier,) = reminder.update(earlier, startsAt=(start + timedelta(days=1)).isoformat())
+    (replan_due,) = reminder.update(due_now, startsAt=(start + timedelta(days=1)).isoformat())
+    batch = [replan_later, run_later, replan_later, cancel_earlier, replan_earlier, sent, replan_due]
+    execute(engine, executor, batch)
+    # The re-plan before its run found nothing; the same one after it moved the run's resume once.
+    assert _moves(engine, run_later["runId"]) == [(due, due + timedelta(days=1), replan_later["eventId"])]
+    assert resume(engine, run_later["runId"]).due_at == due + timedelta(days=1)
+    # Cancelled, then a re-plan of the cancelled run: nothing.
+    assert run_status(engine, run_earlier["runId"]) == "cancelled"
+    assert [r.status for r in logs(engine, run_earlier["runId"])] == ["scheduled", "skipped"]
+    # Resumed before its re-plan: the reminder ran, the re-plan found no pending resume.
+    assert run_status(engine, run_due["runId"]) == "succeeded"
+    assert note_bodies(engine, run_due["runId"]) == ["reminder"]
+    assert _moves(engine, run_due["runId"]) == []

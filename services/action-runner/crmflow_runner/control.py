@@ -7,11 +7,18 @@ that is not a date-time (null) cancels those runs. A ``cancel`` cancels the rule
 carrying its key, also a resume already sent: the executor claims only pending or emitted rows.
 Both are idempotent: a redelivered re-plan finds the due time already moved (no second log), a
 redelivered cancel finds nothing left waiting.
+
+Set-wise: a run of consecutive control commands is applied with one lookup per kind for all of
+them, then one statement each for the moved resumes, the cancelled resumes and the stopped runs,
+and its logs are copied in bulk. The commands are applied in order in Python over the rows looked
+up, so a command sees what the earlier ones of the run did (a resume moved twice: two chained
+``rescheduled`` logs; a resume stopped: no later command touches it), exactly as one by one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,58 +31,122 @@ from crmflow.due_time import SKIPPED_REASON, DueTimeOutOfRange, decide, due_at, 
 from crmflow.statuses import ActionStatus, RunStatus
 from crmflow.timezones import parse_local_time
 from crmflow_runner import metrics
-from crmflow_runner.run_context import PracticeZones, db_now
+from crmflow_runner.run_context import DeferredWrites, PracticeZones, db_now
 from crmflow_runner.statements import (
     BOUND_RESUMES,
-    CANCEL_RESUME,
+    CANCEL_RESUMES,
     CANCELLABLE_RESUMES,
-    MOVE_RESUME,
-    STOP_RUN,
+    MOVE_RESUMES,
+    STOP_RUNS,
 )
 
-
-def apply(conn: Connection, command: ControlCommandDict, zones: PracticeZones) -> None:
-    if command["kind"] == "replan":
-        replan(conn, command, zones)
-    else:
-        cancel(conn, command)
+ReplanKey = tuple[str, str, str, str, str]  # practice, entity, rule, entity type, field
+CancelKey = tuple[str, str, str]  # practice, rule, cancel key
 
 
-def cancel(conn: Connection, c: CancelCommandDict) -> None:
-    params = {"practice_id": c["practiceId"], "rule_id": c["ruleId"], "cancel_key": c["cancelKey"]}
-    for row in conn.execute(CANCELLABLE_RESUMES, params).all():
-        stop(conn, row, RunStatus.CANCELLED, f"cancelled by event {c['eventId']}", c["eventId"])
+@dataclass
+class _Resume:
+    """A looked-up resume as the commands applied so far left it."""
+
+    run_id: str
+    action_index: int
+    due_at: datetime
+    binding: Mapping[str, Any]
+    command: Mapping[str, Any]
+    stopped: bool = False
 
 
-def replan(conn: Connection, c: ReplanCommandDict, zones: PracticeZones) -> None:
-    params = {
-        "practice_id": c["practiceId"],
-        "rule_id": c["ruleId"],
-        "entity_id": c["entityId"],
-        "entity_type": c["entityType"],
-        "field": c["field"],
-    }
-    rows = conn.execute(BOUND_RESUMES, params).all()
-    if not rows:
+@dataclass
+class _Changes:
+    """What the commands did, written once they are all applied."""
+
+    moved: dict[tuple[str, int], datetime] = field(default_factory=dict)
+    cancelled: dict[tuple[str, int], None] = field(default_factory=dict)
+    stopped_runs: dict[str, tuple[str, str]] = field(default_factory=dict)  # the first stop wins
+    logs: DeferredWrites = field(default_factory=DeferredWrites)
+
+
+def apply(conn: Connection, commands: Sequence[ControlCommandDict], zones: PracticeZones) -> None:
+    """Apply consecutive control commands (none: nothing), in order, as if one by one."""
+    if not commands:
         return
-    at = parse_at(c.get("value"))
-    now = db_now(conn)
-    field = f"{c['entityType']}.{c['field']}"
+    replan_keys = {_replan_key(c): None for c in commands if c["kind"] == "replan"}
+    cancel_keys = {_cancel_key(c): None for c in commands if c["kind"] == "cancel"}
+    resumes: dict[tuple[str, int], _Resume] = {}
+    bound = _lookup(conn, BOUND_RESUMES, list(replan_keys), _REPLAN_COLUMNS, resumes)
+    cancellable = _lookup(conn, CANCELLABLE_RESUMES, list(cancel_keys), _CANCEL_COLUMNS, resumes)
+    changes = _Changes()
+    now: datetime | None = None
+    for c in commands:
+        if c["kind"] == "replan":
+            rows = [r for r in bound.get(_replan_key(c), []) if not r.stopped]
+            if rows:
+                now = now or db_now(conn)  # once per run of commands
+                _replan(c, rows, now, zones, changes)
+        else:
+            rows = [r for r in cancellable.get(_cancel_key(c), []) if not r.stopped]
+            _cancel(c, rows, changes)
+    _write(conn, changes)
+
+
+_REPLAN_COLUMNS = ("practice_id", "entity_id", "rule_id", "entity_type", "field")
+_CANCEL_COLUMNS = ("practice_id", "rule_id", "cancel_key")
+
+
+def _replan_key(c: ReplanCommandDict) -> ReplanKey:
+    return (c["practiceId"], c["entityId"], c["ruleId"], c["entityType"], c["field"])
+
+
+def _cancel_key(c: CancelCommandDict) -> CancelKey:
+    return (c["practiceId"], c["ruleId"], c["cancelKey"])
+
+
+def _lookup(
+    conn: Connection,
+    statement: Any,
+    keys: Sequence[tuple[str, ...]],
+    names: Sequence[str],
+    resumes: dict[tuple[str, int], _Resume],
+) -> dict[Any, list[_Resume]]:
+    """Key -> its resumes (locked, in run id and action index order); one resume found by several
+    keys, or by both lookups, is one ``_Resume`` (what a command does, the later ones see)."""
+    if not keys:
+        return {}
+    params = {name: [key[i] for key in keys] for i, name in enumerate(names)}
+    found: dict[Any, list[_Resume]] = {}
+    for row in conn.execute(statement, params):
+        ident = (str(row.run_id), row.action_index)
+        resume = resumes.setdefault(
+            ident, _Resume(ident[0], row.action_index, row.due_at, row.binding or {}, row.command)
+        )
+        found.setdefault(keys[row.key - 1], []).append(resume)
+    return found
+
+
+def _cancel(c: CancelCommandDict, rows: Sequence[_Resume], changes: _Changes) -> None:
     for row in rows:
-        binding: Mapping[str, Any] = row.binding
-        due = None if at is None else _due_at(at, binding, zones.get(c["practiceId"]))
+        _stop(row, RunStatus.CANCELLED, f"cancelled by event {c['eventId']}", c["eventId"], changes)
+
+
+def _replan(
+    c: ReplanCommandDict, rows: Sequence[_Resume], now: datetime, zones: PracticeZones, changes: _Changes
+) -> None:
+    at = parse_at(c.get("value"))
+    field_name = f"{c['entityType']}.{c['field']}"
+    for row in rows:
+        due = None if at is None else _due_at(at, row.binding, zones.get(c["practiceId"]))
         if due is None:
-            reason = f"{field} is no longer a date-time (event {c['eventId']})"
-            stop(conn, row, RunStatus.CANCELLED, reason, c["eventId"])
+            reason = f"{field_name} is no longer a date-time (event {c['eventId']})"
+            _stop(row, RunStatus.CANCELLED, reason, c["eventId"], changes)
             continue
         if due == row.due_at:
             continue  # a redelivered re-plan, or a change that does not move the due time
-        if decide(due, now, binding.get("ifPast", "run")) == "skip":
-            stop(conn, row, RunStatus.SKIPPED, SKIPPED_REASON, c["eventId"])
+        if decide(due, now, row.binding.get("ifPast", "run")) == "skip":
+            _stop(row, RunStatus.SKIPPED, SKIPPED_REASON, c["eventId"], changes)
             continue
-        conn.execute(MOVE_RESUME, {"run_id": row.run_id, "action_index": row.action_index, "due_at": due})
         moved = {"from": row.due_at.isoformat(), "to": due.isoformat(), "eventId": c["eventId"]}
-        _log(conn, row, row.action_index - 1, DELAY_UNTIL, ActionStatus.RESCHEDULED, result=moved)
+        row.due_at = changes.moved[(row.run_id, row.action_index)] = due
+        _log(changes, row, row.action_index - 1, DELAY_UNTIL, ActionStatus.RESCHEDULED, result=moved)
         metrics.ACTIONS.labels(DELAY_UNTIL, ActionStatus.RESCHEDULED).inc()
 
 
@@ -89,22 +160,24 @@ def _due_at(at: datetime, binding: Mapping[str, Any], zone_name: str) -> datetim
         return None
 
 
-def stop(conn: Connection, row: Any, status: RunStatus, error: str, event_id: str) -> None:
+def _stop(row: _Resume, status: RunStatus, error: str, event_id: str, changes: _Changes) -> None:
     """End the waiting run of resume ``row`` with ``status``; its remaining actions are logged
     ``skipped`` with the event that stopped it."""
-    conn.execute(CANCEL_RESUME, {"run_id": row.run_id, "action_index": row.action_index})
-    conn.execute(STOP_RUN, {"run_id": row.run_id, "status": status.value, "error": error})
+    row.stopped = True
+    changes.cancelled[(row.run_id, row.action_index)] = None
+    changes.stopped_runs.setdefault(row.run_id, (status.value, error))  # later: no longer waiting
     actions = row.command.get("actions") or []
     for index in range(row.action_index, len(actions)):
         action_type = str((actions[index] or {}).get("type"))
-        _log(conn, row, index, action_type, ActionStatus.SKIPPED, result={"eventId": event_id}, error=error)
+        skipped = {"eventId": event_id}
+        _log(changes, row, index, action_type, ActionStatus.SKIPPED, result=skipped, error=error)
         metrics.ACTIONS.labels(action_type, ActionStatus.SKIPPED).inc()
     metrics.RUNS.labels(status).inc()
 
 
 def _log(
-    conn: Connection,
-    row: Any,
+    changes: _Changes,
+    row: _Resume,
     index: int,
     action_type: str,
     status: ActionStatus,
@@ -112,16 +185,40 @@ def _log(
     result: dict[str, Any],
     error: str | None = None,
 ) -> None:
-    conn.execute(
-        automation_action_logs.insert().values(
-            practice_id=row.command["practiceId"],
-            run_id=row.run_id,
-            action_index=index,
-            action_type=action_type,
-            args=None,
-            status=status.value,
-            result=result,
-            error=error,
-            attempt=1,
-        )
+    changes.logs.add(
+        automation_action_logs,
+        {
+            "practice_id": row.command["practiceId"],
+            "run_id": row.run_id,
+            "action_index": index,
+            "action_type": action_type,
+            "args": None,
+            "status": status.value,
+            "result": result,
+            "error": error,
+            "attempt": 1,
+        },
     )
+
+
+def _write(conn: Connection, changes: _Changes) -> None:
+    if changes.moved:
+        moved = list(changes.moved.items())
+        params = {
+            "run_id": [run_id for (run_id, _), _ in moved],
+            "action_index": [index for (_, index), _ in moved],
+            "due_at": [due for _, due in moved],
+        }
+        conn.execute(MOVE_RESUMES, params)
+    if changes.cancelled:
+        keys = list(changes.cancelled)
+        conn.execute(CANCEL_RESUMES, {"run_id": [k[0] for k in keys], "action_index": [k[1] for k in keys]})
+    if changes.stopped_runs:
+        runs = list(changes.stopped_runs.items())
+        params = {
+            "run_id": [run_id for run_id, _ in runs],
+            "status": [status for _, (status, _) in runs],
+            "error": [error for _, (_, error) in runs],
+        }
+        conn.execute(STOP_RUNS, params)
+    changes.logs.flush(conn, [automation_action_logs])

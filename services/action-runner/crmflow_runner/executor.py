@@ -72,13 +72,17 @@ class Executor:
         zones = PracticeZones(conn)
         outcomes: list[RunOutcome] = []
         segment: list[ActionCommandDict] = []
+        controls: list[ControlCommandDict] = []  # consecutive ones, applied together
         for c in commands:
             if c["kind"] in CONTROL_KINDS:
                 outcomes += self._execute_segment(conn, segment, attempt, zones)
                 segment = []
-                control.apply(conn, cast(ControlCommandDict, c), zones)
+                controls.append(cast(ControlCommandDict, c))
             else:
+                control.apply(conn, controls, zones)
+                controls = []
                 segment.append(c)
+        control.apply(conn, controls, zones)
         return outcomes + self._execute_segment(conn, segment, attempt, zones)
 
     def _execute_segment(

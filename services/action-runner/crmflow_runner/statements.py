@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import any_, bindparam, select, text
+from sqlalchemy import BigInteger, any_, bindparam, column, select, text
 
 from crmflow.commands import EventEvaluatedDict, RunCommandDict, run_command_key
 from crmflow.db.tables import (
@@ -183,53 +183,69 @@ def resume_row(
 
 # -- re-plans and cancellations (control.py) -------------------------------------------------
 _WAITING = f"('{ResumeStatus.PENDING}', '{ResumeStatus.EMITTED}')"
+_CONTROL_COLUMNS = (
+    scheduled_resumes.c.run_id,
+    scheduled_resumes.c.action_index,
+    scheduled_resumes.c.due_at,
+    scheduled_resumes.c.binding,
+    scheduled_resumes.c.command,
+)
 BOUND_RESUMES = text(
     f"""
-    SELECT run_id, action_index, due_at, binding, command FROM scheduled_resumes
-    WHERE practice_id = :practice_id AND bound_entity_id = :entity_id AND rule_id = :rule_id
-      AND status = '{ResumeStatus.PENDING}'
-      AND binding->>'entityType' = :entity_type AND binding->>'field' = :field
-    ORDER BY run_id, action_index
-    FOR UPDATE
+    SELECT k.key, s.run_id, s.action_index, s.due_at, s.binding, s.command
+    FROM unnest(CAST(:practice_id AS uuid[]), CAST(:entity_id AS text[]), CAST(:rule_id AS uuid[]),
+                CAST(:entity_type AS text[]), CAST(:field AS text[]))
+         WITH ORDINALITY AS k(practice_id, entity_id, rule_id, entity_type, field, key)
+    JOIN scheduled_resumes s
+      ON s.practice_id = k.practice_id AND s.bound_entity_id = k.entity_id AND s.rule_id = k.rule_id
+     AND s.status = '{ResumeStatus.PENDING}'
+     AND s.binding->>'entityType' = k.entity_type AND s.binding->>'field' = k.field
+    ORDER BY s.run_id, s.action_index
+    FOR UPDATE OF s
     """
-).columns(
-    scheduled_resumes.c.run_id,
-    scheduled_resumes.c.action_index,
-    scheduled_resumes.c.due_at,
-    scheduled_resumes.c.binding,
-    scheduled_resumes.c.command,
-)
-"""The not yet sent resumes of a rule's runs following field ``field`` of one entity (an index)."""
+).columns(column("key", BigInteger), *_CONTROL_COLUMNS)
+"""The not yet sent resumes of rules' runs following a field of one entity (an index), for each
+key (its ordinal ``key``, from 1) of the arrays given."""
 CANCELLABLE_RESUMES = text(
     f"""
-    SELECT run_id, action_index, due_at, binding, command FROM scheduled_resumes
-    WHERE cancel_keys @> ARRAY[CAST(:cancel_key AS text)] AND cancel_keys IS NOT NULL
-      AND status IN {_WAITING} AND practice_id = :practice_id AND rule_id = :rule_id
-    ORDER BY run_id, action_index
-    FOR UPDATE
+    SELECT k.key, s.run_id, s.action_index, s.due_at, s.binding, s.command
+    FROM unnest(CAST(:practice_id AS uuid[]), CAST(:rule_id AS uuid[]), CAST(:cancel_key AS text[]))
+         WITH ORDINALITY AS k(practice_id, rule_id, cancel_key, key)
+    CROSS JOIN LATERAL (
+        SELECT * FROM scheduled_resumes s
+        WHERE s.cancel_keys @> ARRAY[k.cancel_key] AND s.cancel_keys IS NOT NULL
+          AND s.status IN {_WAITING} AND s.practice_id = k.practice_id AND s.rule_id = k.rule_id
+        OFFSET 0
+    ) s
+    ORDER BY s.run_id, s.action_index
+    FOR UPDATE OF s
     """
-).columns(
-    scheduled_resumes.c.run_id,
-    scheduled_resumes.c.action_index,
-    scheduled_resumes.c.due_at,
-    scheduled_resumes.c.binding,
-    scheduled_resumes.c.command,
-)
-"""The waiting resumes of a rule's runs carrying a cancel key, also those already sent (the GIN
-index): a resume on its way then finds its row cancelled and does nothing."""
-MOVE_RESUME = text(
-    "UPDATE scheduled_resumes SET due_at = :due_at WHERE run_id = :run_id AND action_index = :action_index"
-)
-CANCEL_RESUME = text(
-    f"""
-    UPDATE scheduled_resumes SET status = '{ResumeStatus.CANCELLED}', resumed_at = clock_timestamp()
-    WHERE run_id = :run_id AND action_index = :action_index
+).columns(column("key", BigInteger), *_CONTROL_COLUMNS)
+"""The waiting resumes of rules' runs carrying a cancel key, also those already sent (the GIN
+index), for each key (its ordinal ``key``) of the arrays given: a resume on its way then finds its
+row cancelled and does nothing. (``OFFSET 0`` keeps a GIN index search per key: joined
+directly, PostgreSQL planned a hash join over a scan of every waiting row.)"""
+MOVE_RESUMES = text(
+    """
+    UPDATE scheduled_resumes s SET due_at = m.due_at
+    FROM unnest(CAST(:run_id AS uuid[]), CAST(:action_index AS int[]), CAST(:due_at AS timestamptz[]))
+         AS m(run_id, action_index, due_at)
+    WHERE s.run_id = m.run_id AND s.action_index = m.action_index
     """
 )
-STOP_RUN = text(
+CANCEL_RESUMES = text(
     f"""
-    UPDATE automation_runs SET status = :status, error = :error, updated_at = clock_timestamp(),
+    UPDATE scheduled_resumes s SET status = '{ResumeStatus.CANCELLED}', resumed_at = clock_timestamp()
+    FROM unnest(CAST(:run_id AS uuid[]), CAST(:action_index AS int[])) AS m(run_id, action_index)
+    WHERE s.run_id = m.run_id AND s.action_index = m.action_index
+    """
+)
+STOP_RUNS = text(
+    f"""
+    UPDATE automation_runs r SET status = m.status, error = m.error, updated_at = clock_timestamp(),
            finished_at = clock_timestamp()
-    WHERE id = :run_id AND status = '{RunStatus.WAITING}'
+    FROM unnest(CAST(:run_id AS uuid[]), CAST(:status AS text[]), CAST(:error AS text[]))
+         AS m(run_id, status, error)
+    WHERE r.id = m.run_id AND r.status = '{RunStatus.WAITING}'
     """
 )
