@@ -20,6 +20,13 @@ pytestmark = pytest.mark.e2e
 DAY = timedelta(days=1)
 
 
+# Seconds from the test's start to the reminders' due times: the moved one's old time comes first,
+# then the untouched one's, then the moved one's new time. Wide enough that booking three
+# appointments and re-planning one finish before the first is due on a loaded machine (CI missed
+# the 'waiting' state with 4-9 s).
+MOVED_FROM, KEPT, MOVED_TO = 15, 20, 30
+
+
 def db_now(engine: Engine) -> datetime:
     with engine.connect() as conn:
         return conn.execute(text("SELECT clock_timestamp()")).scalar_one()
@@ -65,20 +72,20 @@ def test_a_reminder_fires_moves_with_its_appointment_and_never_fires_once_cancel
         [run] = [r for r in runs_of(engine, event.id) if r.rule_id == rule["id"]]
         return appointment, run
 
-    _, kept_run = book(6)
-    moved, moved_run = book(4)
-    cancelled, cancelled_run = book(6)
+    _, kept_run = book(KEPT)
+    moved, moved_run = book(MOVED_FROM)
+    cancelled, cancelled_run = book(KEPT)
 
     def waiting(run_id: str) -> bool:
         return api.get(f"/api/runs/{run_id}").json()["status"] == "waiting"
 
     for run in (kept_run, moved_run, cancelled_run):
-        wait_for(partial(waiting, run.id), 10, what="waiting")
+        wait_for(partial(waiting, run.id), MOVED_FROM, what="waiting")
     first = api.get(f"/api/runs/{kept_run.id}").json()["actions"][0]
     assert (first["type"], first["status"]) == ("delay_until", "scheduled")
-    assert datetime.fromisoformat(first["result"]["dueAt"]) == now + timedelta(seconds=6)
+    assert datetime.fromisoformat(first["result"]["dueAt"]) == now + timedelta(seconds=KEPT)
 
-    new_start = now + DAY + timedelta(seconds=9)
+    new_start = now + DAY + timedelta(seconds=MOVED_TO)
     assert (
         api.patch(f"/api/appointments/{moved['id']}", json={"startsAt": new_start.isoformat()}).status_code
         == 200
@@ -89,9 +96,9 @@ def test_a_reminder_fires_moves_with_its_appointment_and_never_fires_once_cancel
         logs = api.get(f"/api/runs/{moved_run.id}").json()["actions"]
         return next((a for a in logs if a["status"] == "rescheduled"), None)
 
-    log = wait_for(rescheduled, 10, what="the re-plan")
-    assert datetime.fromisoformat(log["result"]["from"]) == now + timedelta(seconds=4)
-    assert datetime.fromisoformat(log["result"]["to"]) == now + timedelta(seconds=9)
+    log = wait_for(rescheduled, MOVED_FROM, what="the re-plan")
+    assert datetime.fromisoformat(log["result"]["from"]) == now + timedelta(seconds=MOVED_FROM)
+    assert datetime.fromisoformat(log["result"]["to"]) == now + timedelta(seconds=MOVED_TO)
     wait_for(
         lambda: api.get(f"/api/runs/{cancelled_run.id}").json()["status"] == "cancelled", 10, what="cancel"
     )
@@ -102,11 +109,11 @@ def test_a_reminder_fires_moves_with_its_appointment_and_never_fires_once_cancel
     listed = api.get("/api/runs", params={"status": "cancelled"}).json()["items"]
     assert [r["id"] for r in listed] == [str(cancelled_run.id)]
 
-    wait_for(lambda: notes_of(engine, kept_run.id), 20, what="the reminder")
+    wait_for(lambda: notes_of(engine, kept_run.id), KEPT + 20, what="the reminder")
     [note] = notes_of(engine, kept_run.id)
-    assert note.created_at >= now + timedelta(seconds=6)
+    assert note.created_at >= now + timedelta(seconds=KEPT)
     assert notes_of(engine, moved_run.id) == [], "the moved reminder fired at its old time"
-    wait_for(lambda: notes_of(engine, moved_run.id), 20, what="the moved reminder")
+    wait_for(lambda: notes_of(engine, moved_run.id), MOVED_TO + 20, what="the moved reminder")
     assert notes_of(engine, moved_run.id)[0].created_at >= new_start - DAY
     assert notes_of(engine, cancelled_run.id) == []
     assert api.get(f"/api/runs/{cancelled_run.id}").json()["status"] == "cancelled"
