@@ -56,9 +56,10 @@ def _quiet_hours(text: str) -> dict[str, str] | None:
 
 
 def cmd_practice_set(args: argparse.Namespace, settings: Settings) -> int:
+    from crmflow.crm.entities import NotFound
     from crmflow.crm.models import is_uuid
     from crmflow.db.engine import make_engine
-    from crmflow.practice_settings import PracticeNotFound, update_settings
+    from crmflow.practice_settings import update_settings
     from crmflow.validation import DomainValidationError
 
     options = (("timeZone", args.time_zone), ("quietHours", args.quiet_hours))
@@ -68,10 +69,10 @@ def cmd_practice_set(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         if not is_uuid(args.practice):  # cannot exist (and would not reach the uuid column)
-            raise PracticeNotFound(args.practice)
+            raise NotFound("practice", args.practice)
         with make_engine(settings, pool_size=1).begin() as conn:
             _print(update_settings(conn, args.practice, values))
-    except PracticeNotFound:
+    except NotFound:
         print(f"error: no practice {args.practice}", file=sys.stderr)
         return 2
     except DomainValidationError as exc:

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, RowMapping, func, null, select, update
 
+from crmflow.crm.entities import NotFound
 from crmflow.db.tables import practices
 from crmflow.quiet_hours import QuietHours
 from crmflow.timezones import DEFAULT_ZONE, UnknownTimeZone, is_zone
@@ -19,10 +20,6 @@ from crmflow.validation import DomainValidationError, FieldError, extra_field_er
 
 SETTINGS: Final = ("timeZone", "quietHours")
 _COLUMN: Final = {"timeZone": "time_zone", "quietHours": "quiet_hours"}
-
-
-class PracticeNotFound(LookupError):
-    pass
 
 
 def _to_json(row: RowMapping) -> dict[str, Any]:
@@ -70,7 +67,7 @@ def get_practice(conn: Connection, practice_id: str, *, lock: bool = False) -> d
         query = query.with_for_update(key_share=True)
     row = conn.execute(query).mappings().first()
     if row is None:
-        raise PracticeNotFound(practice_id)
+        raise NotFound("practice", practice_id)
     return _to_json(row)
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.exceptions import RequestValidationError
 
 from crmflow.practice_settings import get_practice, update_settings
 from crmflow.validation import DomainValidationError
 from crmflow_api.deps import Db, PracticeId
-from crmflow_api.errors import AUTH_ERRORS, BAD_BODY
+from crmflow_api.errors import AUTH_ERRORS, BAD_BODY, raise_field_errors
 from crmflow_api.models import Practice, PracticeUpdate
 
 router = APIRouter(prefix="/api/practice", tags=["practice"], responses=AUTH_ERRORS)
@@ -25,5 +24,5 @@ def patch_practice(body: PracticeUpdate, practice_id: PracticeId, db: Db) -> Pra
     try:
         practice = update_settings(db, practice_id, body.model_dump(exclude_unset=True))
     except DomainValidationError as exc:
-        raise RequestValidationError(exc.detail("body")) from exc
+        raise_field_errors(exc.errors)
     return Practice.model_validate(practice)
