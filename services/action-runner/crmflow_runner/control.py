@@ -38,6 +38,7 @@ from crmflow_runner.statements import (
     CANCELLABLE_RESUMES,
     MOVE_RESUMES,
     STOP_RUNS,
+    action_log_row,
 )
 
 ReplanKey = tuple[str, str, str, str, str]  # practice, entity, rule, entity type, field
@@ -185,20 +186,10 @@ def _log(
     result: dict[str, Any],
     error: str | None = None,
 ) -> None:
-    changes.logs.add(
-        automation_action_logs,
-        {
-            "practice_id": row.command["practiceId"],
-            "run_id": row.run_id,
-            "action_index": index,
-            "action_type": action_type,
-            "args": None,
-            "status": status.value,
-            "result": result,
-            "error": error,
-            "attempt": 1,
-        },
+    logged = action_log_row(
+        row.command["practiceId"], row.run_id, 1, index, action_type, None, status, result=result, error=error
     )
+    changes.logs.add(automation_action_logs, logged)
 
 
 def _write(conn: Connection, changes: _Changes) -> None:

@@ -144,17 +144,36 @@ def log_row(
     result: Any = None,
     error: str | None = None,
 ) -> dict[str, Any]:
-    """One attempt of action ``index`` (``automation_action_logs``; args PHI-minimal)."""
+    """One attempt of action ``index`` of the run ``ctx`` executes."""
+    return action_log_row(
+        ctx.practice_id, ctx.run_id, ctx.attempt, index, action_type, args, status, result=result, error=error
+    )
+
+
+def action_log_row(
+    practice_id: str,
+    run_id: str,
+    attempt: int,
+    index: int,
+    action_type: str,
+    args: Any,
+    status: ActionStatus,
+    *,
+    result: Any = None,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """One attempt of action ``index`` of run ``run_id`` (``automation_action_logs``; args
+    PHI-minimal)."""
     return {
-        "practice_id": ctx.practice_id,
-        "run_id": ctx.run_id,
+        "practice_id": practice_id,
+        "run_id": run_id,
         "action_index": index,
         "action_type": action_type,
         "args": None if args is None else minimal_args(args),
         "status": status.value,
         "result": result,
         "error": error,
-        "attempt": ctx.attempt,
+        "attempt": attempt,
     }
 
 
