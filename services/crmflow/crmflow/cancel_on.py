@@ -44,9 +44,10 @@ CANCEL_ON_SCHEMA: Final[dict[str, Any]] = {
 }
 
 
-def match_value(data: Any, match: str) -> Any:
-    """The value at ``match`` in an event's ``data`` (None when missing)."""
-    value = lookup(data, split_path(match))
+def match_value(data: Any, match: tuple[str, ...]) -> Any:
+    """The value at the path ``match`` (split, as the rules index keeps it) in an event's ``data``
+    (None when missing)."""
+    value = lookup(data, match)
     return None if value is MISSING else value
 
 

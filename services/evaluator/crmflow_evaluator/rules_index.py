@@ -13,6 +13,7 @@ from typing import Any
 
 from crmflow.actions import DELAY_UNTIL
 from crmflow.conditions import CompiledCondition, compile_condition
+from crmflow.conditions.paths import split_path
 from crmflow.due_time import bound_field
 from crmflow.rule_record import Rule
 from crmflow.triggers import TRIGGERS
@@ -25,7 +26,7 @@ class CancelEntry:
 
     index: int
     event_name: str
-    match: str
+    match: tuple[str, ...]  # the dotted path, split once here rather than per event
     condition: CompiledCondition | None
 
 
@@ -138,7 +139,8 @@ def _cancel_entries(cancel_on: list[dict[str, Any]]) -> list[CancelEntry]:
             condition: CompiledCondition | None = compile_condition(entry.get("conditionsJson"))
         except DomainValidationError:
             condition = None  # the rules-api refuses these; an entry that cannot compile never cancels
-        entries.append(CancelEntry(index, str(entry.get("eventName")), str(entry.get("match")), condition))
+        match = split_path(str(entry.get("match")))
+        entries.append(CancelEntry(index, str(entry.get("eventName")), match, condition))
     return entries
 
 

@@ -109,7 +109,7 @@ def test_cancel_on_problems_are_reported_at_their_field(cancel_on: Any, loc: tup
 
 def test_cancel_keys_are_the_entry_and_the_json_of_the_value() -> None:
     data = {"appointment": {"id": "a1", "n": 1}}
-    assert cancel_key(0, match_value(data, "appointment.id")) == '0:"a1"'
-    assert cancel_key(2, match_value(data, "appointment.n")) == "2:1"
+    assert cancel_key(0, match_value(data, ("appointment", "id"))) == '0:"a1"'
+    assert cancel_key(2, match_value(data, ("appointment", "n"))) == "2:1"
     assert cancel_key(1, {"b": 1, "a": 2}) == cancel_key(1, {"a": 2, "b": 1})
-    assert match_value(data, "appointment.missing") is None
+    assert match_value(data, ("appointment", "missing")) is None
