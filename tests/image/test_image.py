@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine, text
 from testcontainers.core.container import DockerContainer
 
+from crmflow.healthcheck import service_port
 from crmflow.settings import Settings
 from tests.support.containers import compose_services
 from tests.support.processes import ROOT, Service, metric_total, wait_for
@@ -26,8 +27,8 @@ from tests.support.rules import note_rule
 
 pytestmark = pytest.mark.image
 
-# compose service -> the settings field of its port
-SERVICE_PORTS = {"rules-api": "api_port", "evaluator": "evaluator_port", "action-runner": "runner_port"}
+# The compose services run as containers (the stack runs its own connect-supervisor).
+SERVICES = ("rules-api", "evaluator", "action-runner")
 JOBS = ("migrate", "connect-register")
 # The host's own paths and tools: not the container's.
 HOST_ONLY = {"CRMFLOW_RUN_DIR", "CRMFLOW_ROOT", "CRMFLOW_CACHE_DIR", "CRMFLOW_PYTHON"}
@@ -114,8 +115,10 @@ def deployed(image: str, stack: None, settings: Settings, run_dir: Path) -> Iter
     services: dict[str, ServiceContainer] = {}
     try:
         if all(job.exit_code == 0 for job in jobs.values()):
-            for name, field in SERVICE_PORTS.items():
-                endpoint = Service(name, "", getattr(settings, field), run_dir / "logs")
+            for name in SERVICES:
+                port = service_port(compose_services()[name]["command"], settings)
+                assert port is not None, f"{name}: its command is no service entrypoint"
+                endpoint = Service(name, "", port, run_dir / "logs")
                 services[name] = ServiceContainer(_container(image, name).start(), endpoint)
             for service in services.values():
                 wait_for(service.ready, 120, 0.5, f"the {service.endpoint.name} container to be ready")
@@ -132,7 +135,7 @@ def test_the_migrations_and_registration_jobs_exit_zero(deployed: Deployment) ->
 
 
 def test_each_service_container_answers_healthz_and_its_healthcheck(image: str, deployed: Deployment) -> None:
-    assert deployed.services.keys() == SERVICE_PORTS.keys()
+    assert tuple(deployed.services) == SERVICES, "a job failed: no service container was started"
     for name, service in deployed.services.items():
         assert httpx.get(f"{service.endpoint.url}/healthz", timeout=5).status_code == 200, name
         check = _run_beside(image, service.container, ["crmflow-healthcheck"])
