@@ -94,8 +94,10 @@ class EventProcessor:
             },
         )
         outs = []
+        runs = 0
         for message in outcome.messages:
             if message["kind"] == "run":
+                runs += 1
                 metrics.EVALUATIONS.labels(message["status"]).inc()
             outs.append(Out(topics.COMMANDS, outcome.key, encode_command(message, raw)))
         if record.timestamp:
@@ -110,7 +112,7 @@ class EventProcessor:
                     "correlationId": event.get("correlationId"),
                     "causationId": event.get("causationId"),
                     "depth": event.get("depth", 0),
-                    "runs": len(outcome.messages) - 1,
+                    "runs": runs,  # not the marker, re-plans or cancellations
                 },
             )
         return outs
