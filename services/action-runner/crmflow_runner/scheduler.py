@@ -1,6 +1,6 @@
 """Durable delays (SPEC section 6): re-emits delayed runs to their partition when they come due.
 
-A ``delay_seconds`` action stores the rest of its run in ``scheduled_resumes`` (pending). When
+A ``delay_seconds`` or ``delay_until`` action stores the rest of its run in ``scheduled_resumes`` (pending). When
 it is due, the scheduler claims it (``FOR UPDATE SKIP LOCKED``: several runners never claim the
 same row), sends a ``ResumeCommand`` to the commands topic with the run's own key (``command_key``,
 stored with the row when the delay was scheduled), waits for the broker's acknowledgement, and
@@ -9,8 +9,8 @@ line with the patient's other commands, so a delay never blocks a partition and 
 actions still run one at a time, in partition order.
 
 A crash between the send and the mark re-sends the command; the consumer executes a resume only
-while its row is not ``done`` (and marks it done in the same transaction as the effects), so
-the rest of a run executes once. Delays that came due while no runner ran fire on the first tick
+while its row is pending or emitted (and marks it done in the same transaction as the effects;
+a cancelled row is neither), so the rest of a run executes once, and never after a cancel. Delays that came due while no runner ran fire on the first tick
 after a start.
 """
 
