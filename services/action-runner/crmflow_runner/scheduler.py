@@ -1,17 +1,18 @@
-"""Durable delays (SPEC section 6): re-emits delayed runs to their partition when they come due.
+"""Durable delays (SPEC sections 6 and 8): re-emits delayed runs to their partition when they
+come due.
 
-A ``delay_seconds`` or ``delay_until`` action stores the rest of its run in ``scheduled_resumes`` (pending). When
-it is due, the scheduler claims it (``FOR UPDATE SKIP LOCKED``: several runners never claim the
-same row), sends a ``ResumeCommand`` to the commands topic with the run's own key (``command_key``,
-stored with the row when the delay was scheduled), waits for the broker's acknowledgement, and
-only then marks the row ``emitted``. The consumer that owns the partition executes the rest in
-line with the patient's other commands, so a delay never blocks a partition and a patient's
-actions still run one at a time, in partition order.
+A ``delay_seconds`` or ``delay_until`` action stores the rest of its run in ``scheduled_resumes``
+(pending). When it is due, the scheduler claims it (``FOR UPDATE SKIP LOCKED``: several runners
+never claim the same row), sends a ``ResumeCommand`` to the commands topic with the run's own key
+(``command_key``, stored with the row when the delay was scheduled), waits for the broker's
+acknowledgement, and only then marks the row ``emitted``. The consumer that owns the partition
+executes the rest in line with the patient's other commands, so a delay never blocks a partition
+and a patient's actions still run one at a time, in partition order.
 
 A crash between the send and the mark re-sends the command; the consumer executes a resume only
-while its row is pending or emitted (and marks it done in the same transaction as the effects;
-a cancelled row is neither), so the rest of a run executes once, and never after a cancel. Delays that came due while no runner ran fire on the first tick
-after a start.
+while its row is pending or emitted (and marks it done in the same transaction as the effects; a
+cancelled row is neither), so the rest of a run executes once, and never after a cancel. Delays
+that came due while no runner ran fire on the first tick after a start.
 """
 
 from __future__ import annotations
