@@ -70,5 +70,6 @@ def bootstrap(
         stop,
         topic=topic,
         interval=settings.scheduler_interval_seconds,
+        signal_retention=settings.wait_signal_retention_seconds,
     )
     return Runner(consumer, scheduler, stop)

@@ -6,9 +6,14 @@ deterministic id, and each action's effect, its log and its idempotency key
 redelivered command, or a resumed run, finds what was done and does not do it again. The
 caller commits, then commits the Kafka offsets.
 
-Re-plans and cancellations (``control.py``) change waiting runs written by earlier commands, so a
-batch is executed in segments: the commands before each of them first (their rows written), then
-it, then the rest — every command acts at its place in the partition.
+Re-plans and cancellations (``control.py``) and awaited events (``signals.py``) change waiting runs
+written by earlier commands, so a batch is executed in segments: the commands before each of them
+first (their rows written), then it, then the rest — every command acts at its place in the
+partition.
+
+``wait_for_event`` (SPEC section 13) parks the run like a delay, its resume due at the timeout and
+found by its wait key; a signal makes it due at once with the awaited event. An action's ``when``
+is evaluated when the action is reached: false, the action is logged ``skipped`` (``when_false``).
 """
 
 from __future__ import annotations
@@ -21,14 +26,30 @@ from typing import Any, cast
 
 from sqlalchemy import Connection
 
-from crmflow.actions import ACTION_TYPES, DELAY_SECONDS, DELAY_UNTIL, DelayUntilArgs
-from crmflow.commands import ActionCommandDict, ControlCommandDict, ResumeCommandDict, RunCommandDict
+from crmflow.actions import ACTION_TYPES, DELAY_SECONDS, DELAY_UNTIL, DelayUntilArgs, WaitForEventArgs
+from crmflow.commands import (
+    ActionCommandDict,
+    ControlCommandDict,
+    ResumeCommandDict,
+    RunCommandDict,
+    SignalCommandDict,
+)
 from crmflow.db.tables import action_executions, automation_action_logs, scheduled_resumes
 from crmflow.due_time import SKIPPED_REASON, DueTimeOutOfRange, bound_field, decide, due_at, parse_at
 from crmflow.statuses import ActionStatus, Evaluation, RunStatus
 from crmflow.templates import TemplateSyntaxError, UnresolvedPlaceholder, render_args
 from crmflow.timezones import DEFAULT_ZONE, parse_local_time
-from crmflow_runner import control, metrics
+from crmflow.validation import DomainValidationError
+from crmflow.wait_for_event import (
+    TIMED_OUT,
+    WAIT_FOR_EVENT,
+    WAITED_EVENT,
+    WHEN_FALSE,
+    match_value,
+    wait_key,
+    when_holds,
+)
+from crmflow_runner import control, metrics, signals
 from crmflow_runner.errors import PermanentActionError
 from crmflow_runner.handlers import Handler, parse_args
 from crmflow_runner.run_context import DeferredWrites, PatientCache, PracticeZones, RunContext
@@ -49,7 +70,15 @@ from crmflow_runner.statements import (
 )
 
 log = logging.getLogger(__name__)
-CONTROL_KINDS = frozenset({"replan", "cancel"})
+CONTROL_KINDS = frozenset({"replan", "cancel", "signal"})
+
+
+@dataclass(frozen=True)
+class WaitEnd:
+    """A resumed ``wait_for_event`` at action ``index``: the awaited event, or None (timed out)."""
+
+    index: int
+    event: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -72,17 +101,17 @@ class Executor:
         zones = PracticeZones(conn)
         outcomes: list[RunOutcome] = []
         segment: list[ActionCommandDict] = []
-        controls: list[ControlCommandDict] = []  # consecutive ones, applied together
+        controls: list[ControlCommandDict | SignalCommandDict] = []  # consecutive ones, applied together
         for c in commands:
             if c["kind"] in CONTROL_KINDS:
                 outcomes += self._execute_segment(conn, segment, attempt, zones)
                 segment = []
-                controls.append(cast(ControlCommandDict, c))
+                controls.append(cast(ControlCommandDict | SignalCommandDict, c))
             else:
-                control.apply(conn, controls, zones)
+                _apply_controls(conn, controls, zones)
                 controls = []
                 segment.append(c)
-        control.apply(conn, controls, zones)
+        _apply_controls(conn, controls, zones)
         return outcomes + self._execute_segment(conn, segment, attempt, zones)
 
     def _execute_segment(
@@ -95,21 +124,21 @@ class Executor:
             conn.execute(MARK_EVENTS, columns({m["event_id"]: m for m in markers}))
         claimed = self._claim_runs(conn, [c for c in commands if c["kind"] == "run"])
         resumed = self._claim_resumes(conn, [c for c in commands if c["kind"] == "resume"])
-        work: list[tuple[RunCommandDict, int]] = []
+        work: list[tuple[RunCommandDict, int, WaitEnd | None]] = []
         for c in commands:
             if c["kind"] == "run":
                 if claimed.pop(c["runId"], None) is None:
                     continue  # not claimed, or a second copy in this batch
                 if c["status"] == Evaluation.MATCHED:
-                    work.append((c, 0))
+                    work.append((c, 0, None))
                 metrics.RUNS.labels(c["status"] if c["status"] != Evaluation.MATCHED else "started").inc()
             elif c["kind"] == "resume":
                 stored = resumed.pop((c["runId"], c["actionIndex"]), None)
                 if stored is None:
                     metrics.DUPLICATES.inc()  # resumed already, or a second copy in this batch
                     continue
-                work.append((stored, c["actionIndex"]))
-        done = self._done_actions(conn, [c["runId"] for c, _ in work])
+                work.append((stored[0], c["actionIndex"], stored[1]))
+        done = self._done_actions(conn, [c["runId"] for c, _, _ in work])
         return self._execute_runs(conn, work, done, attempt, zones)
 
     def _claim_runs(self, conn: Connection, runs: Sequence[RunCommandDict]) -> dict[str, bool]:
@@ -130,8 +159,10 @@ class Executor:
     @staticmethod
     def _claim_resumes(
         conn: Connection, resumes: Sequence[ResumeCommandDict]
-    ) -> dict[tuple[str, int], RunCommandDict]:
-        """Mark due delays done (in this transaction); returns (run id, index) -> stored command.
+    ) -> dict[tuple[str, int], tuple[RunCommandDict, WaitEnd | None]]:
+        """Mark due delays done (in this transaction); returns (run id, index) -> stored command,
+        and how its wait ended when the resume follows a ``wait_for_event`` (the command then has
+        ``waitedEvent``: the awaited event, or None after the timeout).
 
         A resume already done (a re-sent or redelivered ResumeCommand) is not returned.
         """
@@ -143,7 +174,14 @@ class Executor:
             "practice_id": [c["practiceId"] for c in resumes],
         }  # a key twice: PostgreSQL updates (and returns) the row once
         rows = conn.execute(CLAIM_RESUMES, keys)
-        return {(str(r.run_id), r.action_index): r.command for r in rows}
+        claimed: dict[tuple[str, int], tuple[RunCommandDict, WaitEnd | None]] = {}
+        for r in rows:
+            command, wait = r.command, None
+            if r.wait_key is not None:
+                wait = WaitEnd(r.action_index - 1, r.waited_event)
+                command = {**command, WAITED_EVENT: r.waited_event}
+            claimed[(str(r.run_id), r.action_index)] = (command, wait)
+        return claimed
 
     @staticmethod
     def _done_actions(conn: Connection, run_ids: Sequence[str]) -> set[tuple[str, int]]:
@@ -156,19 +194,19 @@ class Executor:
     def _execute_runs(
         self,
         conn: Connection,
-        work: Sequence[tuple[RunCommandDict, int]],
+        work: Sequence[tuple[RunCommandDict, int, WaitEnd | None]],
         done: set[tuple[str, int]],
         attempt: int,
         zones: PracticeZones,
     ) -> list[RunOutcome]:
         patients = PatientCache(conn)
         patients.preload(
-            {(c["practiceId"], c["patientId"]) for c, _ in work if isinstance(c.get("patientId"), str)}
+            {(c["practiceId"], c["patientId"]) for c, _, _ in work if isinstance(c.get("patientId"), str)}
         )
         writes = DeferredWrites()
         outcomes = [
-            self._run_actions(RunContext(c, writes, patients, attempt, zones), start, done)
-            for c, start in work
+            self._run_actions(RunContext(c, writes, patients, attempt, zones), start, done, wait)
+            for c, start, wait in work
         ]
         writes.flush(conn, FLUSH_ORDER)
         if outcomes:
@@ -180,14 +218,21 @@ class Executor:
             metrics.RUNS.labels(o.status).inc()
         return outcomes
 
-    def _run_actions(self, ctx: RunContext, start: int, done: set[tuple[str, int]]) -> RunOutcome:
+    def _run_actions(
+        self, ctx: RunContext, start: int, done: set[tuple[str, int]], wait: WaitEnd | None = None
+    ) -> RunOutcome:
         actions = ctx.command["actions"]
+        if wait is not None and not self._end_wait(ctx, wait):
+            self._skip_rest(ctx, start, f"skipped: {TIMED_OUT}")
+            return RunOutcome(ctx.run_id, RunStatus.SUCCEEDED)
         for index in range(start, len(actions)):
             if (ctx.run_id, index) in done:
                 continue
             action = actions[index] if isinstance(actions[index], dict) else {}
             action_type = str(action.get("type"))
             try:
+                if not self._when_holds(ctx, index, action_type, action):
+                    continue
                 if action_type == DELAY_SECONDS:
                     self._schedule(ctx, index, action)
                     return RunOutcome(ctx.run_id, RunStatus.WAITING)
@@ -195,6 +240,10 @@ class Executor:
                     stopped = self._delay_until(ctx, index, action)
                     if stopped is not None:
                         return stopped
+                    continue
+                if action_type == WAIT_FOR_EVENT:
+                    if self._wait_for_event(ctx, index, action):
+                        return RunOutcome(ctx.run_id, RunStatus.WAITING)
                     continue
                 self._execute_action(ctx, index, action_type, action.get("args"))
             except (PermanentActionError, UnresolvedPlaceholder, TemplateSyntaxError) as exc:
@@ -218,6 +267,78 @@ class Executor:
                 log_row(ctx, later, later_type, None, ActionStatus.SKIPPED, error=error),
             )
             metrics.ACTIONS.labels(later_type, ActionStatus.SKIPPED).inc()
+
+    @staticmethod
+    def _when_holds(ctx: RunContext, index: int, action_type: str, action: dict[str, Any]) -> bool:
+        """Whether the action's ``when`` (absent: always) holds; false: the action is logged
+        ``skipped`` (``when_false``) and marked done, so a redelivery does not decide again."""
+        when = action.get("when")
+        if when is None:
+            return True
+        try:
+            holds = when_holds(when, ctx.context)
+        except DomainValidationError as exc:
+            raise PermanentActionError(f"when cannot be evaluated: {exc}") from None
+        if not holds:
+            ctx.writes.add(action_executions, execution_row(ctx, index))
+            ctx.writes.add(
+                automation_action_logs,
+                log_row(ctx, index, action_type, None, ActionStatus.SKIPPED, error=WHEN_FALSE),
+            )
+            metrics.ACTIONS.labels(action_type, ActionStatus.SKIPPED).inc()
+        return holds
+
+    def _wait_for_event(self, ctx: RunContext, index: int, action: dict[str, Any]) -> bool:
+        """Park the run until the awaited event or the timeout (True), or, when an awaited event
+        that occurred after the triggering one is already recorded, take it and go on (False)."""
+        args = cast(WaitForEventArgs, parse_args(WaitForEventArgs, action.get("args") or {}))
+        event = ctx.command.get("event") or {}
+        value = match_value(event.get("data"), args.match)
+        if value is None:
+            raise PermanentActionError(f"match {args.match!r} has no value in the triggering event")
+        key = wait_key(index, value)
+        conn = ctx.patients.conn
+        signals.lock(conn, [signals.lock_key(ctx.practice_id, ctx.command["ruleId"], key)])
+        ctx.writes.add(action_executions, execution_row(ctx, index))
+        logged_args = args.model_dump(exclude={"conditionsJson"})
+        rule_id = ctx.command["ruleId"]
+        found = signals.first_after(conn, ctx.practice_id, rule_id, key, event.get("occurredAt"))
+        if found is not None:
+            ctx.set_waited_event(found)
+            result: dict[str, Any] = {"waitedEventId": found.get("id"), "recordedBeforeTheWait": True}
+            ctx.writes.add(
+                automation_action_logs,
+                log_row(ctx, index, WAIT_FOR_EVENT, logged_args, ActionStatus.SUCCEEDED, result=result),
+            )
+            metrics.SIGNALS.labels("taken_at_wait").inc()
+            metrics.ACTIONS.labels(WAIT_FOR_EVENT, ActionStatus.SUCCEEDED).inc()
+            return False
+        timeout = ctx.db_now() + timedelta(seconds=args.timeoutSeconds)
+        ctx.writes.add(scheduled_resumes, resume_row(ctx, index + 1, timeout, wait_key=key))
+        scheduled = {"timeoutAt": timeout.isoformat()}
+        ctx.writes.add(
+            automation_action_logs,
+            log_row(ctx, index, WAIT_FOR_EVENT, logged_args, ActionStatus.SCHEDULED, result=scheduled),
+        )
+        metrics.ACTIONS.labels(WAIT_FOR_EVENT, ActionStatus.SCHEDULED).inc()
+        return True
+
+    @staticmethod
+    def _end_wait(ctx: RunContext, wait: WaitEnd) -> bool:
+        """Log how a resumed wait ended; False when it timed out with ``onTimeout: stop``."""
+        actions = ctx.command["actions"]
+        action = actions[wait.index] if 0 <= wait.index < len(actions) else {}
+        on_timeout = ((action or {}).get("args") or {}).get("onTimeout", "continue")
+        if wait.event is not None:
+            result: dict[str, Any] = {"waitedEventId": wait.event.get("id")}
+        else:
+            result = {"timedOut": True, "onTimeout": on_timeout}
+        ctx.writes.add(
+            automation_action_logs,
+            log_row(ctx, wait.index, WAIT_FOR_EVENT, None, ActionStatus.SUCCEEDED, result=result),
+        )
+        metrics.ACTIONS.labels(WAIT_FOR_EVENT, ActionStatus.SUCCEEDED).inc()
+        return wait.event is not None or on_timeout != "stop"
 
     def _execute_action(self, ctx: RunContext, index: int, action_type: str, raw_args: Any) -> None:
         handler = self.handlers.get(action_type)
@@ -294,3 +415,13 @@ def _binding(ctx: RunContext, raw_args: dict[str, Any], args: DelayUntilArgs) ->
         "atLocalTime": args.atLocalTime,
         "ifPast": args.ifPast,
     }
+
+
+def _apply_controls(
+    conn: Connection, commands: Sequence[ControlCommandDict | SignalCommandDict], zones: PracticeZones
+) -> None:
+    """Consecutive control commands: re-plans and cancels, then awaited events. (A signal only
+    makes a waiting run due, a cancel stops it: in either order the run ends cancelled, and a
+    re-plan moves only delay_until resumes, never a wait's.)"""
+    control.apply(conn, [c for c in commands if c["kind"] != "signal"], zones)
+    signals.apply(conn, [c for c in commands if c["kind"] == "signal"])

@@ -20,3 +20,9 @@ END_TO_END_SECONDS = Histogram(
 )
 CONSUMER_LAG = Gauge("crmflow_runner_consumer_lag", "Commands not yet consumed", ["partition"])
 WAITING_RESUMES = Gauge("crmflow_runner_scheduled_resumes", "Delayed runs waiting to resume")
+SIGNALS = Counter(
+    "crmflow_runner_awaited_events_total",
+    "Awaited events (wait_for_event): recorded, waiting runs resumed by them, waits that took "
+    "one already recorded",
+    ["outcome"],
+)

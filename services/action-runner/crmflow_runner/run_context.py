@@ -143,6 +143,17 @@ class RunContext:
 
     def __post_init__(self) -> None:
         self.context = build_context(self.command.get("event") or {})
+        waited = self.command.get("waitedEvent")
+        if waited is not None:  # a wait_for_event took it (SPEC section 13)
+            self.context["waitedEvent"] = waited
+        else:  # absent until then (a same-named data key would lie)
+            self.context.pop("waitedEvent", None)
+
+    def set_waited_event(self, event: dict[str, Any]) -> None:
+        """A ``wait_for_event`` took ``event``: later actions (and a resume stored later) see it
+        as ``waitedEvent``."""
+        self.command = {**self.command, "waitedEvent": event}
+        self.context["waitedEvent"] = event
 
     @property
     def run_id(self) -> str:

@@ -13,6 +13,10 @@ A crash between the send and the mark re-sends the command; the consumer execute
 while its row is pending or emitted (and marks it done in the same transaction as the effects; a
 cancelled row is neither), so the rest of a run executes once, and never after a cancel. Delays
 that came due while no runner ran fire on the first tick after a start.
+
+A ``wait_for_event`` is a resume like the others: due at its timeout, or at once when its awaited
+event arrived (``signals.py``). The scheduler also prunes the awaited events recorded longer ago
+than ``CRMFLOW_WAIT_SIGNAL_RETENTION_SECONDS`` (once a minute, a bounded batch a time).
 """
 
 from __future__ import annotations
@@ -31,13 +35,14 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from crmflow.commands import ResumeCommand
 from crmflow.db.tables import scheduled_resumes
 from crmflow.statuses import ResumeStatus
-from crmflow_runner import metrics
+from crmflow_runner import metrics, signals
 from crmflow_runner.delivery import Record, produce_all
 from crmflow_runner.retry import backoff_seconds
 
 log = logging.getLogger(__name__)
 BATCH = 200
 SEND_TIMEOUT = 15.0
+PRUNE_EVERY_SECONDS = 60.0
 
 _PENDING = ResumeStatus.PENDING.value
 # statement_timestamp(), not clock_timestamp(): a volatile function cannot bound an index scan, so
@@ -131,16 +136,19 @@ class Scheduler:
         *,
         topic: str,
         interval: float,
+        signal_retention: float = 2_592_000.0,
     ) -> None:
         self.engine = engine
         self.producer = producer
         self.stop = stop
         self.topic = topic
         self.interval = interval
+        self.signal_retention = signal_retention
 
     def run(self) -> None:
         failures = 0
         last_gauge = 0.0
+        last_prune = 0.0
         while not self.stop.wait(self.interval if failures == 0 else backoff_seconds(failures, cap=5.0)):
             try:
                 while self.tick() == BATCH and not self.stop.is_set():
@@ -148,6 +156,9 @@ class Scheduler:
                 if time.monotonic() - last_gauge > 5:
                     self._gauge()
                     last_gauge = time.monotonic()
+                if time.monotonic() - last_prune > PRUNE_EVERY_SECONDS:
+                    self.prune_signals()
+                    last_prune = time.monotonic()
                 failures = 0
             except Exception as exc:  # database or broker unavailable: back off, try again
                 failures += 1
@@ -171,6 +182,19 @@ class Scheduler:
                 )
         log.info("delayed runs due; resume commands sent", extra={"runs": len(ready)})
         return len(due)
+
+    def prune_signals(self) -> int:
+        """Delete the awaited events kept longer than the retention (bounded batches); returns how many."""
+        pruned = 0
+        while not self.stop.is_set():
+            with self.engine.begin() as conn:
+                deleted = signals.prune(conn, self.signal_retention)
+            pruned += deleted
+            if deleted < 1000:
+                break
+        if pruned:
+            log.info("awaited events pruned", extra={"signals": pruned})
+        return pruned
 
     def _gauge(self) -> None:
         with self.engine.connect() as conn:

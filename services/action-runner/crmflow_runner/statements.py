@@ -83,9 +83,15 @@ CLAIM_RESUMES = text(
          AS k(run_id, action_index, practice_id)
     WHERE s.run_id = k.run_id AND s.action_index = k.action_index AND s.practice_id = k.practice_id
       AND s.status IN ('{ResumeStatus.PENDING}', '{ResumeStatus.EMITTED}')
-    RETURNING s.run_id, s.action_index, s.command
+    RETURNING s.run_id, s.action_index, s.command, s.wait_key, s.waited_event
     """
-).columns(scheduled_resumes.c.run_id, scheduled_resumes.c.action_index, scheduled_resumes.c.command)
+).columns(
+    scheduled_resumes.c.run_id,
+    scheduled_resumes.c.action_index,
+    scheduled_resumes.c.command,
+    scheduled_resumes.c.wait_key,
+    scheduled_resumes.c.waited_event,
+)
 
 
 def columns(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, list[Any]]:
@@ -178,12 +184,16 @@ def action_log_row(
 
 
 def resume_row(
-    ctx: RunContext, index: int, due_at: datetime, binding: Mapping[str, Any] | None = None
+    ctx: RunContext,
+    index: int,
+    due_at: datetime,
+    binding: Mapping[str, Any] | None = None,
+    wait_key: str | None = None,
 ) -> dict[str, Any]:
     """The rest of the run from action ``index``, due at ``due_at`` (``scheduled_resumes``), with
     the key its resume is sent with (the key of the run's own commands) and what re-plans
-    (``binding``: the triggering entity's field a ``delay_until`` follows) and cancels (the run's
-    cancel keys) find it by."""
+    (``binding``: the triggering entity's field a ``delay_until`` follows), cancels (the run's
+    cancel keys) and awaited events (``wait_key``, a ``wait_for_event``'s) find it by."""
     event = ctx.command.get("event") or {}
     return {
         "run_id": ctx.run_id,
@@ -197,6 +207,7 @@ def resume_row(
         "bound_entity_id": None if binding is None else str(event.get("entityId")),
         "binding": None if binding is None else dict(binding),
         "cancel_keys": ctx.command.get("cancelKeys") or None,
+        "wait_key": wait_key,
     }
 
 

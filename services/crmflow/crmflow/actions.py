@@ -23,6 +23,15 @@ from crmflow.templates import TemplateSyntaxError, parse
 from crmflow.timezones import LOCAL_TIME_PATTERN
 from crmflow.triggers import TRIGGER_NAMES, placeholder_can_resolve
 from crmflow.validation import FieldError, Loc
+from crmflow.wait_for_event import (
+    WAIT_FOR_EVENT,
+    WAITED_EVENT,
+    OnTimeout,
+    match_error,
+    wait_errors,
+    waited_placeholder_ok,
+    when_errors,
+)
 
 MAX_ACTIONS: Final = 50
 DEFAULT_PATIENT_FIELD_ALLOWLIST: Final = (
@@ -112,6 +121,44 @@ class DelayUntilArgs(ActionArgs):
         return value
 
 
+class WaitForEventArgs(ActionArgs):
+    """``wait_for_event`` (SPEC section 13): wait until an event named ``eventName`` with the same
+    value at ``match`` as the triggering event (and satisfying ``conditionsJson``) arrives, or
+    ``timeoutSeconds`` pass; then go on (``continue``) or end the run (``stop``). Saved rules are
+    also checked by ``crmflow.wait_for_event.wait_errors`` (match resolves, condition compiles)."""
+
+    eventName: str = Field(
+        json_schema_extra={"enum": sorted(TRIGGER_NAMES)}, description="The awaited event's name."
+    )
+    match: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="Dotted path into both events' data whose values must be equal (appointment.id)."
+    )
+    conditionsJson: dict[str, Any] | None = Field(
+        None, description="A condition on the awaited event's data (SPEC section 5); null = any."
+    )
+    timeoutSeconds: int = Field(ge=1, le=MAX_DELAY_SECONDS)
+    onTimeout: OnTimeout = Field(
+        "continue",
+        description="continue: run the later actions (waitedEvent absent); stop: end the run "
+        "(succeeded, the later actions logged skipped, wait_timed_out).",
+    )
+
+    @field_validator("eventName")
+    @classmethod
+    def _event_name(cls, value: str) -> str:
+        if value not in TRIGGER_NAMES:
+            raise ValueError(f"unknown event; one of {sorted(TRIGGER_NAMES)}")
+        return value
+
+    @field_validator("match")
+    @classmethod
+    def _match(cls, value: str) -> str:
+        message = match_error(value)
+        if message is not None:
+            raise ValueError(message)
+        return value
+
+
 DELAY_SECONDS: Final = "delay_seconds"
 DELAY_UNTIL: Final = "delay_until"
 DELAY_TYPES: Final = frozenset({DELAY_SECONDS, DELAY_UNTIL})
@@ -125,9 +172,12 @@ ACTION_TYPES: Final[Mapping[str, type[ActionArgs]]] = {
     "update_patient_fields": UpdatePatientFieldsArgs,
     DELAY_SECONDS: DelaySecondsArgs,
     DELAY_UNTIL: DelayUntilArgs,
+    WAIT_FOR_EVENT: WaitForEventArgs,
 }
+WAIT_TYPES: Final = frozenset({WAIT_FOR_EVENT})
+"""Action types that wait for an event (the runner executes them itself, like the delays)."""
 
-_ITEM_KEYS: Final = frozenset({"type", "args"})
+_ITEM_KEYS: Final = frozenset({"type", "args", "when"})
 
 
 def check_patient_fields(fields: Any, allowlist: Sequence[str]) -> list[FieldError]:
@@ -207,7 +257,9 @@ def _too_deep(value: Any) -> bool:
     return False
 
 
-def _placeholder_errors(args: Mapping[str, Any], trigger: str | None) -> list[FieldError]:
+def _placeholder_errors(
+    args: Mapping[str, Any], trigger: str | None, waited_events: Sequence[str] = ()
+) -> list[FieldError]:
     errors: list[FieldError] = []
     for loc, text in _strings(args, ("args",)):
         try:
@@ -222,25 +274,37 @@ def _placeholder_errors(args: Mapping[str, Any], trigger: str | None) -> list[Fi
                 )
                 for path in paths
                 if not placeholder_can_resolve(trigger, path)
+                and not (path.split(".")[0] == WAITED_EVENT and waited_placeholder_ok(path, waited_events))
             )
     return errors
 
 
 def validate_action(
-    item: Any, trigger: str | None = None, patient_field_allowlist: Sequence[str] | None = None
+    item: Any,
+    trigger: str | None = None,
+    patient_field_allowlist: Sequence[str] | None = None,
+    *,
+    waited_events: Sequence[str] = (),
 ) -> list[FieldError]:
-    """Every problem of one ``{type, args}`` item (locs relative to the item)."""
+    """Every problem of one ``{type, args, when?}`` item (locs relative to the item).
+    ``waited_events``: the event names of the ``wait_for_event`` actions before it (their
+    ``{waitedEvent...}`` placeholders can resolve)."""
     action_type, errors = _item_errors(item)
     if action_type is None or errors:
         return errors
+    errors = [e.with_prefix("when") for e in when_errors(item.get("when"))]
     args = item["args"]
     if _too_deep(args):
         return [FieldError(("args",), f"args nested deeper than {MAX_ARGS_DEPTH} levels", "too_deep")]
     if action_type == DELAY_UNTIL:  # the model would accept a placeholder in at only if it resolved
-        model, errors = None, [e.with_prefix("args") for e in delay_until_errors(args)]
+        model, found = None, [e.with_prefix("args") for e in delay_until_errors(args)]
     else:
-        model, errors = _model_errors(ACTION_TYPES[action_type], args)
-    errors += _placeholder_errors(args, trigger if trigger in TRIGGER_NAMES else None)
+        model, found = _model_errors(ACTION_TYPES[action_type], args)
+    errors += found
+    if action_type == WAIT_FOR_EVENT:
+        known = trigger if trigger in TRIGGER_NAMES else None
+        errors += [e.with_prefix("args") for e in wait_errors(args, known)]
+    errors += _placeholder_errors(args, trigger if trigger in TRIGGER_NAMES else None, waited_events)
     if (
         model is not None
         and patient_field_allowlist is not None
@@ -264,6 +328,13 @@ def validate_actions(
     if len(actions_json) > MAX_ACTIONS:
         return [FieldError((), f"at most {MAX_ACTIONS} actions are allowed", "too_long")]
     errors: list[FieldError] = []
+    waited: list[str] = []
     for index, item in enumerate(actions_json):
-        errors += [e.with_prefix(index) for e in validate_action(item, trigger, patient_field_allowlist)]
+        found = validate_action(item, trigger, patient_field_allowlist, waited_events=tuple(waited))
+        errors += [e.with_prefix(index) for e in found]
+        if isinstance(item, Mapping) and item.get("type") == WAIT_FOR_EVENT:
+            args = item.get("args")
+            event_name = args.get("eventName") if isinstance(args, Mapping) else None
+            if isinstance(event_name, str) and event_name in TRIGGER_NAMES:
+                waited.append(event_name)
     return errors

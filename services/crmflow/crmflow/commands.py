@@ -7,7 +7,8 @@ runs carry only their trace, so the runner records every evaluation in one place
 comes due, the runner's scheduler sends a ``ResumeCommand`` with the run's key, so the rest of
 the run executes in that same line. ``ReplanCommand`` (a date field a ``delay_until`` follows has
 changed) and ``CancelCommand`` (a ``cancelOn`` event arrived) are emitted by the evaluator with the
-event's other commands, so they reach the waiting runs in event order (SPEC section 8).
+event's other commands, so they reach the waiting runs in event order (SPEC section 8); so is
+``SignalCommand`` (an event a ``wait_for_event`` awaits, SPEC section 13).
 
 The pydantic models are the contract (they generate ``schemas/action-command.schema.json`` and
 validate what the runner consumes); the ``...Dict`` TypedDicts beside them are the same messages
@@ -91,6 +92,11 @@ class RunCommand(BaseModel):
         description="The rule's cancelOn entries applied to this event ('<index>:<JSON value at "
         "match>'): a waiting run is cancelled by a CancelCommand with one of them.",
     )
+    waitedEvent: dict[str, Any] | None = Field(
+        None,
+        description="Never sent by the evaluator: the runner sets it on a stored run when a "
+        "wait_for_event took an event ({id, name, occurredAt, entityType, entityId, data}).",
+    )
 
 
 class ResumeCommand(BaseModel):
@@ -133,8 +139,26 @@ class CancelCommand(BaseModel):
     eventId: str
 
 
+class SignalCommand(BaseModel):
+    """Event ``eventId`` is one that action ``actionIndex`` (a ``wait_for_event``) of rule ``ruleId``
+    awaits, for runs whose wait key is ``waitKey``: the runner records it (a run reaching the wait
+    later takes it) and resumes the runs already waiting (SPEC section 13)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["signal"] = "signal"
+    practiceId: str
+    ruleId: str
+    actionIndex: int = Field(ge=0)
+    waitKey: str
+    eventId: str
+    occurredAt: str = Field(description="The awaited event's time: it counts for runs triggered earlier.")
+    event: dict[str, Any] = Field(description="What later actions see as waitedEvent.")
+
+
 ActionCommand = Annotated[
-    RunCommand | EventEvaluated | ResumeCommand | ReplanCommand | CancelCommand, Field(discriminator="kind")
+    RunCommand | EventEvaluated | ResumeCommand | ReplanCommand | CancelCommand | SignalCommand,
+    Field(discriminator="kind"),
 ]
 
 
@@ -178,6 +202,7 @@ class RunCommandDict(TypedDict):
     causationId: str
     depth: int
     cancelKeys: NotRequired[list[str]]
+    waitedEvent: NotRequired[dict[str, Any] | None]
 
 
 class ResumeCommandDict(TypedDict):
@@ -206,9 +231,25 @@ class CancelCommandDict(TypedDict):
     eventId: str
 
 
+class SignalCommandDict(TypedDict):
+    kind: Literal["signal"]
+    practiceId: str
+    ruleId: str
+    actionIndex: int
+    waitKey: str
+    eventId: str
+    occurredAt: str
+    event: dict[str, Any]
+
+
 ControlCommandDict = ReplanCommandDict | CancelCommandDict
 """Commands that change waiting runs rather than execute actions."""
 
 ActionCommandDict = (
-    RunCommandDict | EventEvaluatedDict | ResumeCommandDict | ReplanCommandDict | CancelCommandDict
+    RunCommandDict
+    | EventEvaluatedDict
+    | ResumeCommandDict
+    | ReplanCommandDict
+    | CancelCommandDict
+    | SignalCommandDict
 )

@@ -62,7 +62,15 @@ ACTIONS_SCHEMA: Final[dict[str, Any]] = {
         "anyOf": [
             {
                 "type": "object",
-                "properties": {"type": {"const": name}, "args": model.model_json_schema()},
+                "properties": {
+                    "type": {"const": name},
+                    "args": model.model_json_schema(),
+                    "when": {
+                        **CONDITION_SCHEMA,
+                        "description": "Run the action only when this condition holds on the event "
+                        "and waitedEvent (SPEC section 13); false: logged skipped (when_false).",
+                    },
+                },
                 "required": ["type", "args"],
                 "additionalProperties": False,
             }

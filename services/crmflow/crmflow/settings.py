@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     runner_batch_size: int = 500
     runner_poll_seconds: float = 0.005
     scheduler_interval_seconds: float = 0.5
+    wait_signal_retention_seconds: float = Field(
+        default=2_592_000.0,
+        gt=0,
+        description="How long an awaited event (wait_for_event) is kept for runs that reach their wait "
+        "after it arrived (30 days); older ones are pruned by the scheduler.",
+    )
     patient_field_allowlist: tuple[str, ...] = DEFAULT_PATIENT_FIELD_ALLOWLIST
     max_retries: int = 5
 

@@ -1,9 +1,9 @@
 """Events x rules -> the messages for the action-runner (pure; the Faust agent does the I/O).
 
 Per event: the EventEvaluated marker, then the re-plans and cancellations the event causes (SPEC
-section 8: before its own runs, so an event never cancels the run it starts), then one RunCommand
-per rule triggered. All share the event's key, so they reach the runner in event order with the
-patient's other commands.
+section 8: before its own runs, so an event never cancels the run it starts), then the signals of
+the waits it ends (SPEC section 13), then one RunCommand per rule triggered. All share the event's
+key, so they reach the runner in event order with the patient's other commands.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from crmflow.commands import (
     EventEvaluatedDict,
     ReplanCommandDict,
     RunCommandDict,
+    SignalCommandDict,
     SourceRecordDict,
     command_key,
     run_id_for,
@@ -26,13 +27,14 @@ from crmflow.commands import (
 from crmflow.conditions.paths import MISSING, lookup, split_path
 from crmflow.statuses import Evaluation
 from crmflow.templates import build_context
+from crmflow.wait_for_event import wait_key, waited_event
 from crmflow_evaluator.rules_index import IndexedRule, RulesIndex
 
 
 @dataclass(frozen=True)
 class Outcome:
     key: bytes
-    messages: list[ActionCommandDict]  # the marker first, then re-plans and cancels, then the runs
+    messages: list[ActionCommandDict]  # the marker, then re-plans, cancels and signals, then the runs
 
 
 def rules_for(event: dict[str, Any], index: RulesIndex) -> list[IndexedRule]:
@@ -62,6 +64,7 @@ def evaluate_event(
     if not event.get("onlyRuleId"):  # a Test-button event changes no other run
         messages += replans(event, index)
         messages += cancels(event, index)
+        messages += signals(event, index)
     for rule in rules:
         run: RunCommandDict = {
             "kind": "run",
@@ -158,4 +161,34 @@ def cancels(event: dict[str, Any], index: RulesIndex) -> list[ControlCommandDict
                 "eventId": event["id"],
             }
             out.append(cancel)
+    return out
+
+
+def signals(event: dict[str, Any], index: RulesIndex) -> list[ActionCommandDict]:
+    """A SignalCommand per wait_for_event this event satisfies (its value at ``match`` not null):
+    the runner records it and resumes the runs waiting with its key."""
+    out: list[ActionCommandDict] = []
+    occurred_at = event.get("occurredAt")
+    if not isinstance(occurred_at, str):
+        return out
+    awaited: dict[str, Any] | None = None
+    for rule in index.awaiting(event["practiceId"], event["name"]):
+        for entry in rule.waits:
+            if entry.event_name != event["name"] or entry.condition is None:
+                continue
+            value = match_value(event["data"], entry.match)
+            if value is None or not entry.condition.evaluate(event["data"]):
+                continue
+            awaited = awaited or waited_event(event)
+            signal: SignalCommandDict = {
+                "kind": "signal",
+                "practiceId": event["practiceId"],
+                "ruleId": rule.id,
+                "actionIndex": entry.index,
+                "waitKey": wait_key(entry.index, value),
+                "eventId": event["id"],
+                "occurredAt": occurred_at,
+                "event": awaited,
+            }
+            out.append(signal)
     return out

@@ -2,7 +2,8 @@
 
 Conditions are compiled once per rule version, when the rule arrives, never per event. Besides
 the rules by trigger, it knows which rules an event may re-plan (a ``delay_until`` following a
-field of the event's entity type) or cancel (a ``cancelOn`` entry naming the event).
+field of the event's entity type) or cancel (a ``cancelOn`` entry naming the event), and which
+rules await it (a ``wait_for_event`` naming the event).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from crmflow.due_time import bound_field
 from crmflow.rule_record import Rule
 from crmflow.triggers import TRIGGERS
 from crmflow.validation import DomainValidationError
+from crmflow.wait_for_event import WAIT_FOR_EVENT
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,17 @@ class CancelEntry:
     index: int
     event_name: str
     match: tuple[str, ...]  # the dotted path, split once here rather than per event
+    condition: CompiledCondition | None
+
+
+@dataclass(frozen=True)
+class WaitEntry:
+    """A ``wait_for_event`` of a rule: its action index, awaited event, match path (split) and
+    condition compiled (None: it cannot compile, and never matches)."""
+
+    index: int
+    event_name: str
+    match: tuple[str, ...]
     condition: CompiledCondition | None
 
 
@@ -45,6 +58,7 @@ class IndexedRule:
     followed_fields: tuple[str, ...] = ()
     """Fields of the trigger's entity its ``delay_until`` actions follow (``startsAt``)."""
     entity_type: str | None = None  # the trigger's entity type
+    waits: tuple[WaitEntry, ...] = ()
 
 
 class RulesIndex:
@@ -56,11 +70,13 @@ class RulesIndex:
         self._by_trigger: dict[tuple[str, str], dict[str, IndexedRule]] = defaultdict(dict)
         self._by_cancel_event: dict[tuple[str, str], dict[str, IndexedRule]] = defaultdict(dict)
         self._by_followed_entity: dict[tuple[str, str], dict[str, IndexedRule]] = defaultdict(dict)
+        self._by_wait_event: dict[tuple[str, str], dict[str, IndexedRule]] = defaultdict(dict)
 
     def _secondary(self, rule: IndexedRule) -> list[dict[str, IndexedRule]]:
         maps = [self._by_cancel_event[(rule.practice_id, e)] for e in {c.event_name for c in rule.cancel_on}]
         if rule.followed_fields and rule.entity_type is not None:
             maps.append(self._by_followed_entity[(rule.practice_id, rule.entity_type)])
+        maps += [self._by_wait_event[(rule.practice_id, e)] for e in {w.event_name for w in rule.waits}]
         return maps
 
     def __len__(self) -> int:
@@ -92,6 +108,12 @@ class RulesIndex:
         """Rules (also disabled ones: their waiting runs still resume) with a cancelOn entry for
         ``event_name``."""
         rules = self._by_cancel_event.get((practice_id, event_name))
+        return list(rules.values()) if rules else []
+
+    def awaiting(self, practice_id: str, event_name: str) -> list[IndexedRule]:
+        """Rules (also disabled ones: their waiting runs still resume) with a wait_for_event for
+        ``event_name``."""
+        rules = self._by_wait_event.get((practice_id, event_name))
         return list(rules.values()) if rules else []
 
     def following(self, practice_id: str, entity_type: str) -> list[IndexedRule]:
@@ -129,7 +151,24 @@ def build_rule(rule: Rule) -> IndexedRule:
         cancel_on=tuple(_cancel_entries(rule.cancelOn or [])),
         followed_fields=_followed_fields(rule.actionsJson, entity_type),
         entity_type=entity_type,
+        waits=tuple(_wait_entries(rule.actionsJson)),
     )
+
+
+def _wait_entries(actions: list[dict[str, Any]]) -> list[WaitEntry]:
+    entries = []
+    for index, action in enumerate(actions):
+        if not isinstance(action, dict) or action.get("type") != WAIT_FOR_EVENT:
+            continue
+        raw = action.get("args")
+        args: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        try:
+            condition: CompiledCondition | None = compile_condition(args.get("conditionsJson"))
+        except DomainValidationError:
+            condition = None  # the rules-api refuses these; a wait that cannot compile never matches
+        match = split_path(str(args.get("match")))
+        entries.append(WaitEntry(index, str(args.get("eventName")), match, condition))
+    return entries
 
 
 def _cancel_entries(cancel_on: list[dict[str, Any]]) -> list[CancelEntry]:

@@ -16,6 +16,8 @@ from crmflow.commands import (
     ResumeCommandDict,
     RunCommand,
     RunCommandDict,
+    SignalCommand,
+    SignalCommandDict,
     SourceRecord,
     SourceRecordDict,
     command_key,
@@ -45,6 +47,7 @@ PAIRS: list[tuple[type[BaseModel], type]] = [
     (ResumeCommand, ResumeCommandDict),
     (ReplanCommand, ReplanCommandDict),
     (CancelCommand, CancelCommandDict),
+    (SignalCommand, SignalCommandDict),
 ]
 AS_DICT: dict[Any, Any] = {model: typed for model, typed in PAIRS}
 

@@ -107,6 +107,7 @@ def test_a_delay_parks_the_rest_of_the_run_under_the_runs_key() -> None:
         "bound_entity_id": None,  # delay_seconds follows no field
         "binding": None,
         "cancel_keys": None,  # the rule has no cancelOn
+        "wait_key": None,  # not a wait_for_event
     }
     assert resume["command_key"] == f"{PRACTICE}:{patient['id']}"
     assert logs(ctx)[1] == (1, "delay_seconds", "scheduled")

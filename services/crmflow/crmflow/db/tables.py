@@ -282,6 +282,10 @@ scheduled_resumes = Table(
     Column("bound_entity_id", Text),  # the triggering entity whose field a delay_until follows
     Column("binding", JSONB),  # {entityType, field, offsetSeconds, atLocalTime, ifPast}
     Column("cancel_keys", ARRAY(Text)),  # RunCommand.cancelKeys
+    # A wait_for_event (SPEC section 13): the run's wait key, and the awaited event once one came
+    # (null at the timeout): what the resume continues with (crmflow.wait_for_event).
+    Column("wait_key", Text),
+    Column("waited_event", JSONB),
     PrimaryKeyConstraint("run_id", "action_index"),
     Index("ix_scheduled_resumes_due", "status", "due_at"),
     Index(
@@ -298,4 +302,27 @@ scheduled_resumes = Table(
         postgresql_where=text("cancel_keys IS NOT NULL AND status IN ('pending', 'emitted')"),
         postgresql_with={"fastupdate": "off"},  # no pending list for lookups to read (migration 0006)
     ),
+    Index(
+        "ix_scheduled_resumes_wait_key",
+        "practice_id",
+        "rule_id",
+        "wait_key",
+        postgresql_where=text("wait_key IS NOT NULL AND status = 'pending'"),
+    ),
+)
+
+awaited_signals = Table(
+    "awaited_signals",
+    metadata,
+    # An event a rule's wait_for_event awaits (SPEC section 13), kept so a run reaching the wait
+    # after it arrived still takes it (no lost race); pruned after CRMFLOW_WAIT_SIGNAL_RETENTION_SECONDS.
+    _practice(),
+    Column("rule_id", UUID(as_uuid=False), nullable=False),
+    Column("wait_key", Text, nullable=False),  # crmflow.wait_for_event.wait_key
+    Column("event_id", UUID(as_uuid=False), nullable=False),
+    Column("occurred_at", TIMESTAMP(timezone=True), nullable=False),
+    Column("event", JSONB, nullable=False),  # what later actions see as waitedEvent
+    _created(),
+    PrimaryKeyConstraint("practice_id", "rule_id", "wait_key", "event_id"),
+    Index("ix_awaited_signals_created", "created_at"),
 )
