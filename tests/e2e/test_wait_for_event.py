@@ -111,9 +111,7 @@ def test_a_confirmation_ends_the_wait_and_no_task_is_created(
     assert time.monotonic() - started < 20, "resumed by the timeout, not by the event"
     assert effects(engine, run.id) == (0, [f"confirmed {appointment['id']}"])
     [confirmation] = evaluated(engine, appointment["id"], "crm/appointment.updated")
-    logs = [
-        (a["index"], a["type"], a["status"]) for a in api.get(f"/api/runs/{run.id}").json()["actions"]
-    ]
+    logs = [(a["index"], a["type"], a["status"]) for a in api.get(f"/api/runs/{run.id}").json()["actions"]]
     assert logs == [
         (0, "wait_for_event", "scheduled"),
         (0, "wait_for_event", "succeeded"),

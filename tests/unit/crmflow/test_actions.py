@@ -84,7 +84,7 @@ def test_valid_actions() -> None:
         ([{"type": 3, "args": {}}], [((0, "type"), "unknown_action_type")]),
         ([{"type": "create_note"}], [((0, "args"), "missing")]),
         ([{"type": "create_note", "args": []}], [((0, "args"), "dict_type")]),
-        ([{"type": "delay_seconds", "args": {"seconds": 1}, "unless": 1}], [((0, "unless"), "extra_forbidden")]),
+        ([{"type": "delay_seconds", "args": {"seconds": 1}, "if": 1}], [((0, "if"), "extra_forbidden")]),
         (one("create_task"), [((0, "args", "title"), "missing")]),
         (one("create_task", title=""), [((0, "args", "title"), "string_too_short")]),
         (
