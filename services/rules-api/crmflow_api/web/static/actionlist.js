@@ -1,9 +1,11 @@
 // The action list editor: an ordered list of steps, each a type and typed arguments built from
 // the catalog's argsSchema; steps can be added, moved up or down and removed. ``delay_until`` gets
-// friendly controls instead (a date field of the trigger, before/after by an amount, a time of day).
+// friendly controls instead (a date field of the trigger, before/after by an amount, a time of day),
+// and so does ``wait_for_event``; every step has an "Only when…" condition (waitevent.js).
 import { fill, h, options, uid } from "./dom.js";
 import { argFields, argText, readArgs } from "./schemaform.js";
 import { UNITS, dateFields, delayFromArgs, delayToArgs, placeholderPath } from "./timing.js";
+import { WAIT_FOR_EVENT, keepBuilders, readWhen, waitFromArgs, waitInputs, waitToArgs, whenEditor, whenFieldPaths } from "./waitevent.js";
 
 const DELAY_UNTIL = "delay_until";
 
@@ -17,14 +19,16 @@ const ARG_HINTS = {
 
 /**
  * Steps go in ``list`` (an <ol>); ``addButton`` appends one; ``onChange()`` runs on every edit;
- * ``sampleData()`` is the trigger's sample (its date fields are what delay_until waits for).
+ * ``sampleData()`` is the trigger's sample (its date fields are what delay_until waits for);
+ * ``trigger()`` the trigger's catalog entry (the fields a wait_for_event may match on).
  */
-export function createActionList({ list, addButton, catalog, sampleData, onChange }) {
+export function createActionList({ list, addButton, catalog, sampleData, onChange, trigger = () => null }) {
   let actions = [];
   let lastId = 0;
 
-  function newAction(type, texts = {}, args = {}) {
-    const action = { id: ++lastId, type, texts: { ...texts }, delay: delayFromArgs(args) };
+  function newAction(type, texts = {}, args = {}, when = null) {
+    const action = { id: ++lastId, type, texts: { ...texts }, delay: delayFromArgs(args), when };
+    action.wait = waitFromArgs(type === WAIT_FOR_EVENT ? args : {}, catalog.triggers[0]?.name);
     withDefaults(action);
     return action;
   }
@@ -50,6 +54,7 @@ export function createActionList({ list, addButton, catalog, sampleData, onChang
   }
 
   function renderActions(focus) {
+    actions.forEach(keepBuilders);
     fill(
       list,
       actions.map((action, index) => renderAction(action, index)),
@@ -130,9 +135,21 @@ export function createActionList({ list, addButton, catalog, sampleData, onChang
         { class: "action-args" },
         action.type === DELAY_UNTIL
           ? delayInputs(action, key)
-          : argFields(catalog.argsSchema(action.type)).map((field) => argInput(action, field, key)),
+          : action.type === WAIT_FOR_EVENT
+            ? waitInputs({ action, index, catalog, trigger, onChange, redraw: restructureActions })
+            : argFields(catalog.argsSchema(action.type)).map((field) => argInput(action, field, key)),
       ),
+      whenEditor({ action, index, catalog, fieldPaths: whenFieldPaths(trigger(), awaitedBefore(index)), onChange }),
     );
+  }
+
+  /** The catalog entries of the events the waits before step ``index`` await. */
+  function awaitedBefore(index) {
+    return actions
+      .slice(0, index)
+      .filter((a) => a.type === WAIT_FOR_EVENT)
+      .map((a) => catalog.trigger(a.wait.eventName))
+      .filter(Boolean);
   }
 
   /** "Wait until [date field], [amount] [unit] [before/after], at [time of day]; if past [..]". */
@@ -217,6 +234,24 @@ export function createActionList({ list, addButton, catalog, sampleData, onChang
     );
   }
 
+  function readStep(action, index, errors) {
+    if (action.type === DELAY_UNTIL) {
+      const read = delayToArgs(action.delay, ["body", "actionsJson", index]);
+      errors.push(...read.errors);
+      return { type: action.type, args: read.args };
+    }
+    if (action.type === WAIT_FOR_EVENT) {
+      const conditions = action.waitBuilder?.read() ?? { json: action.wait.conditionsJson, errors: [] };
+      errors.push(...conditions.errors);
+      const read = waitToArgs(action.wait, conditions.json, ["body", "actionsJson", index]);
+      errors.push(...read.errors);
+      return { type: action.type, args: read.args };
+    }
+    const read = readArgs(argFields(catalog.argsSchema(action.type)), action.texts, ["body", "actionsJson", index]);
+    errors.push(...read.errors);
+    return { type: action.type, args: read.args };
+  }
+
   addButton.dataset.focus = "add-action";
   addButton.addEventListener("click", () => {
     const action = newAction(catalog.actions[0]?.type);
@@ -230,7 +265,8 @@ export function createActionList({ list, addButton, catalog, sampleData, onChang
       actions = (actionsJson ?? [{ type: catalog.actions[0]?.type, args: {} }]).map((item) => {
         const fields = argFields(catalog.argsSchema(item.type));
         const texts = Object.fromEntries(fields.map((f) => [f.name, argText(f, item.args?.[f.name])]));
-        return newAction(item.type, texts, item.type === DELAY_UNTIL ? item.args : {});
+        const saved = item.type === DELAY_UNTIL || item.type === WAIT_FOR_EVENT ? item.args : {};
+        return newAction(item.type, texts, saved, item.when ?? null);
       });
       renderActions();
     },
@@ -240,14 +276,11 @@ export function createActionList({ list, addButton, catalog, sampleData, onChang
     read() {
       const errors = [];
       const json = actions.map((action, index) => {
-        if (action.type === DELAY_UNTIL) {
-          const read = delayToArgs(action.delay, ["body", "actionsJson", index]);
-          errors.push(...read.errors);
-          return { type: action.type, args: read.args };
-        }
-        const read = readArgs(argFields(catalog.argsSchema(action.type)), action.texts, ["body", "actionsJson", index]);
-        errors.push(...read.errors);
-        return { type: action.type, args: read.args };
+        const item = readStep(action, index, errors);
+        const when = readWhen(action);
+        errors.push(...when.errors);
+        if (when.when !== null) item.when = when.when;
+        return item;
       });
       return { json, errors };
     },

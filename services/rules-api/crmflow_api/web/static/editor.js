@@ -191,6 +191,7 @@ export function createEditor(ctx) {
       addButton: $("add-action"),
       catalog: ctx.catalog,
       sampleData: () => trigger()?.sampleData,
+      trigger,
       onChange: changed,
     });
     cancelOn ??= createCancelOnEditor({
