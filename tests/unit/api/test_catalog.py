@@ -39,3 +39,11 @@ def test_a_property_the_page_cannot_render_is_caught() -> None:
 def test_the_limits_the_page_enforces_are_the_validators() -> None:
     limits = catalog("practice", Settings()).limits
     assert (limits.maxConditionDepth, limits.maxCancelOn) == (MAX_DEPTH, MAX_CANCEL_ON)
+
+
+def test_wait_for_event_offers_its_events_and_timeout_choices() -> None:
+    [entry] = [a for a in catalog("practice", Settings()).actions if a.type == "wait_for_event"]
+    properties = entry.argsSchema["properties"]
+    assert "crm/appointment.updated" in properties["eventName"]["enum"]
+    assert properties["onTimeout"]["enum"] == ["continue", "stop"]
+    assert entry.argsSchema["required"] == ["eventName", "match", "timeoutSeconds"]
