@@ -95,7 +95,14 @@ def test_a_confirmation_rule_built_in_the_form(
             "status": "scheduled",
         },
     ).json()
-    run_when(api, rule["id"], lambda r: r["status"] == "waiting", "the run waiting")
+    waiting = run_when(api, rule["id"], lambda r: r["status"] == "waiting", "the run waiting")
+    page.get_by_role("button", name="Run history").click()
+    page.get_by_label("Status").select_option("waiting")
+    page.locator(f'#runs-table tr[data-run-id="{waiting["id"]}"]').get_by_role(
+        "button", name="Details"
+    ).click()
+    expect(page.locator("#run-detail .timing li[data-kind=scheduled]")).to_contain_text("Waits for an event")
+    expect(page.locator("#run-due")).to_be_visible()
     assert (
         api.patch(f"/api/appointments/{appointment['id']}", json={"status": "confirmed"}).status_code == 200
     )
@@ -106,6 +113,7 @@ def test_a_confirmation_rule_built_in_the_form(
         ("create_task", "skipped"),
     ]
     page.get_by_role("button", name="Run history").click()
+    page.get_by_label("Status").select_option("")
     row = page.locator(f'#runs-table tr[data-run-id="{run["id"]}"]')
     row.get_by_role("button", name="Details").click()
     expect(page.locator("#run-detail .actions-log tbody tr[data-status=skipped]")).to_have_count(1)

@@ -1,3 +1,4 @@
+import { currentDue, timingOf } from "/static/timing.js";
 import { WAIT_FOR_EVENT, waitFromArgs, waitToArgs, whenFieldPaths } from "/static/waitevent.js";
 import { deepEqual, equal, ok } from "/js/assert.js";
 
@@ -46,6 +47,13 @@ export const tests = {
     const bad = waitToArgs({ ...wait, amount: "soon" }, null, LOC);
     deepEqual(bad.errors.map((e) => e.loc), [["body", "actionsJson", 1, "args", "timeoutSeconds"]]);
     equal("conditionsJson" in bad.args, false);
+  },
+  "a waiting wait is due at its timeout at the latest"() {
+    const timeoutAt = "2026-12-09T10:00:00+00:00";
+    const run = { status: "waiting", actions: [{ type: WAIT_FOR_EVENT, status: "scheduled", result: { timeoutAt } }] };
+    const facts = timingOf(run);
+    deepEqual(facts, [{ kind: "scheduled", dueAt: timeoutAt, awaits: true }]);
+    equal(currentDue(facts), timeoutAt);
   },
   "when suggests the trigger's fields, then waitedEvent and the awaited event's data"() {
     const created = trigger("crm/appointment.created");

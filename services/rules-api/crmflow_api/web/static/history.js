@@ -84,7 +84,10 @@ function renderTiming(facts, zone, link) {
   if (!facts.length) return null;
   const at = (iso) => h("time", { datetime: iso }, formatInZone(iso, zone));
   const items = facts.map((fact) => {
-    if (fact.kind === "scheduled") return h("li", { dataset: { kind: fact.kind } }, "Scheduled for ", at(fact.dueAt));
+    if (fact.kind === "scheduled") {
+      const text = fact.awaits ? "Waits for an event, at most until " : "Scheduled for ";
+      return h("li", { dataset: { kind: fact.kind } }, text, at(fact.dueAt));
+    }
     if (fact.kind === "rescheduled") {
       return h(
         "li",

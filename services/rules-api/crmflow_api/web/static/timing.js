@@ -114,6 +114,8 @@ export function timingOf(run) {
   for (const action of run?.actions ?? []) {
     const result = action.result ?? {};
     if (action.status === "scheduled" && result.dueAt) facts.push({ kind: "scheduled", dueAt: result.dueAt });
+    // wait_for_event (SPEC section 13): due at its timeout at the latest
+    if (action.status === "scheduled" && result.timeoutAt) facts.push({ kind: "scheduled", dueAt: result.timeoutAt, awaits: true });
     if (action.status === "rescheduled") {
       facts.push({ kind: "rescheduled", from: result.from, to: result.to, eventId: result.eventId ?? null });
     }
