@@ -10,6 +10,7 @@ from sqlalchemy import Connection, case, func, literal_column, select
 
 from crmflow.crm.serialize import json_value, to_json
 from crmflow.db.tables import automation_action_logs, automation_runs, outbox_events
+from crmflow.rule_history import get_version
 
 RUN_FIELDS: dict[str, str] = {
     "id": "id",
@@ -85,7 +86,12 @@ def _details(conn: Connection, practice_id: str, rows: Sequence[Any]) -> list[di
 def get_run(conn: Connection, practice_id: str, run_id: str) -> dict[str, Any] | None:
     row = conn.execute(select(runs).where(runs.c.practice_id == practice_id, runs.c.id == run_id)).mappings()
     found = list(row)
-    return _details(conn, practice_id, found)[0] if found else None
+    if not found:
+        return None
+    run = _details(conn, practice_id, found)[0]
+    version = get_version(conn, practice_id, run["ruleId"], run["ruleVersion"])
+    run["ruleDefinition"] = None if version is None else version["definition"]
+    return run
 
 
 def runs_of_event(conn: Connection, practice_id: str, event_id: str) -> list[dict[str, Any]]:
@@ -132,7 +138,7 @@ def event_trace(conn: Connection, practice_id: str, event_id: str) -> dict[str, 
         .mappings()
         .first()
     )
-    if ev is None or ev["payload"] is None:
+    if ev is None:
         return None
     event_runs = runs_of_event(conn, practice_id, event_id)
     caused = []
@@ -148,7 +154,7 @@ def event_trace(conn: Connection, practice_id: str, event_id: str) -> dict[str, 
                 .order_by(outbox_events.c.created_at)
             )
         ]
-    payload = ev["payload"]
+    payload = ev["payload"] or {}  # null once retention pruned it: the trace keeps ids and times
     kafka = None
     if ev["kafka_topic"] is not None:
         kafka = {
@@ -160,7 +166,7 @@ def event_trace(conn: Connection, practice_id: str, event_id: str) -> dict[str, 
     return {
         "id": str(ev["id"]),
         "name": ev["event_name"],
-        "entityType": payload.get("entityType"),
+        "entityType": payload.get("entityType", ev["aggregate_type"]),
         "entityId": ev["aggregate_id"],
         "practiceId": str(ev["practice_id"]),
         "correlationId": ev["correlation_id"],
