@@ -5,8 +5,8 @@ Retention empties the columns that may hold patient data once a row is older tha
 (run lists, the event trace and stats still work; the audit log is never pruned). A row that is
 still needed is never pruned, whatever its age:
 
-- an outbox row not yet ``published`` (Debezium or a connector recovery may still send it), and
-  every rule-change row (crm.rule is the rules' log of record);
+- an outbox row not yet ``published`` (Debezium or a connector recovery may still send it; rule
+  changes are deleted once written, and would be kept as well);
 - the trace of a run that is ``running`` or ``waiting`` (a durable delay resumes it);
 - the action-log args of such a run.
 
