@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, tuple_
 
 from crmflow.crm.serialize import json_value
 from crmflow.db.tables import rule_versions
@@ -84,3 +84,19 @@ def get_version(conn: Connection, practice_id: str, rule_id: str, version: int) 
         )
     ).first()
     return None if row is None else _to_json(row)
+
+
+def definitions_of(
+    conn: Connection, practice_id: str, versions: set[tuple[str, int]]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """(rule id, version) -> that version's definition, for the pairs that were kept (one query):
+    what a run detail shows as the rule it ran."""
+    if not versions:
+        return {}
+    rows = conn.execute(
+        select(rule_versions.c.rule_id, rule_versions.c.version, rule_versions.c.definition).where(
+            rule_versions.c.practice_id == practice_id,
+            tuple_(rule_versions.c.rule_id, rule_versions.c.version).in_(sorted(versions)),
+        )
+    )
+    return {(str(r.rule_id), r.version): r.definition for r in rows}

@@ -64,8 +64,7 @@ class RunDetail(RunSummary):
     actions: list[ActionLog]
     ruleDefinition: RuleDefinition | None = Field(
         None,
-        description="The rule as it was at ruleVersion (GET /api/runs/{id} only; null when that "
-        "version predates kept versions).",
+        description="The rule as it was at ruleVersion (null when that version predates kept versions).",
     )
 
 

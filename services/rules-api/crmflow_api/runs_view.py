@@ -10,7 +10,7 @@ from sqlalchemy import Connection, case, func, literal_column, select
 
 from crmflow.crm.serialize import json_value, to_json
 from crmflow.db.tables import automation_action_logs, automation_runs, outbox_events
-from crmflow.rule_history import get_version
+from crmflow.rule_history import definitions_of
 
 RUN_FIELDS: dict[str, str] = {
     "id": "id",
@@ -80,18 +80,21 @@ def _details(conn: Connection, practice_id: str, rows: Sequence[Any]) -> list[di
     ).mappings()
     for log in log_rows:
         logs[str(log["run_id"])].append(to_json(log, ACTION_FIELDS))
-    return [{**to_json(r, DETAIL_FIELDS), "actions": logs[str(r["id"])]} for r in rows]
+    definitions = definitions_of(conn, practice_id, {(str(r["rule_id"]), r["rule_version"]) for r in rows})
+    return [
+        {
+            **to_json(r, DETAIL_FIELDS),
+            "actions": logs[str(r["id"])],
+            "ruleDefinition": definitions.get((str(r["rule_id"]), r["rule_version"])),
+        }
+        for r in rows
+    ]
 
 
 def get_run(conn: Connection, practice_id: str, run_id: str) -> dict[str, Any] | None:
     row = conn.execute(select(runs).where(runs.c.practice_id == practice_id, runs.c.id == run_id)).mappings()
     found = list(row)
-    if not found:
-        return None
-    run = _details(conn, practice_id, found)[0]
-    version = get_version(conn, practice_id, run["ruleId"], run["ruleVersion"])
-    run["ruleDefinition"] = None if version is None else version["definition"]
-    return run
+    return _details(conn, practice_id, found)[0] if found else None
 
 
 def runs_of_event(conn: Connection, practice_id: str, event_id: str) -> list[dict[str, Any]]:
