@@ -15,7 +15,8 @@ from sqlalchemy import Connection, Engine, text
 from crmflow.retention import ADVISORY_LOCK, run_retention
 from crmflow.settings import Settings
 from tests.support.outbox import write_patient_event
-from tests.support.processes import ROOT
+from tests.support.processes import ROOT, wait_for
+from tests.support.slot import make_service
 
 pytestmark = pytest.mark.integration
 
@@ -160,3 +161,24 @@ def test_the_cli_prints_progress_and_a_summary(
     summary = json.loads(done.stdout)
     assert summary["days"] == 30 and summary["outboxPayloads"] >= 1
     assert "outboxPayloads: done" in done.stderr
+
+
+def test_the_action_runner_prunes_on_its_interval(
+    engine: Engine, practice: dict[str, str], settings: Settings
+) -> None:
+    """The schedule of deploy/local and compose: the runner's retention loop (here every second)."""
+    with engine.begin() as conn:
+        old = event(conn, practice["id"], age=OLD)
+        old_run = run(conn, practice["id"], age=OLD, status="succeeded")
+    runner = make_service("runner", settings, second=True, CRMFLOW_RETENTION_INTERVAL_SECONDS="1")
+    runner.start()
+    try:
+        wait_for(
+            lambda: state(engine, practice["id"])["runs"][old_run][0] is False,
+            30,
+            what="the runner's retention loop to prune the old run's trace",
+        )
+        after = state(engine, practice["id"])
+        assert after["outbox"][old][0] is False and after["logs"][old_run][0] is False
+    finally:
+        runner.stop()
