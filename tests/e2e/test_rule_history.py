@@ -88,6 +88,9 @@ def test_history_routes_refuse_what_does_not_fit(api, services, practice, settin
     back = api.post(f"{url}/restore", json={"version": 1})
     assert back.status_code == 200 and back.json()["version"] == 3
     assert api.get(url).status_code == 200
+    wait_for(lambda: evaluator_holds(services["evaluator"], rule["id"], 3), 10, what="the rule back")
+    patient = api.post("/api/patients", json={"firstName": "Lazarus", "lastName": "Back"}).json()
+    wait_for(lambda: notes_of(api, patient["id"]) == ["x"], 15, what="the restored rule's note")
 
     page = api.get("/api/audit", params={"limit": 2}).json()
     assert page["total"] >= 4 and len(page["items"]) == 2 and page["limit"] == 2
