@@ -92,6 +92,11 @@ def test_replaying_a_dead_letter_twice_has_its_effect_once(api, services, engine
     send(settings, topics.COMMANDS, [sentinel])
     wait_for(lambda: run_status(engine, sentinel["runId"]) == "succeeded", 20, what="the sentinel")
     assert note_bodies(engine, command["runId"]) == ["replayed"]
+    # Each replay is in the practice's audit log: where the letter sat and why, never its body.
+    audit = api.get("/api/audit", params={"entityType": "dead_letter"}).json()["items"]
+    assert [(e["action"], e["actor"]) for e in audit] == [("dead_letter.replay", "cli")] * 2
+    assert {e["after"]["offset"] for e in audit} == {entry["offset"]}
+    assert audit[0]["after"]["reason"] == reason and "replayed" not in json.dumps(audit)
 
 
 def test_replay_of_an_unknown_offset_fails_clearly(stack):

@@ -136,6 +136,10 @@ def probes(a: Tenant, b: Tenant) -> dict[tuple[str, str], tuple[dict[str, Any], 
         ("GET", "/api/runs"): ({"params": {"ruleId": a.ids["rule_id"]}}, {200}),
         ("GET", "/api/runs/{run_id}"): ({}, {404}),
         ("GET", "/api/events/{event_id}"): ({}, {404}),
+        ("GET", "/api/automations/{rule_id}/versions"): ({}, {404}),
+        ("POST", "/api/automations/{rule_id}/restore"): ({"json": {"version": 1}}, {404}),
+        # B's own audit log: B's entries only (A's rule id, practice and names never show).
+        ("GET", "/api/audit"): ({"params": {"entityType": "rule"}}, {200}),
     }
 
 

@@ -151,9 +151,14 @@ def test_default_values_give_the_settings_defaults_but_for_addresses(helm):
         d for d in render(helm, None) if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "crm-crmflow"
     ]
     defaults = settings_defaults()
+    # The chart's own choice: its retention CronJob replaces the action-runner's retention loop.
+    chosen = {"CRMFLOW_RETENTION_INTERVAL_SECONDS": "0"}
     given = {
-        name: value for name, value in config["data"].items() if name in defaults and name not in ADDRESSES
+        name: value
+        for name, value in config["data"].items()
+        if name in defaults and name not in ADDRESSES and name not in chosen
     }
+    assert {name: config["data"][name] for name in chosen} == chosen
     assert {
         "CRMFLOW_TOPIC_PARTITIONS",
         "CRMFLOW_DB_POOL_SIZE",
@@ -351,3 +356,13 @@ def test_the_chart_refuses_configurations_that_cannot_work(helm, sets, message):
     result = _helm(helm, "template", "crm", str(CHART), *_values_args(None, *sets))
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_retention_runs_as_a_cronjob_with_the_runner_loop_off(helm):
+    default = render(helm, None)
+    [cron] = by_kind(default, "CronJob").values()
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    [container] = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["crmflow", "retention", "run"]
+    config = by_kind(default, "ConfigMap")["crm-crmflow"]["data"]
+    assert (config["CRMFLOW_RETENTION_DAYS"], config["CRMFLOW_RETENTION_INTERVAL_SECONDS"]) == ("30", "0")

@@ -25,6 +25,8 @@ DOMAIN_MODULES = (
     "crmflow.topics",
     "crmflow.cdc",
     "crmflow.rule_record",
+    "crmflow.history_record",
+    "crmflow.retention_plan",
 )
 ADAPTER_LIBRARIES = (
     "sqlalchemy",

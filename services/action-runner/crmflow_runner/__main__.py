@@ -6,7 +6,9 @@ import logging
 import signal
 import threading
 
+from crmflow.db.engine import make_engine
 from crmflow.logs import configure_logging
+from crmflow.retention import retention_loop
 from crmflow.settings import get_settings
 from crmflow.shutdown import arm_exit_deadline
 from crmflow_runner.bootstrap import bootstrap
@@ -34,6 +36,12 @@ def main() -> None:
         lambda: (consumer.assigned, {"assigned": consumer.assigned, "partitions": consumer.partitions}),
     )
     threading.Thread(target=runner.scheduler.run, name="scheduler", daemon=True).start()
+    threading.Thread(
+        target=retention_loop,
+        args=(lambda: make_engine(settings, pool_size=2), settings, runner.stop),
+        name="retention",
+        daemon=True,
+    ).start()
     log.info("action-runner started", extra={"port": settings.runner_port})
     try:
         runner.consumer.run()

@@ -55,6 +55,16 @@ def _quiet_hours(text: str) -> dict[str, str] | None:
     return {"start": start, "end": end}
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def cmd_practice_set(args: argparse.Namespace, settings: Settings) -> int:
     from crmflow.crm.entities import NotFound
     from crmflow.crm.models import is_uuid
@@ -164,7 +174,26 @@ def cmd_dlq_replay(args: argparse.Namespace, settings: Settings) -> int:
     if missing:
         print(f"error: no dead letter at offset(s) {missing} (with that reason)", file=sys.stderr)
         return 2
-    _print({"replayed": replay(settings, letters), "offsets": [dl.offset for dl in letters]})
+    from crmflow.audit import CLI
+    from crmflow.db.engine import make_engine
+    from crmflow.dlq import audit_replay
+
+    replayed = replay(settings, letters)
+    with make_engine(settings, pool_size=1).begin() as conn:  # after the broker acknowledged them
+        audit_replay(conn, letters, actor=CLI)
+    _print({"replayed": replayed, "offsets": [dl.offset for dl in letters]})
+    return 0
+
+
+def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
+    from crmflow.db.engine import make_engine
+    from crmflow.retention import run_from_settings
+
+    if args.days is not None:
+        settings = settings.model_copy(update={"retention_days": args.days})
+    if args.batch_size is not None:
+        settings = settings.model_copy(update={"retention_batch_size": args.batch_size})
+    _print(run_from_settings(make_engine(settings, pool_size=2), settings))
     return 0
 
 
@@ -265,6 +294,18 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="every dead letter (with --reason: those)")
     p.add_argument("--reason", help="only this reason")
     p.set_defaults(func=cmd_dlq_replay)
+
+    retention = sub.add_parser(
+        "retention", help="prune old payloads (CRMFLOW_RETENTION_DAYS)"
+    ).add_subparsers(dest="action", required=True)
+    p = retention.add_parser(
+        "run",
+        help="empty outbox payloads, run traces and action-log args older than the retention window, "
+        "in batches (progress on stderr; prints a JSON summary)",
+    )
+    p.add_argument("--days", type=_positive, default=None, help="override CRMFLOW_RETENTION_DAYS")
+    p.add_argument("--batch-size", type=_positive, default=None, help="override CRMFLOW_RETENTION_BATCH_SIZE")
+    p.set_defaults(func=cmd_retention_run)
 
     connector_file = Path(__file__).resolve().parents[3] / "deploy" / "connect" / "crmflow-outbox.json"
     connector = sub.add_parser(

@@ -9,6 +9,7 @@ idempotent (deterministic run ids, action idempotency keys), so a replay is safe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,32 @@ class DeadLetter:
             "service": self.service,
             "reason": self.reason,
             "detail": self.detail,
+            "sourceTopic": self.source_topic,
+            "sourcePartition": self.source_partition,
+            "sourceOffset": self.source_offset,
+        }
+
+    def practice_id(self) -> str | None:
+        """The practice the record belongs to (its ``practiceId`` header, else the ``practiceId`` of
+        its JSON value): whose audit log records its replay. The value is read for nothing else."""
+        for name, raw in self.headers:
+            if name == "practiceId" and raw:
+                return raw.decode(errors="replace")
+        try:
+            value = json.loads(self.value or b"")
+        except ValueError:
+            return None
+        found = value.get("practiceId") if isinstance(value, dict) else None
+        return found if isinstance(found, str) and found else None
+
+    def audit_entry(self) -> dict[str, Any]:
+        """What the audit log keeps of a replay: where the letter sits and came from, why it was
+        parked; never its key or value."""
+        return {
+            "partition": self.partition,
+            "offset": self.offset,
+            "reason": self.reason,
+            "service": self.service,
             "sourceTopic": self.source_topic,
             "sourcePartition": self.source_partition,
             "sourceOffset": self.source_offset,
@@ -158,3 +185,29 @@ def replay(settings: Settings, letters: Iterable[DeadLetter], *, timeout: float 
     if producer.flush(timeout) > 0 or errors:
         raise ReplayFailed(errors[0] if errors else f"not acknowledged within {timeout} s")
     return count
+
+
+def audit_replay(conn: Any, letters: Iterable[DeadLetter], *, actor: str) -> int:
+    """One ``dead_letter.replay`` audit entry per replayed letter whose practice is known and exists
+    (a letter without one belongs to no practice's log); returns how many were written."""
+    from crmflow import audit
+    from crmflow.apikeys import practice_exists
+    from crmflow.crm.models import is_uuid
+
+    written = 0
+    for dl in letters:
+        practice_id = dl.practice_id()
+        if practice_id is None or not is_uuid(practice_id) or not practice_exists(conn, practice_id):
+            continue
+        audit.record(
+            conn,
+            practice_id=practice_id,
+            actor=actor,
+            action="dead_letter.replay",
+            entity_type="dead_letter",
+            entity_id=f"{topics.DEAD_LETTERS}[{dl.partition}]@{dl.offset}",
+            before=None,
+            after=dl.audit_entry(),
+        )
+        written += 1
+    return written

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, RowMapping, func, null, select, update
 
+from crmflow import audit
 from crmflow.crm.entities import NotFound
 from crmflow.db.tables import practices
 from crmflow.quiet_hours import QuietHours
@@ -71,11 +72,14 @@ def get_practice(conn: Connection, practice_id: str, *, lock: bool = False) -> d
     return _to_json(row)
 
 
-def update_settings(conn: Connection, practice_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
+def update_settings(
+    conn: Connection, practice_id: str, values: Mapping[str, Any], *, actor: str = audit.CLI
+) -> dict[str, Any]:
     """Apply ``{timeZone?, quietHours?}`` (``quietHours: None`` clears them); returns the practice.
 
     :class:`DomainValidationError` when a value is invalid (nothing is written). ``updatedAt`` moves
-    only when a value changes.
+    only when a value changes, and only then is the change audited (``practice.settings``, the
+    changed settings before and after).
     """
     errors = settings_errors(values)
     if errors:
@@ -98,4 +102,16 @@ def update_settings(conn: Connection, practice_id: str, values: Mapping[str, Any
         .mappings()
         .one()
     )
-    return _to_json(row)
+    practice = _to_json(row)
+    names = [name for name in SETTINGS if _COLUMN[name] in changed]
+    audit.record(
+        conn,
+        practice_id=practice_id,
+        actor=actor,
+        action="practice.settings",
+        entity_type="practice",
+        entity_id=practice_id,
+        before={name: current[name] for name in names},
+        after={name: practice[name] for name in names},
+    )
+    return practice

@@ -1,5 +1,9 @@
 """Automation rules in PostgreSQL; every change is published to the compacted crm.rule topic
-through the outbox, in the same transaction (the evaluator never queries PostgreSQL for rules)."""
+through the outbox, in the same transaction (the evaluator never queries PostgreSQL for rules).
+
+Every change also keeps the rule's new version (crmflow.rule_history) and writes an audit entry
+(crmflow.audit), in that same transaction; ``actor`` says who made it (an API key's prefix, or
+``cli``)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from crmflow import audit, rule_history
 from crmflow.crm.serialize import to_json
 from crmflow.db.tables import automation_rules, practices
 from crmflow.outbox import RULE_AGGREGATE, RULE_CHANGED, publish_state
@@ -50,11 +55,41 @@ def _publish(conn: Connection, rule: Mapping[str, Any], *, deleted: bool = False
     )
 
 
+def _history(
+    conn: Connection,
+    rule: Mapping[str, Any],
+    *,
+    change: str,
+    actor: str,
+    before: Mapping[str, Any] | None,
+    restored_from: int | None = None,
+) -> None:
+    """Keep the rule's new version and audit the change (same transaction as the change)."""
+    rule_history.keep(conn, rule, change=change, actor=actor, restored_from=restored_from)
+    after = None if change == "delete" else {**rule_history.definition_of(rule), "version": rule["version"]}
+    if restored_from is not None and after is not None:
+        after["restoredFrom"] = restored_from
+    audit.record(
+        conn,
+        practice_id=rule["practiceId"],
+        actor=actor,
+        action=f"rule.{change}",
+        entity_type="rule",
+        entity_id=rule["id"],
+        before=None
+        if before is None
+        else {**rule_history.definition_of(before), "version": before["version"]},
+        after=after,
+    )
+
+
 def _live(practice_id: str):
     return (automation_rules.c.practice_id == practice_id) & automation_rules.c.deleted_at.is_(None)
 
 
-def create_rule(conn: Connection, practice_id: str, values: Mapping[str, Any]) -> dict:
+def create_rule(
+    conn: Connection, practice_id: str, values: Mapping[str, Any], *, actor: str = audit.CLI
+) -> dict:
     row = (
         conn.execute(
             insert(automation_rules)
@@ -66,12 +101,19 @@ def create_rule(conn: Connection, practice_id: str, values: Mapping[str, Any]) -
     )
     rule = to_json(row, RULE_FIELDS)
     _publish(conn, rule)
+    _history(conn, rule, change="create", actor=actor, before=None)
     return rule
 
 
-def get_rule(conn: Connection, practice_id: str, rule_id: str, *, lock: bool = False) -> dict | None:
-    """The live rule; ``lock`` holds it until the transaction ends (read, validate, then update)."""
-    query = select(automation_rules).where(_live(practice_id), automation_rules.c.id == rule_id)
+def get_rule(
+    conn: Connection, practice_id: str, rule_id: str, *, lock: bool = False, deleted: bool = False
+) -> dict | None:
+    """The live rule; ``lock`` holds it until the transaction ends (read, validate, then update);
+    ``deleted`` finds a deleted rule too (its history stays readable and restorable)."""
+    where = (automation_rules.c.practice_id == practice_id if deleted else _live(practice_id)) & (
+        automation_rules.c.id == rule_id
+    )
+    query = select(automation_rules).where(where)
     if lock:
         query = query.with_for_update()
     row = conn.execute(query).mappings().first()
@@ -103,11 +145,21 @@ def list_rules(
     return [to_json(r, RULE_FIELDS) for r in rows], total
 
 
-def update_rule(conn: Connection, practice_id: str, rule_id: str, changes: Mapping[str, Any]) -> dict | None:
+def update_rule(
+    conn: Connection,
+    practice_id: str,
+    rule_id: str,
+    changes: Mapping[str, Any],
+    *,
+    actor: str = audit.CLI,
+) -> dict | None:
     """Apply a partial update; bumps ``version`` when anything is given."""
     values = {RULE_FIELDS[k]: changes[k] for k in EDITABLE if k in changes}
     if not values:
         return get_rule(conn, practice_id, rule_id)
+    before = get_rule(conn, practice_id, rule_id, lock=True)
+    if before is None:
+        return None
     row = (
         conn.execute(
             update(automation_rules)
@@ -122,21 +174,69 @@ def update_rule(conn: Connection, practice_id: str, rule_id: str, changes: Mappi
         return None
     rule = to_json(row, RULE_FIELDS)
     _publish(conn, rule)
+    change = rule_history.change_kind(rule_history.definition_of(before), rule_history.definition_of(rule))
+    _history(conn, rule, change=change, actor=actor, before=before)
     return rule
 
 
-def delete_rule(conn: Connection, practice_id: str, rule_id: str) -> bool:
+def delete_rule(conn: Connection, practice_id: str, rule_id: str, *, actor: str = audit.CLI) -> bool:
+    """Hide the rule (its row stays for its runs' history) as a new version, disabled."""
+    before = get_rule(conn, practice_id, rule_id, lock=True)
+    if before is None:
+        return False
     row = (
         conn.execute(
             update(automation_rules)
             .where(_live(practice_id), automation_rules.c.id == rule_id)
-            .values(deleted_at=func.clock_timestamp(), enabled=False)
+            .values(
+                deleted_at=func.clock_timestamp(),
+                enabled=False,
+                version=automation_rules.c.version + 1,
+                updated_at=func.clock_timestamp(),
+            )
             .returning(automation_rules)
         )
         .mappings()
-        .first()
+        .one()
     )
-    if row is None:
-        return False
-    _publish(conn, to_json(row, RULE_FIELDS), deleted=True)
+    rule = to_json(row, RULE_FIELDS)
+    _publish(conn, rule, deleted=True)
+    _history(conn, rule, change="delete", actor=actor, before=before)
     return True
+
+
+def restore_rule(
+    conn: Connection,
+    practice_id: str,
+    rule_id: str,
+    definition: Mapping[str, Any],
+    *,
+    restored_from: int,
+    actor: str = audit.CLI,
+) -> dict | None:
+    """Make ``definition`` (an earlier version's, validated by the caller) the rule's newest
+    version, a new number; a deleted rule comes back. Announced on crm.rule like any change.
+    None when the rule is not the practice's."""
+    before = get_rule(conn, practice_id, rule_id, lock=True, deleted=True)
+    if before is None:
+        return None
+    values = {RULE_FIELDS[k]: definition.get(k) for k in EDITABLE}
+    row = (
+        conn.execute(
+            update(automation_rules)
+            .where(automation_rules.c.practice_id == practice_id, automation_rules.c.id == rule_id)
+            .values(
+                version=automation_rules.c.version + 1,
+                updated_at=func.clock_timestamp(),
+                deleted_at=None,
+                **values,
+            )
+            .returning(automation_rules)
+        )
+        .mappings()
+        .one()
+    )
+    rule = to_json(row, RULE_FIELDS)
+    _publish(conn, rule)
+    _history(conn, rule, change="restore", actor=actor, before=before, restored_from=restored_from)
+    return rule

@@ -15,6 +15,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from crmflow.commands import ActionCommand
 from crmflow.envelope import EventEnvelope
+from crmflow.history_record import AuditEntry, RuleVersion
 from crmflow.rule_record import Rule
 from crmflow.rule_validation import RuleCreate, RuleUpdate
 
@@ -43,6 +44,8 @@ GENERATORS: Final[dict[str, Callable[[], dict[str, Any]]]] = {
     "rule.schema.json": _model(Rule),
     "rule-create.schema.json": _model(RuleCreate),
     "rule-update.schema.json": _model(RuleUpdate),
+    "rule-version.schema.json": _model(RuleVersion),
+    "audit-entry.schema.json": _model(AuditEntry),
 }
 
 

@@ -110,6 +110,22 @@ class Settings(BaseSettings):
     patient_field_allowlist: tuple[str, ...] = DEFAULT_PATIENT_FIELD_ALLOWLIST
     max_retries: int = 5
 
+    # retention (SPEC section 10; crmflow.retention)
+    retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="Outbox payloads, run traces and action-log args older than this many days are "
+        "pruned (ids, statuses and timestamps stay); backtests cover this window.",
+    )
+    retention_batch_size: int = Field(
+        default=1000, ge=1, description="Rows pruned per transaction (each batch a short transaction)."
+    )
+    retention_interval_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often the action-runner runs retention; 0 = never (Helm: its CronJob does).",
+    )
+
     log_level: str = "INFO"
 
     @property

@@ -13,6 +13,7 @@ from crmflow_api.body_limit import BodyLimit
 from crmflow_api.deps import refuse_unknown_query
 from crmflow_api.metrics import RequestMetrics
 from crmflow_api.routers import (
+    audit,
     automations,
     catalog,
     events,
@@ -38,7 +39,19 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = make_engine(settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)  # added last = outermost: sees the body limit's 413s too
-    for module in (health, catalog, practice, patients, automations, trials, runs, events, internal, web):
+    for module in (
+        health,
+        catalog,
+        practice,
+        patients,
+        automations,
+        trials,
+        runs,
+        events,
+        audit,
+        internal,
+        web,
+    ):
         app.include_router(module.router)
 
     @app.exception_handler(NotFound)

@@ -12,7 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
 
-from crmflow.apikeys import practice_for_key
+from crmflow.apikeys import practice_for_key, prefix_of
+from crmflow.audit import actor_of_key
 from crmflow.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="The practice's API key.")
@@ -69,6 +70,14 @@ def current_practice(
     return _practice(db, key, settings)
 
 
+def current_actor(
+    key: Annotated[str, Depends(bearer_key)],
+    _practice_id: Annotated[str, Depends(current_practice)],
+) -> str:
+    """Who makes a change, for rule versions and the audit log: the (valid) key's prefix."""
+    return actor_of_key(prefix_of(key))
+
+
 def practice_without_transaction(
     key: Annotated[str, Depends(bearer_key)],
     engine: Annotated[Engine, Depends(get_engine)],
@@ -117,6 +126,7 @@ def refuse_unknown_query(request: Request) -> None:
 
 Eng = Annotated[Engine, Depends(get_engine)]
 PracticeId = Annotated[str, Depends(current_practice)]
+Actor = Annotated[str, Depends(current_actor)]
 PracticeIdNoTransaction = Annotated[str, Depends(practice_without_transaction)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 Internal = Depends(internal_caller)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.json_schema import JsonDict
 
+from crmflow.history_record import RuleDefinition
 from crmflow.rule_record import Rule
 from crmflow.rule_validation import Conditions
 from crmflow.statuses import ActionStatus, RunStatus
@@ -56,11 +57,15 @@ class RunSummary(BaseModel):
 
 
 class RunDetail(RunSummary):
-    trace: dict[str, Any] | None
+    trace: dict[str, Any] | None = Field(description="Null once pruned by retention (SPEC section 10).")
     correlationId: str | None
     causationId: str | None
     depth: int
     actions: list[ActionLog]
+    ruleDefinition: RuleDefinition | None = Field(
+        None,
+        description="The rule as it was at ruleVersion (null when that version predates kept versions).",
+    )
 
 
 class RunPage(BaseModel):

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, case, func, literal_column, select
 
 from crmflow.crm.serialize import json_value, to_json
 from crmflow.db.tables import automation_action_logs, automation_runs, outbox_events
+from crmflow.rule_history import definitions_of
 
 RUN_FIELDS: dict[str, str] = {
     "id": "id",
@@ -79,7 +80,15 @@ def _details(conn: Connection, practice_id: str, rows: Sequence[Any]) -> list[di
     ).mappings()
     for log in log_rows:
         logs[str(log["run_id"])].append(to_json(log, ACTION_FIELDS))
-    return [{**to_json(r, DETAIL_FIELDS), "actions": logs[str(r["id"])]} for r in rows]
+    definitions = definitions_of(conn, practice_id, {(str(r["rule_id"]), r["rule_version"]) for r in rows})
+    return [
+        {
+            **to_json(r, DETAIL_FIELDS),
+            "actions": logs[str(r["id"])],
+            "ruleDefinition": definitions.get((str(r["rule_id"]), r["rule_version"])),
+        }
+        for r in rows
+    ]
 
 
 def get_run(conn: Connection, practice_id: str, run_id: str) -> dict[str, Any] | None:
@@ -132,7 +141,7 @@ def event_trace(conn: Connection, practice_id: str, event_id: str) -> dict[str, 
         .mappings()
         .first()
     )
-    if ev is None or ev["payload"] is None:
+    if ev is None:
         return None
     event_runs = runs_of_event(conn, practice_id, event_id)
     caused = []
@@ -148,7 +157,7 @@ def event_trace(conn: Connection, practice_id: str, event_id: str) -> dict[str, 
                 .order_by(outbox_events.c.created_at)
             )
         ]
-    payload = ev["payload"]
+    payload = ev["payload"] or {}  # null once retention pruned it: the trace keeps ids and times
     kafka = None
     if ev["kafka_topic"] is not None:
         kafka = {
@@ -160,7 +169,7 @@ def event_trace(conn: Connection, practice_id: str, event_id: str) -> dict[str, 
     return {
         "id": str(ev["id"]),
         "name": ev["event_name"],
-        "entityType": payload.get("entityType"),
+        "entityType": payload.get("entityType", ev["aggregate_type"]),
         "entityId": ev["aggregate_id"],
         "practiceId": str(ev["practice_id"]),
         "correlationId": ev["correlation_id"],

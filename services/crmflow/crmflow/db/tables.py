@@ -187,6 +187,7 @@ outbox_events = Table(
     Column("rules_seq", BigInteger, nullable=False, server_default="0"),
     Index("ix_outbox_events_status", "status", "created_at"),
     Index("ix_outbox_events_practice", "practice_id", "created_at"),
+    Index("ix_outbox_events_retention", "created_at", postgresql_where=text("payload IS NOT NULL")),
 )
 
 automation_rules = Table(
@@ -232,6 +233,7 @@ automation_runs = Table(
     Index("ix_automation_runs_practice", "practice_id", "started_at"),
     Index("ix_automation_runs_rule", "rule_id", "started_at"),
     Index("ix_automation_runs_event", "event_id"),
+    Index("ix_automation_runs_retention", "created_at", postgresql_where=text("trace IS NOT NULL")),
 )
 
 automation_action_logs = Table(
@@ -250,6 +252,7 @@ automation_action_logs = Table(
     _created(),
     Index("ix_automation_action_logs_run", "run_id", "action_index"),
     Index("ix_automation_action_logs_practice", "practice_id", "created_at"),
+    Index("ix_automation_action_logs_retention", "created_at", postgresql_where=text("args IS NOT NULL")),
 )
 
 # The idempotency key of an action's effect: inserted in the same transaction as the effect.
@@ -325,4 +328,36 @@ awaited_signals = Table(
     _created(),
     PrimaryKeyConstraint("practice_id", "rule_id", "wait_key", "event_id"),
     Index("ix_awaited_signals_created", "created_at"),
+)
+
+# Every definition a rule had (crmflow.rule_history): one row per version, written with the change.
+rule_versions = Table(
+    "rule_versions",
+    metadata,
+    Column("rule_id", UUID(as_uuid=False), nullable=False),
+    Column("version", Integer, nullable=False),
+    _practice(),
+    Column("definition", JSONB, nullable=False),  # {name, enabled, triggerEvent, conditionsJson, ...}
+    Column("change", Text, nullable=False),  # create, update, enable, disable, delete, restore
+    Column("restored_from", Integer, nullable=True),
+    Column("changed_at", TIMESTAMP(timezone=True), nullable=False, server_default=NOW),
+    Column("changed_by", Text, nullable=True),  # API key prefix, "cli"; null: before versions were kept
+    PrimaryKeyConstraint("rule_id", "version"),
+)
+
+# Append-only (crmflow.audit): a trigger (migration 0011) makes UPDATE, DELETE and TRUNCATE fail.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    _practice(),
+    Column("at", TIMESTAMP(timezone=True), nullable=False, server_default=NOW),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("entity_type", Text, nullable=False),
+    Column("entity_id", Text, nullable=False),
+    Column("before", JSONB, nullable=True),
+    Column("after", JSONB, nullable=True),
+    Index("ix_audit_log_practice", "practice_id", "at"),
+    Index("ix_audit_log_entity_type", "practice_id", "entity_type", "at"),
 )

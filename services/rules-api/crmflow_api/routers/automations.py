@@ -7,12 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from crmflow.conditions import explain, validate_condition
+from crmflow.history_record import RestoreRequest, RuleVersion
+from crmflow.rule_history import get_version, list_versions
 from crmflow.rule_record import Rule
 from crmflow.rule_validation import RuleCreate, RuleUpdate, null_errors, validate_rule
-from crmflow.rules_repo import create_rule, delete_rule, get_rule, list_rules, update_rule
+from crmflow.rules_repo import create_rule, delete_rule, get_rule, list_rules, restore_rule, update_rule
 from crmflow.triggers import TRIGGER_NAMES
 from crmflow.validation import FieldError
-from crmflow_api.deps import AppSettings, Db, PracticeId
+from crmflow_api.deps import Actor, AppSettings, Db, PracticeId
 from crmflow_api.errors import AUTH_ERRORS, BAD_BODY, NOT_FOUND, not_found, raise_field_errors, require_uuid
 from crmflow_api.models import DryRun, DryRunResult, RulePage
 from crmflow_api.runs_view import rule_stats
@@ -21,7 +23,7 @@ router = APIRouter(prefix="/api/automations", tags=["automations"], responses=AU
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=BAD_BODY)
-def post_rule(body: RuleCreate, practice_id: PracticeId, db: Db, settings: AppSettings) -> Rule:
+def post_rule(body: RuleCreate, practice_id: PracticeId, db: Db, settings: AppSettings, actor: Actor) -> Rule:
     errors = validate_rule(
         body.triggerEvent,
         body.conditionsJson,
@@ -31,7 +33,7 @@ def post_rule(body: RuleCreate, practice_id: PracticeId, db: Db, settings: AppSe
     )
     if errors:
         raise_field_errors(errors)
-    return Rule(**create_rule(db, practice_id, body.model_dump()))
+    return Rule(**create_rule(db, practice_id, body.model_dump(), actor=actor))
 
 
 @router.get("")
@@ -81,7 +83,7 @@ def read_rule(rule_id: str, practice_id: PracticeId, db: Db) -> Rule:
 
 @router.patch("/{rule_id}", responses={**NOT_FOUND, **BAD_BODY})
 def patch_rule(
-    rule_id: str, body: RuleUpdate, practice_id: PracticeId, db: Db, settings: AppSettings
+    rule_id: str, body: RuleUpdate, practice_id: PracticeId, db: Db, settings: AppSettings, actor: Actor
 ) -> Rule:
     """Partial update; any change bumps ``version``. The rule stays locked from the read to the
     update, so two PATCHes cannot each be validated against the state the other replaces."""
@@ -102,14 +104,63 @@ def patch_rule(
     )
     if errors:
         raise_field_errors(errors)
-    updated = update_rule(db, practice_id, rule_id, changes)
+    updated = update_rule(db, practice_id, rule_id, changes, actor=actor)
     if updated is None:
         raise not_found("rule")
     return Rule(**updated)
 
 
 @router.delete("/{rule_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-def remove_rule(rule_id: str, practice_id: PracticeId, db: Db) -> Response:
-    if not delete_rule(db, practice_id, require_uuid(rule_id, "rule")):
+def remove_rule(rule_id: str, practice_id: PracticeId, db: Db, actor: Actor) -> Response:
+    if not delete_rule(db, practice_id, require_uuid(rule_id, "rule"), actor=actor):
         raise not_found("rule")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{rule_id}/versions", responses=NOT_FOUND)
+def rule_versions(rule_id: str, practice_id: PracticeId, db: Db) -> list[RuleVersion]:
+    """Every version of the rule, newest first, the current one included (also of a deleted
+    rule: its last version is the deletion)."""
+    versions = list_versions(db, practice_id, require_uuid(rule_id, "rule"))
+    if not versions:
+        raise not_found("rule")
+    return [RuleVersion.model_validate(v) for v in versions]
+
+
+@router.post("/{rule_id}/restore", responses={**NOT_FOUND, **BAD_BODY})
+def restore_version(
+    rule_id: str, body: RestoreRequest, practice_id: PracticeId, db: Db, settings: AppSettings, actor: Actor
+) -> Rule:
+    """Make version ``version``'s definition the rule's newest version (a new number), announced to
+    the evaluators like any change. A deleted rule comes back. 422 at ``version`` when there is no
+    such version, or its definition is no longer valid (e.g. an action type since removed)."""
+    if get_rule(db, practice_id, require_uuid(rule_id, "rule"), lock=True, deleted=True) is None:
+        raise not_found("rule")
+    found = get_version(db, practice_id, rule_id, body.version)
+    if found is None:
+        raise_field_errors(
+            [FieldError(("version",), f"rule has no version {body.version}", "unknown_version")]
+        )
+    definition = found["definition"]
+    errors = validate_rule(
+        definition["triggerEvent"],
+        definition["conditionsJson"],
+        definition["actionsJson"],
+        settings.patient_field_allowlist,
+        definition.get("cancelOn"),
+    )
+    if errors:
+        raise_field_errors(
+            [
+                FieldError(
+                    ("version",),
+                    f"version {body.version} is no longer valid: {'.'.join(map(str, e.loc))}: {e.msg}",
+                    e.type,
+                )
+                for e in errors
+            ]
+        )
+    restored = restore_rule(db, practice_id, rule_id, definition, restored_from=body.version, actor=actor)
+    if restored is None:
+        raise not_found("rule")
+    return Rule(**restored)

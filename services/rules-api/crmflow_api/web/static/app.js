@@ -1,6 +1,7 @@
 // The automations page: sign-in, navigation between views, and the context the views share.
 // Navigation keeps ids in history.state only, never in the URL (the URL stays /settings/automations).
 import { createApi, describeError, session } from "./api.js";
+import { createAuditView } from "./audit.js";
 import { makeCatalog } from "./catalog.js";
 import { $, fill, h } from "./dom.js";
 import { createEditor } from "./editor.js";
@@ -8,9 +9,10 @@ import { createRunView, createRunsView } from "./history.js";
 import { createPracticeView } from "./practice.js";
 import { createRulesView } from "./rules.js";
 import { createTraceView } from "./trace.js";
+import { createVersionsView } from "./versions.js";
 
-const VIEWS = ["signin", "rules", "editor", "runs", "run", "trace", "settings"];
-const NAV_OF = { rules: "rules", editor: "rules", runs: "runs", run: "runs", trace: "trace", settings: "settings" };
+const VIEWS = ["signin", "rules", "editor", "versions", "runs", "run", "trace", "settings", "audit"];
+const NAV_OF = { rules: "rules", editor: "rules", versions: "rules", runs: "runs", run: "runs", trace: "trace", settings: "settings", audit: "audit" };
 
 let ruleNamesCache = null;
 let noticeTimer = null;
@@ -72,6 +74,8 @@ const views = {
   run: createRunView(ctx),
   trace: createTraceView(ctx),
   settings: createPracticeView(ctx),
+  versions: createVersionsView(ctx),
+  audit: createAuditView(ctx),
 };
 
 async function show(view, params = {}, { push }) {

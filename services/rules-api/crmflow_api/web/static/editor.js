@@ -75,6 +75,7 @@ export function createEditor(ctx) {
     state.dirty = false;
     $("editor-title").textContent = `Edit rule: ${rule.name}`;
     deleteButton.hidden = false;
+    $("editor-tabs").hidden = false; // the History tab (versions.js) needs a saved rule
     saveState.textContent = `Saved · version ${rule.version}`;
   }
 
@@ -238,6 +239,7 @@ export function createEditor(ctx) {
       state.ruleId = null;
       saveState.textContent = "";
       deleteButton.hidden = true;
+      $("editor-tabs").hidden = true;
       $("editor-title").textContent = "Create rule";
       const rule = ruleId ? await ctx.api.get(`/api/automations/${ruleId}`) : null;
       nameInput.value = rule?.name ?? "";

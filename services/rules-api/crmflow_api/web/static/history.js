@@ -2,6 +2,7 @@
 import { $, fill, formatDelta, formatTime, h, options, shortId, statusBadge } from "./dom.js";
 import { renderActions, renderTrace } from "./runsui.js";
 import { currentDue, formatInZone, timingOf } from "./timing.js";
+import { renderRunRule } from "./versions.js";
 
 const PAGE = 50;
 
@@ -154,6 +155,7 @@ export function createRunView(ctx) {
         h("div", { class: "card" }, renderTrace(run.trace)),
         h("h2", {}, "Action log"),
         renderActions(run.actions, run.startedAt),
+        renderRunRule(run, ctx),
       );
     },
   };
