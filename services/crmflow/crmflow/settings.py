@@ -104,6 +104,30 @@ class Settings(BaseSettings):
     patient_field_allowlist: tuple[str, ...] = DEFAULT_PATIENT_FIELD_ALLOWLIST
     max_retries: int = 5
 
+    # history (SPEC section 10)
+    retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days of events, run traces and action-log args kept; backtests cover this window.",
+    )
+    backtest_max_events: int = Field(
+        default=200_000,
+        ge=1,
+        description="Per-practice cap on the events one backtest scans (a practice runs one at a "
+        "time); a backtest that reaches it ends done with capped: true.",
+    )
+    backtest_page_size: int = Field(
+        default=2000, ge=1, le=50_000, description="Outbox rows a backtest reads per query (keyset pages)."
+    )
+    backtest_workers: int = Field(
+        default=2, ge=1, description="Backtests one rules-api process runs at once (threads)."
+    )
+    backtest_stale_seconds: float = Field(
+        default=60.0,
+        description="A running backtest whose progress has not moved for this long (its process "
+        "died) is marked failed, so its practice may start another.",
+    )
+
     log_level: str = "INFO"
 
     @property

@@ -14,6 +14,7 @@ from crmflow_api.deps import refuse_unknown_query
 from crmflow_api.metrics import RequestMetrics
 from crmflow_api.routers import (
     automations,
+    backtests,
     catalog,
     events,
     health,
@@ -38,8 +39,28 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = make_engine(settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)  # added last = outermost: sees the body limit's 413s too
-    for module in (health, catalog, practice, patients, automations, trials, runs, events, internal, web):
+    for module in (
+        health,
+        catalog,
+        practice,
+        patients,
+        automations,
+        backtests,
+        trials,
+        runs,
+        events,
+        internal,
+        web,
+    ):
         app.include_router(module.router)
+
+    def stop_backtests() -> None:
+        """Running backtests end ``failed`` rather than stay ``running`` after the process."""
+        workers = getattr(app.state, "backtests", None)
+        if workers is not None:
+            workers.close()
+
+    app.router.on_shutdown.append(stop_backtests)
 
     @app.exception_handler(NotFound)
     async def entity_not_found(request: Request, exc: NotFound) -> JSONResponse:

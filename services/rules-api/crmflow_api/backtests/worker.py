@@ -1,0 +1,107 @@
+"""Runs backtests in the background of the rules-api: a small thread pool, a page at a time.
+
+Each page is read in its own short statement, judged (``tally``), and its progress written; an
+update that finds the row no longer running (a DELETE cancelled it) stops the work. A failure
+ends the row ``failed`` with the exception's type (never data: messages of database errors can
+quote values). The events scanned stop at the practice's cap (``CRMFLOW_BACKTEST_MAX_EVENTS``):
+the row ends ``done`` with ``capped: true``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from crmflow.settings import Settings
+from crmflow_api.backtests import source, store
+from crmflow_api.backtests.tally import Tally
+from crmflow_evaluator.rules_index import IndexedRule
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    backtest_id: str
+    practice_id: str
+    rule: IndexedRule
+    since: datetime
+    until: datetime
+    zone: ZoneInfo
+
+
+class Backtests:
+    """The rules-api's backtest workers (one pool per process)."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self._pool = ThreadPoolExecutor(settings.backtest_workers, thread_name_prefix="backtest")
+        self._stopping = threading.Event()
+
+    def submit(self, job: Job) -> None:
+        self._pool.submit(self.run, job)
+
+    def close(self) -> None:
+        """Stop: running backtests end ``failed`` at their next page."""
+        self._stopping.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def run(self, job: Job) -> Tally | None:
+        tally = Tally(job.rule, job.since, job.until, job.zone, self.settings.max_chain_depth)
+        try:
+            return tally if self._scan(job, tally) else None
+        except Exception as exc:  # never leave it running; the type only (messages may hold data)
+            log.exception("backtest failed", extra={"backtestId": job.backtest_id})
+            store.finish(
+                self.engine,
+                job.backtest_id,
+                store.FAILED,
+                events_scanned=tally.scanned,
+                matched=tally.matched,
+                by_day=tally.by_day(),
+                error=f"backtest failed ({type(exc).__name__})",
+            )
+            return None
+
+    def _scan(self, job: Job, tally: Tally) -> bool:
+        cap = self.settings.backtest_max_events
+        capped = False
+        for page in source.pages(
+            self.engine,
+            job.practice_id,
+            job.rule.trigger,
+            job.since,
+            job.until,
+            self.settings.backtest_page_size,
+        ):
+            if self._stopping.is_set():
+                store.finish(
+                    self.engine, job.backtest_id, store.FAILED, error="stopped: the rules-api stopped"
+                )
+                return False
+            for event in page:
+                if tally.scanned >= cap:
+                    capped = True
+                    break
+                tally.add(event.envelope, event.occurred_at)
+            if capped:
+                break
+            if not store.progress(self.engine, job.backtest_id, tally.scanned, tally.matched, tally.by_day()):
+                return False  # cancelled
+        return store.finish(
+            self.engine,
+            job.backtest_id,
+            store.DONE,
+            events_scanned=tally.scanned,
+            matched=tally.matched,
+            by_day=tally.by_day(),
+            sample=tally.sample(),
+            capped=capped,
+        )
