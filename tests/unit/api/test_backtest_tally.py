@@ -15,7 +15,7 @@ from crmflow_evaluator.evaluation import evaluate_event, judge
 from crmflow_evaluator.rules_index import RulesIndex
 
 PRACTICE = str(uuid.uuid4())
-CONSULTATION = {
+CONSULTATION: dict[str, Any] = {
     "triggerEvent": "crm/appointment.created",
     "conditionsJson": {"field": "appointment.visitType", "operator": "equals", "value": "Consultation"},
     "actionsJson": [
@@ -60,8 +60,8 @@ def test_verdicts_are_the_evaluators_run_statuses():
     source = {"topic": "crm.appointment", "partition": 0, "offset": 0, "timestamp": None}
     for e in (event("Consultation"), event("Checkup"), event("Consultation", depth=4)):
         live = evaluate_event(e, index, max_depth=3, source=source).messages[-1]
-        assert judge(rule, e, max_depth=3, explain=False).status == live["status"]  # type: ignore[typeddict-item]
-        assert judge(rule, e, max_depth=3).trace == live["trace"]  # type: ignore[typeddict-item]
+        assert judge(rule, e, max_depth=3, explain=False).status == live["status"]
+        assert judge(rule, e, max_depth=3).trace == live["trace"]
 
 
 def test_counts_per_day_in_the_practice_zone_with_empty_days():
