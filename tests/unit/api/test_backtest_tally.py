@@ -9,7 +9,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from crmflow.statuses import Evaluation
-from crmflow_api.backtests.source import is_history
 from crmflow_api.backtests.tally import SAMPLE_SIZE, Tally, compile_definition, would_be_actions
 from crmflow_evaluator.evaluation import evaluate_event, judge
 from crmflow_evaluator.rules_index import RulesIndex
@@ -85,7 +84,7 @@ def test_sample_holds_the_latest_matches_newest_first_with_trace_and_actions():
     events = [event("Consultation") for _ in range(SAMPLE_SIZE + 5)]
     for i, e in enumerate(events):
         t.add(e, T0 - timedelta(minutes=len(events) - i))
-    sample = t.sample()
+    sample = t.sample({e["id"]: e for e in events})
     assert len(sample) == SAMPLE_SIZE
     assert [s["eventId"] for s in sample] == [e["id"] for e in reversed(events[5:])]
     first = sample[0]
@@ -124,9 +123,3 @@ def test_within_conditions_are_judged_at_the_events_time():
     e["data"]["appointment"]["startsAt"] = (T0 + timedelta(hours=2)).isoformat()
     assert judge(rule, e, max_depth=3, now=T0, explain=False).status == Evaluation.MATCHED
     assert judge(rule, e, max_depth=3, now=T0 + timedelta(days=3), explain=False).status == Evaluation.SKIPPED
-
-
-def test_test_button_events_are_not_history():
-    assert is_history({"id": "e"})
-    assert not is_history({"id": "e", "onlyRuleId": "r"})
-    assert not is_history(None)

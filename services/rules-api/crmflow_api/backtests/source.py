@@ -19,7 +19,9 @@ from sqlalchemy import Engine, text
 
 _FIRST = text(
     """
-    SELECT id::text AS id, created_at, payload FROM outbox_events
+    SELECT id::text AS event_id, created_at, depth, payload -> 'data' AS data,
+           payload ? 'onlyRuleId' AS test_only
+    FROM outbox_events
     WHERE practice_id = CAST(:practice AS uuid) AND event_name = :name
       AND created_at >= :since AND created_at < :until
     ORDER BY created_at, id LIMIT :limit
@@ -27,7 +29,9 @@ _FIRST = text(
 )
 _NEXT = text(
     """
-    SELECT id::text AS id, created_at, payload FROM outbox_events
+    SELECT id::text AS event_id, created_at, depth, payload -> 'data' AS data,
+           payload ? 'onlyRuleId' AS test_only
+    FROM outbox_events
     WHERE practice_id = CAST(:practice AS uuid) AND event_name = :name
       AND (created_at, id) > (:after_at, CAST(:after_id AS uuid)) AND created_at < :until
     ORDER BY created_at, id LIMIT :limit
@@ -35,17 +39,26 @@ _NEXT = text(
 )
 
 
+_ENVELOPES = text(
+    """
+    SELECT id::text AS event_id, payload FROM outbox_events
+    WHERE practice_id = CAST(:practice AS uuid) AND id = ANY(CAST(:ids AS uuid[]))
+    """
+)
+
+
 @dataclass(frozen=True)
 class StoredEvent:
+    """What a verdict needs of an event: its data and depth (the column is the envelope's), and
+    when it was written. The whole envelope is read only for the sample (``envelopes``)."""
+
     id: str
     occurred_at: datetime
-    envelope: dict[str, Any]
+    data: Any
+    depth: int
 
-
-def is_history(envelope: Any) -> bool:
-    """An event of the practice's history: the Test button's events (``onlyRuleId``) are samples
-    run for one rule, not history, and a backtest leaves them out."""
-    return isinstance(envelope, dict) and not envelope.get("onlyRuleId")
+    def as_judged(self) -> dict[str, Any]:
+        return {"id": self.id, "data": self.data, "depth": self.depth}
 
 
 def pages(
@@ -67,8 +80,19 @@ def pages(
             conn.rollback()  # a read: end the snapshot at once
         if not rows:
             return
-        yield [StoredEvent(r.id, r.created_at, r.payload) for r in rows if is_history(r.payload)]
+        # The Test button's events (onlyRuleId) are samples run for one rule, not history.
+        yield [StoredEvent(r.event_id, r.created_at, r.data, r.depth) for r in rows if not r.test_only]
         if len(rows) < page_size:
             return
-        params["after_at"], params["after_id"] = rows[-1].created_at, rows[-1].id
+        params["after_at"], params["after_id"] = rows[-1].created_at, rows[-1].event_id
         query = _NEXT
+
+
+def envelopes(engine: Engine, practice_id: str, event_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The stored envelopes (as they went to Kafka) of some of the practice's events, by id."""
+    if not event_ids:
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(_ENVELOPES, {"practice": practice_id, "ids": event_ids}).all()
+        conn.rollback()
+    return {r.event_id: r.payload for r in rows}

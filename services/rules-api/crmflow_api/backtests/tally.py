@@ -10,6 +10,7 @@ see the clock the live evaluator saw, give or take the pipeline's latency.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -90,7 +91,7 @@ class Tally:
     matched: int = 0
     verdicts: dict[str, int] = field(default_factory=dict)  # status -> count
     days: dict[date, list[int]] = field(init=False)
-    _sample: deque[tuple[dict[str, Any], datetime]] = field(init=False)
+    _sample: deque[tuple[str, datetime]] = field(init=False)
 
     def __post_init__(self) -> None:
         first = self.since.astimezone(self.zone).date()
@@ -99,7 +100,8 @@ class Tally:
         self._sample = deque(maxlen=SAMPLE_SIZE)
 
     def add(self, event: dict[str, Any], occurred_at: datetime) -> Evaluation:
-        """Judge one event of the window (``occurred_at``: when it was written) and count it."""
+        """Judge one event of the window and count it: ``event`` holds at least its ``id``,
+        ``data`` and ``depth``; ``occurred_at`` is when it was written."""
         verdict = judge(self.rule, event, max_depth=self.max_depth, now=occurred_at, explain=False)
         self.scanned += 1
         self.verdicts[verdict.status] = self.verdicts.get(verdict.status, 0) + 1
@@ -108,20 +110,28 @@ class Tally:
         if verdict.status == Evaluation.MATCHED:
             self.matched += 1
             day[1] += 1
-            self._sample.append((event, occurred_at))
+            self._sample.append((str(event["id"]), occurred_at))
         return verdict.status
 
     def by_day(self) -> list[dict[str, Any]]:
         return [{"day": d.isoformat(), "scanned": s, "matched": m} for d, (s, m) in sorted(self.days.items())]
 
-    def sample(self) -> list[dict[str, Any]]:
-        """The latest matches, newest first, each explained (trace) and with its would-be actions."""
+    def sample_ids(self) -> list[str]:
+        """The ids of the latest matches (at most SAMPLE_SIZE), oldest first."""
+        return [event_id for event_id, _ in self._sample]
+
+    def sample(self, envelopes: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """The latest matches, newest first, each explained (trace) and with its would-be actions
+        rendered from its whole stored envelope (``envelopes``: id -> envelope)."""
         out = []
-        for event, occurred_at in reversed(self._sample):
+        for event_id, occurred_at in reversed(self._sample):
+            event = envelopes.get(event_id)
+            if event is None:  # pruned meanwhile: nothing to show
+                continue
             verdict = judge(self.rule, event, max_depth=self.max_depth, now=occurred_at)
             out.append(
                 {
-                    "eventId": event.get("id"),
+                    "eventId": event_id,
                     "occurredAt": occurred_at.isoformat(),
                     "trace": verdict.trace,
                     "actions": would_be_actions(self.rule.actions, event),

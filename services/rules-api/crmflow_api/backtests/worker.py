@@ -90,7 +90,7 @@ class Backtests:
                 if tally.scanned >= cap:
                     capped = True
                     break
-                tally.add(event.envelope, event.occurred_at)
+                tally.add(event.as_judged(), event.occurred_at)
             if capped:
                 break
             if not store.progress(self.engine, job.backtest_id, tally.scanned, tally.matched, tally.by_day()):
@@ -102,6 +102,6 @@ class Backtests:
             events_scanned=tally.scanned,
             matched=tally.matched,
             by_day=tally.by_day(),
-            sample=tally.sample(),
+            sample=tally.sample(source.envelopes(self.engine, job.practice_id, tally.sample_ids())),
             capped=capped,
         )
