@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, TypeAdapter
 
+from crmflow.backtest_record import Backtest, BacktestRequest
 from crmflow.commands import ActionCommand
 from crmflow.envelope import EventEnvelope
 from crmflow.rule_record import Rule
@@ -43,6 +44,8 @@ GENERATORS: Final[dict[str, Callable[[], dict[str, Any]]]] = {
     "rule.schema.json": _model(Rule),
     "rule-create.schema.json": _model(RuleCreate),
     "rule-update.schema.json": _model(RuleUpdate),
+    "backtest-request.schema.json": _model(BacktestRequest),
+    "backtest.schema.json": _model(Backtest),
 }
 
 

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from crmflow.backtest_record import SAMPLE_SIZE
 from crmflow.statuses import Evaluation
-from crmflow_api.backtests.tally import SAMPLE_SIZE, Tally, compile_definition, would_be_actions
+from crmflow_api.backtests.tally import Tally, compile_definition, would_be_actions
 from crmflow_evaluator.evaluation import evaluate_event, judge
 from crmflow_evaluator.rules_index import RulesIndex
 

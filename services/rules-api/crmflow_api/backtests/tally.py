@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from crmflow.actions import ACTION_TYPES
+from crmflow.backtest_record import SAMPLE_SIZE
 from crmflow.rule_record import Rule
 from crmflow.statuses import Evaluation
 from crmflow.templates import TemplateSyntaxError, UnresolvedPlaceholder, build_context, render_args
@@ -24,9 +25,6 @@ from crmflow_evaluator.evaluation import judge
 from crmflow_evaluator.rules_index import IndexedRule, build_rule
 from crmflow_runner.errors import PermanentActionError
 from crmflow_runner.handlers import parse_args
-
-SAMPLE_SIZE = 50
-"""Matched events a result shows, the latest ones."""
 
 
 def compile_definition(

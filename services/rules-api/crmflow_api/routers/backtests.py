@@ -9,17 +9,17 @@ Nothing but the backtest's own row is written: no run, command, effect, event or
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Engine, func, select
 from starlette.concurrency import run_in_threadpool
 
+from crmflow.backtest_record import Backtest, BacktestRequest, BacktestStarted
 from crmflow.practice_settings import get_practice
-from crmflow.rule_validation import Actions, Conditions, TriggerName, validate_rule
+from crmflow.rule_validation import validate_rule
 from crmflow.rules_repo import get_rule
 from crmflow.settings import Settings
 from crmflow.timezones import DEFAULT_ZONE
@@ -43,80 +43,6 @@ router = APIRouter(tags=["backtests"], responses=AUTH_ERRORS)
 CLOCK_SLACK = timedelta(minutes=10)
 """How far before the retention window a ``since`` may start (a client computing "30 days ago"
 on a clock a little behind the server's)."""
-
-
-class BacktestRule(BaseModel):
-    """An unsaved definition (as the rule form holds it)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    triggerEvent: TriggerName
-    conditionsJson: Conditions = None
-    actionsJson: Actions = Field(min_length=1)
-
-
-class BacktestRequest(BaseModel):
-    """Exactly one of ``ruleId`` (a saved rule: its current definition) and ``rule``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    ruleId: str | None = None
-    rule: BacktestRule | None = None
-    since: AwareDatetime = Field(description="Start of the window (ISO-8601 with an offset), inclusive.")
-    until: AwareDatetime | None = Field(
-        None, description="End of the window, exclusive; default (and at most) now."
-    )
-
-    @model_validator(mode="after")
-    def _one_rule(self) -> BacktestRequest:
-        if (self.ruleId is None) == (self.rule is None):
-            raise ValueError("give exactly one of ruleId and rule")
-        return self
-
-
-class BacktestStarted(BaseModel):
-    id: str
-
-
-class DayCount(BaseModel):
-    day: str = Field(description="A date (YYYY-MM-DD) in the practice's time zone.")
-    scanned: int
-    matched: int
-
-
-class WouldBeAction(BaseModel):
-    index: int
-    type: str
-    outcome: Literal["would_run", "would_fail", "not_reached"]
-    args: Any = Field(None, description="The args with their placeholders resolved (would_run).")
-    error: str | None = None
-
-
-class SampleMatch(BaseModel):
-    eventId: str
-    occurredAt: str
-    trace: dict[str, Any] | None
-    actions: list[WouldBeAction]
-
-
-class Backtest(BaseModel):
-    id: str
-    ruleId: str | None = Field(description="The saved rule backtested; null for an unsaved definition.")
-    ruleVersion: int | None = Field(description="The saved rule's version whose definition was used.")
-    rule: dict[str, Any] = Field(
-        description="The definition backtested: triggerEvent, conditionsJson, actionsJson."
-    )
-    status: Literal["running", "done", "failed", "cancelled"]
-    since: str
-    until: str
-    eventsScanned: int = Field(description="Events of the trigger in the window read so far.")
-    matched: int
-    capped: bool = Field(description="The scan stopped at CRMFLOW_BACKTEST_MAX_EVENTS.")
-    byDay: list[DayCount]
-    sample: list[SampleMatch] = Field(description="The latest matches (at most 50), newest first; when done.")
-    error: str | None
-    createdAt: str
-    finishedAt: str | None
 
 
 def _workers(request: Request, engine: Engine, settings: Settings) -> Backtests:
@@ -221,7 +147,7 @@ async def start_backtest(
     try:
         backtest_id = await run_in_threadpool(_start, request, engine, practice_id, body, settings)
     except store.AlreadyRunning as exc:
-        return JSONResponse(  # type: ignore[return-value]
+        return JSONResponse(
             {
                 "detail": "a backtest of this practice is running; cancel it or wait",
                 "runningId": exc.running_id,

@@ -8,22 +8,23 @@ import { describeError } from "./api.js";
 import { $, fill, formatTime, h, json, shortId } from "./dom.js";
 import { renderTrace } from "./runsui.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const POLL_MS = 400;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const CHART = { width: 640, height: 160, top: 8, bottom: 22, left: 36, right: 8 };
 const OUTCOME_WORDS = { would_run: "would run", would_fail: "would fail", not_reached: "not reached" };
 
-/** An SVG element (h() makes HTML ones); attributes only, never styles (the CSP forbids inline styles). */
+/** An SVG element, in the namespace of the page's own <svg> (which the HTML parser made an SVG
+ * one; h() makes HTML ones); attributes only, never styles (the CSP forbids inline styles). */
 function s(tag, attrs, ...children) {
-  const el = document.createElementNS(SVG, tag);
+  const el = document.createElementNS($("backtest-svg").namespaceURI, tag);
   for (const [key, value] of Object.entries(attrs ?? {})) el.setAttribute(key, String(value));
   for (const child of children) if (child) el.append(child instanceof Node ? child : String(child));
   return el;
 }
 
-/** The per-day bar chart: each day a grey bar of events scanned with its matches drawn over it. */
-export function renderChart(byDay) {
+/** The per-day bar chart, drawn into ``svg``: each day a grey bar of events scanned with its
+ * matches drawn over it; returns the legend and a table of the numbers. */
+export function renderChart(svg, byDay) {
   const days = byDay ?? [];
   const max = Math.max(1, ...days.map((d) => d.scanned));
   const plotW = CHART.width - CHART.left - CHART.right;
@@ -33,14 +34,10 @@ export function renderChart(byDay) {
   const y = (n) => CHART.top + plotH - (n / max) * plotH;
   const scanned = days.reduce((sum, d) => sum + d.scanned, 0);
   const matched = days.reduce((sum, d) => sum + d.matched, 0);
-  const svg = s(
-    "svg",
-    {
-      class: "backtest-chart",
-      viewBox: `0 0 ${CHART.width} ${CHART.height}`,
-      role: "img",
-      "aria-label": `Events per day: ${scanned} scanned, ${matched} matched, over ${days.length} days`,
-    },
+  svg.setAttribute("viewBox", `0 0 ${CHART.width} ${CHART.height}`);
+  svg.setAttribute("aria-label", `Events per day: ${scanned} scanned, ${matched} matched, over ${days.length} days`);
+  svg.removeAttribute("hidden");
+  svg.replaceChildren(
     s("line", { class: "axis", x1: CHART.left, x2: CHART.width - CHART.right, y1: y(0), y2: y(0) }),
     s("text", { class: "tick", x: CHART.left - 4, y: y(max) + 4, "text-anchor": "end" }, String(max)),
     s("text", { class: "tick", x: CHART.left - 4, y: y(0), "text-anchor": "end" }, "0"),
@@ -82,7 +79,7 @@ export function renderChart(byDay) {
       h("tbody", {}, days.map((d) => h("tr", {}, h("td", {}, d.day), h("td", {}, d.scanned), h("td", {}, d.matched)))),
     ),
   );
-  return [svg, legend, table];
+  return [legend, table];
 }
 
 function actionLine(action) {
@@ -133,7 +130,8 @@ function summary(result) {
  */
 export function createBacktestPanel(ctx, { read, showErrors }) {
   const progress = $("backtest-progress");
-  const chart = $("backtest-chart");
+  const chart = $("backtest-days");
+  const svg = $("backtest-svg");
   const sample = $("backtest-sample");
   const cancelButton = $("backtest-cancel");
   const startButtons = [$("backtest-7"), $("backtest-30")];
@@ -149,7 +147,7 @@ export function createBacktestPanel(ctx, { read, showErrors }) {
   function show(result) {
     progress.textContent = summary(result);
     progress.dataset.status = result.status;
-    fill(chart, renderChart(result.byDay));
+    fill(chart, renderChart(svg, result.byDay));
     if (result.status === "running") sample.replaceChildren();
     else fill(sample, h("h3", {}, `Sample of matches (latest ${result.sample.length})`), renderSample(result.sample));
   }
@@ -177,6 +175,7 @@ export function createBacktestPanel(ctx, { read, showErrors }) {
     stopPolling();
     sample.replaceChildren();
     chart.replaceChildren();
+    svg.setAttribute("hidden", "");
     const since = new Date(Date.now() - days * DAY_MS).toISOString();
     const body = target.ruleId ? { ruleId: target.ruleId, since } : { rule: target.rule, since };
     for (const b of startButtons) b.disabled = true;
@@ -222,6 +221,7 @@ export function createBacktestPanel(ctx, { read, showErrors }) {
       progress.textContent = "";
       delete progress.dataset.status;
       chart.replaceChildren();
+      svg.setAttribute("hidden", "");
       sample.replaceChildren();
     },
   };
