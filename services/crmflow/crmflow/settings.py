@@ -122,6 +122,13 @@ class Settings(BaseSettings):
     backtest_workers: int = Field(
         default=2, ge=1, description="Backtests one rules-api process runs at once (threads)."
     )
+    backtest_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="Scheduling niceness of the backtest threads (Linux, per thread): under CPU "
+        "contention the live pipeline's processes and the API's requests go first.",
+    )
     backtest_stale_seconds: float = Field(
         default=60.0,
         description="A running backtest whose progress has not moved for this long (its process "

@@ -10,6 +10,7 @@ the row ends ``done`` with ``capped: true``.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ class Backtests:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def run(self, job: Job) -> Tally | None:
+        _lower_priority(self.settings.backtest_nice)
         tally = Tally(job.rule, job.since, job.until, job.zone, self.settings.max_chain_depth)
         try:
             return tally if self._scan(job, tally) else None
@@ -105,3 +107,16 @@ class Backtests:
             sample=tally.sample(source.envelopes(self.engine, job.practice_id, tally.sample_ids())),
             capped=capped,
         )
+
+
+def _lower_priority(nice: int) -> None:
+    """Make the calling thread yield the CPU to everything else (Linux: niceness is per thread,
+    so the rules-api's request threads keep theirs). Where it is refused, the backtest runs at
+    the process's priority."""
+    if not nice:
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), nice))
+    except (AttributeError, OSError):
+        log.debug("backtest thread priority unchanged")
