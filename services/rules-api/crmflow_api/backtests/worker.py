@@ -55,12 +55,20 @@ class Backtests:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def run(self, job: Job) -> Tally | None:
+        """Scan, judge and record; the Tally when done, None when cancelled, stopped or failed."""
         _lower_priority(self.settings.backtest_nice)
         tally = Tally(job.rule, job.since, job.until, job.zone, self.settings.max_chain_depth)
         try:
             return tally if self._scan(job, tally) else None
         except Exception as exc:  # never leave it running; the type only (messages may hold data)
-            log.exception("backtest failed", extra={"backtestId": job.backtest_id})
+            log.error(
+                "backtest failed",
+                extra={
+                    "backtestId": job.backtest_id,
+                    "practiceId": job.practice_id,
+                    "error": type(exc).__name__,
+                },
+            )
             store.finish(
                 self.engine,
                 job.backtest_id,
