@@ -280,3 +280,22 @@ def test_progress_one_at_a_time_cancel_and_cap(history, slow_api):
     assert capped.status_code == 202, capped.text
     result = _wait_done(slow_api, capped.json()["id"])
     assert result["status"] == "done" and result["capped"] is True and result["eventsScanned"] == 250
+
+
+def test_a_backtest_whose_process_died_does_not_block_the_practice(history, engine, settings):
+    """A running row that stopped moving (its rules-api died) is marked failed once it is older
+    than CRMFLOW_BACKTEST_STALE_SECONDS: the practice can start the next one."""
+    with engine.begin() as conn:
+        stale = conn.execute(
+            text(
+                "INSERT INTO backtests (practice_id, definition, since, until, updated_at) "
+                "VALUES (CAST(:p AS uuid), '{}', now() - interval '1 day', now(), "
+                "now() - make_interval(secs => :age)) RETURNING id::text"
+            ),
+            {"p": history["practice"], "age": settings.backtest_stale_seconds + 5},
+        ).scalar_one()
+    api = history["api"]
+    result = _backtest(api, ruleId=history["rule"]["id"], since=history["events"][0].created_at.isoformat())
+    assert result["status"] == "done"
+    dead = api.get(f"/api/backtests/{stale}").json()
+    assert dead["status"] == "failed" and dead["error"].startswith("stopped: its rules-api process ended")
