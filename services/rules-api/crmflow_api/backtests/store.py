@@ -116,6 +116,16 @@ def progress(
     return row is not None
 
 
+def touch(engine: Engine, backtest_ids: list[str]) -> None:
+    """The heartbeat: these backtests' process is alive (queued or running)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(backtests)
+            .where(backtests.c.id.in_(backtest_ids), backtests.c.status == RUNNING)
+            .values(updated_at=func.clock_timestamp())
+        )
+
+
 def finish(engine: Engine, backtest_id: str, status: str, **values: Any) -> bool:
     """End a running backtest with ``status`` and its last counts (False: it was not running)."""
     with engine.begin() as conn:

@@ -38,21 +38,51 @@ class Job:
 
 
 class Backtests:
-    """The rules-api's backtest workers (one pool per process)."""
+    """The rules-api's backtest workers (one pool per process).
+
+    A heartbeat thread keeps ``updated_at`` of every backtest this process holds (queued behind
+    the pool's threads or running) moving, so only a backtest whose process is gone is ever taken
+    for stale (``CRMFLOW_BACKTEST_STALE_SECONDS``).
+    """
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
         self._pool = ThreadPoolExecutor(settings.backtest_workers, thread_name_prefix="backtest")
         self._stopping = threading.Event()
+        self._held: set[str] = set()
+        self._lock = threading.Lock()
+        self._heartbeat: threading.Thread | None = None
 
     def submit(self, job: Job) -> None:
+        with self._lock:
+            self._held.add(job.backtest_id)
+            if self._heartbeat is None:
+                self._heartbeat = threading.Thread(target=self._beat, name="backtest-heartbeat", daemon=True)
+                self._heartbeat.start()
         self._pool.submit(self.run, job)
 
     def close(self) -> None:
-        """Stop: running backtests end ``failed`` at their next page."""
+        """Stop: this process's queued and running backtests end ``failed`` (a running thread
+        stops at its next page, its progress no longer accepted)."""
         self._stopping.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            queued = set(self._held)
+        for backtest_id in queued:
+            store.finish(self.engine, backtest_id, store.FAILED, error="stopped: the rules-api stopped")
+        self._pool.shutdown(wait=True)
+
+    def _beat(self) -> None:
+        interval = max(self.settings.backtest_stale_seconds / 4, 0.5)
+        while not self._stopping.wait(interval):
+            with self._lock:
+                held = list(self._held)
+            if held:
+                try:
+                    store.touch(self.engine, held)
+                except Exception as exc:  # the database away a moment: the next beat tries again
+                    log.warning("backtest heartbeat failed", extra={"error": type(exc).__name__})
 
     def run(self, job: Job) -> Tally | None:
         """Scan, judge and record; the Tally when done, None when cancelled, stopped or failed."""
@@ -79,6 +109,9 @@ class Backtests:
                 error=f"backtest failed ({type(exc).__name__})",
             )
             return None
+        finally:
+            with self._lock:
+                self._held.discard(job.backtest_id)
 
     def _scan(self, job: Job, tally: Tally) -> bool:
         cap = self.settings.backtest_max_events
