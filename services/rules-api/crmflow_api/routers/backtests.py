@@ -8,6 +8,7 @@ Nothing but the backtest's own row is written: no run, command, effect, event or
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,11 +46,15 @@ CLOCK_SLACK = timedelta(minutes=10)
 on a clock a little behind the server's)."""
 
 
+_WORKERS_LOCK = threading.Lock()
+
+
 def _workers(request: Request, engine: Engine, settings: Settings) -> Backtests:
-    """The process's backtest workers, made on first use."""
-    workers = getattr(request.app.state, "backtests", None)
-    if workers is None:
-        workers = request.app.state.backtests = Backtests(engine, settings)
+    """The process's backtest workers, made on first use (once: requests run in threads)."""
+    with _WORKERS_LOCK:
+        workers = getattr(request.app.state, "backtests", None)
+        if workers is None:
+            workers = request.app.state.backtests = Backtests(engine, settings)
     return workers
 
 
