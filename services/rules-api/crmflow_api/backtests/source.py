@@ -2,7 +2,8 @@
 
 Event rows stay in ``outbox_events`` after Debezium streamed them (only the compacted topics'
 state rows are deleted at once), with the payload exactly as it went to Kafka, until retention
-prunes them. Reads are keyset pages over ``ix_outbox_events_practice_name`` (practice, event
+prunes them (retention keeps the row and nulls its payload: such rows are left out, as if gone).
+Reads are keyset pages over ``ix_outbox_events_practice_name`` (practice, event
 name, created time, id), each in its own short read-only statement: no lock beyond a plain
 snapshot read, nothing held between pages, and every page touches only the practice's events of
 the trigger.
@@ -23,7 +24,7 @@ _FIRST = text(
            payload ? 'onlyRuleId' AS test_only
     FROM outbox_events
     WHERE practice_id = CAST(:practice AS uuid) AND event_name = :name
-      AND created_at >= :since AND created_at < :until
+      AND created_at >= :since AND created_at < :until AND payload IS NOT NULL
     ORDER BY created_at, id LIMIT :limit
     """
 )
@@ -34,6 +35,7 @@ _NEXT = text(
     FROM outbox_events
     WHERE practice_id = CAST(:practice AS uuid) AND event_name = :name
       AND (created_at, id) > (:after_at, CAST(:after_id AS uuid)) AND created_at < :until
+      AND payload IS NOT NULL
     ORDER BY created_at, id LIMIT :limit
     """
 )
