@@ -92,6 +92,10 @@ lint: venv  ## ruff, mypy and shellcheck
 bench: install  ## end-to-end benchmark on a fresh stack of its own (BENCH_ARGS=--quick: smoke run); bench/README.md
 	$(PY) -m bench.e2e --slot $(BENCH_SLOT) --fresh $(BENCH_ARGS)
 
+.PHONY: bench-backtest
+bench-backtest: install  ## backtest scan rate (100,000 events of one practice among 1,000,000) and live p99 at 50/s beside it (BENCH_ARGS=--quick)
+	$(PY) -m bench.backtest --slot $(BENCH_SLOT) $(BENCH_ARGS)
+
 .PHONY: bench-timed
 bench-timed: install  ## timed runs at scale: 100,000 waiting reminders, re-plans + cancels at 1,000/s each, scheduler tick (BENCH_ARGS=--quick)
 	$(PY) -m bench.timed --slot $(BENCH_SLOT) $(BENCH_ARGS)

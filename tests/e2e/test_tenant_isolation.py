@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -71,7 +72,16 @@ def populate(t: Tenant, evaluator, first: str, email: str) -> None:
     ).json()
     [run] = result["runs"]
     assert run["status"] == "succeeded"
+    since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    backtest = t.client.post("/api/automations/backtest", json={"ruleId": rule["id"], "since": since})
+    assert backtest.status_code == 202, backtest.text
+    wait_for(
+        lambda: t.client.get(f"/api/backtests/{backtest.json()['id']}").json()["status"] == "done",
+        30,
+        what="the backtest",
+    )
     t.ids.update(
+        backtest_id=backtest.json()["id"],
         patient_id=patient["id"],
         appointment_id=appointment["id"],
         rule_id=rule["id"],
@@ -140,6 +150,12 @@ def probes(a: Tenant, b: Tenant) -> dict[tuple[str, str], tuple[dict[str, Any], 
         ("POST", "/api/automations/{rule_id}/restore"): ({"json": {"version": 1}}, {404}),
         # B's own audit log: B's entries only (A's rule id, practice and names never show).
         ("GET", "/api/audit"): ({"params": {"entityType": "rule"}}, {200}),
+        ("POST", "/api/automations/backtest"): (
+            {"json": {"ruleId": a.ids["rule_id"], "since": datetime.now(UTC).isoformat()}},
+            {404},
+        ),
+        ("GET", "/api/backtests/{backtest_id}"): ({}, {404}),
+        ("DELETE", "/api/backtests/{backtest_id}"): ({}, {404}),
     }
 
 

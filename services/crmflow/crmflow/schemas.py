@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, TypeAdapter
 
+from crmflow.backtest_record import Backtest, BacktestRequest
 from crmflow.commands import ActionCommand
 from crmflow.envelope import EventEnvelope
 from crmflow.history_record import AuditEntry, RuleVersion
@@ -46,6 +47,8 @@ GENERATORS: Final[dict[str, Callable[[], dict[str, Any]]]] = {
     "rule-update.schema.json": _model(RuleUpdate),
     "rule-version.schema.json": _model(RuleVersion),
     "audit-entry.schema.json": _model(AuditEntry),
+    "backtest-request.schema.json": _model(BacktestRequest),
+    "backtest.schema.json": _model(Backtest),
 }
 
 

@@ -125,6 +125,30 @@ class Settings(BaseSettings):
         ge=0,
         description="How often the action-runner runs retention; 0 = never (Helm: its CronJob does).",
     )
+    backtest_max_events: int = Field(
+        default=200_000,
+        ge=1,
+        description="Per-practice cap on the events one backtest scans (a practice runs one at a "
+        "time); a backtest that reaches it ends done with capped: true.",
+    )
+    backtest_page_size: int = Field(
+        default=2000, ge=1, le=50_000, description="Outbox rows a backtest reads per query (keyset pages)."
+    )
+    backtest_workers: int = Field(
+        default=2, ge=1, description="Backtests one rules-api process runs at once (threads)."
+    )
+    backtest_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="Scheduling niceness of the backtest threads (Linux, per thread): under CPU "
+        "contention the live pipeline's processes and the API's requests go first.",
+    )
+    backtest_stale_seconds: float = Field(
+        default=60.0,
+        description="A running backtest whose progress has not moved for this long (its process "
+        "died) is marked failed, so its practice may start another.",
+    )
 
     log_level: str = "INFO"
 

@@ -9,6 +9,7 @@ key, so they reach the runner in event order with the patient's other commands.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from crmflow.cancel_on import cancel_key, match_value
@@ -85,25 +86,47 @@ def evaluate_event(
             "causationId": event["id"],
             "depth": depth,
         }
-        if depth > max_depth:
-            run["status"] = Evaluation.BLOCKED
-            run["error"] = f"event depth {depth} exceeds MAX_CHAIN_DEPTH={max_depth}"
-        elif rule.condition is None:
-            run["status"] = Evaluation.FAILED
-            run["error"] = f"conditions cannot be evaluated: {rule.compile_error}"
-        else:
-            explanation = rule.condition.explain(event["data"])
-            run["trace"] = explanation.trace
-            if explanation.matched:
-                run["actions"] = rule.actions
-                run["event"] = event
-                keys = cancel_keys(rule, event["data"])
-                if keys:
-                    run["cancelKeys"] = keys
-            else:
-                run["status"] = Evaluation.SKIPPED
+        verdict = judge(rule, event, max_depth=max_depth)
+        run["status"], run["trace"], run["error"] = verdict.status, verdict.trace, verdict.error
+        if verdict.status == Evaluation.MATCHED:
+            run["actions"] = rule.actions
+            run["event"] = event
+            keys = cancel_keys(rule, event["data"])
+            if keys:
+                run["cancelKeys"] = keys
         messages.append(run)
     return Outcome(command_key(event["practiceId"], patient_id, event["entityId"]), messages)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: Evaluation  # matched | skipped | blocked | failed
+    trace: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def judge(
+    rule: IndexedRule,
+    event: dict[str, Any],
+    *,
+    max_depth: int,
+    now: datetime | None = None,
+    explain: bool = True,
+) -> Verdict:
+    """What ``rule`` makes of ``event``: the one decision of a run's status, shared by the
+    evaluator and the backtests (which pass the event's own time as ``now`` and, where only the
+    verdict counts, ``explain=False``: the compiled fast path, no trace)."""
+    depth = event.get("depth", 0)
+    if depth > max_depth:
+        return Verdict(Evaluation.BLOCKED, error=f"event depth {depth} exceeds MAX_CHAIN_DEPTH={max_depth}")
+    if rule.condition is None:
+        return Verdict(Evaluation.FAILED, error=f"conditions cannot be evaluated: {rule.compile_error}")
+    if not explain:
+        matched = rule.condition.evaluate(event["data"], now=now)
+        return Verdict(Evaluation.MATCHED if matched else Evaluation.SKIPPED)
+    explanation = rule.condition.explain(event["data"], now=now)
+    status = Evaluation.MATCHED if explanation.matched else Evaluation.SKIPPED
+    return Verdict(status, trace=explanation.trace)
 
 
 def cancel_keys(rule: IndexedRule, data: Any) -> list[str]:

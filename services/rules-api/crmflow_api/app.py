@@ -15,6 +15,7 @@ from crmflow_api.metrics import RequestMetrics
 from crmflow_api.routers import (
     audit,
     automations,
+    backtests,
     catalog,
     events,
     health,
@@ -45,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
         practice,
         patients,
         automations,
+        backtests,
         trials,
         runs,
         events,
@@ -53,6 +55,14 @@ def create_app(settings: Settings) -> FastAPI:
         web,
     ):
         app.include_router(module.router)
+
+    def stop_backtests() -> None:
+        """Running backtests end ``failed`` rather than stay ``running`` after the process."""
+        workers = getattr(app.state, "backtests", None)
+        if workers is not None:
+            workers.close()
+
+    app.router.on_shutdown.append(stop_backtests)
 
     @app.exception_handler(NotFound)
     async def entity_not_found(request: Request, exc: NotFound) -> JSONResponse:

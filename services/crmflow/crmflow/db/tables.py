@@ -188,6 +188,8 @@ outbox_events = Table(
     Index("ix_outbox_events_status", "status", "created_at"),
     Index("ix_outbox_events_practice", "practice_id", "created_at"),
     Index("ix_outbox_events_retention", "created_at", postgresql_where=text("payload IS NOT NULL")),
+    # A backtest's keyset pages: one practice's events of one trigger in time order (migration 0012).
+    Index("ix_outbox_events_practice_name", "practice_id", "event_name", "created_at", "id"),
 )
 
 automation_rules = Table(
@@ -360,4 +362,37 @@ audit_log = Table(
     Column("after", JSONB, nullable=True),
     Index("ix_audit_log_practice", "practice_id", "at"),
     Index("ix_audit_log_entity_type", "practice_id", "entity_type", "at"),
+)
+
+
+backtests = Table(
+    "backtests",
+    metadata,
+    # A backtest (SPEC section 10): a rule's definition replayed over the practice's retained
+    # events; its result row is the only thing it writes.
+    _id(),
+    _practice(),
+    Column("rule_id", UUID(as_uuid=False)),  # null: an unsaved definition
+    Column("rule_version", Integer),
+    Column("definition", JSONB, nullable=False),  # {triggerEvent, conditionsJson, actionsJson}
+    Column("status", Text, nullable=False, server_default="running"),  # running|done|failed|cancelled
+    Column("since", TIMESTAMP(timezone=True), nullable=False),
+    Column("until", TIMESTAMP(timezone=True), nullable=False),
+    Column("events_scanned", Integer, nullable=False, server_default="0"),
+    Column("matched", Integer, nullable=False, server_default="0"),
+    Column("capped", Boolean, nullable=False, server_default=text("false")),
+    Column("by_day", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("sample", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("error", Text),
+    _created(),
+    _updated(),  # moves with each page: a running row that stops moving belonged to a dead process
+    Column("finished_at", TIMESTAMP(timezone=True)),
+    Index("ix_backtests_practice", "practice_id", "created_at"),
+    # One running backtest per practice: a second INSERT fails (the API answers 409).
+    Index(
+        "ux_backtests_running",
+        "practice_id",
+        unique=True,
+        postgresql_where=text("status = 'running'"),
+    ),
 )

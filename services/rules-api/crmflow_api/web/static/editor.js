@@ -1,6 +1,7 @@
 // The create/edit form: name, trigger, enabled, conditions, actions, cancel-on events; Save, dry-run preview on
 // (editable) sample data, and Test through the real pipeline.
 import { createActionList } from "./actionlist.js";
+import { createBacktestPanel } from "./backtest.js";
 import { createConditionBuilder } from "./builder.js";
 import { createCancelOnEditor } from "./cancelon.js";
 import { $, fill, h, json } from "./dom.js";
@@ -219,6 +220,19 @@ export function createEditor(ctx) {
     cancelOn.refresh();
     ctx.notify("Trigger changed: the sample data and field suggestions follow it.");
   });
+  const backtest = createBacktestPanel(ctx, {
+    read() {
+      const { body, errors: unreadable } = collect();
+      if (unreadable.length) return { errors: unreadable };
+      if (state.ruleId && !state.dirty) return { ruleId: state.ruleId };
+      const { triggerEvent, conditionsJson, actionsJson } = body;
+      return { rule: { triggerEvent, conditionsJson, actionsJson } };
+    },
+    showErrors(list) {
+      errors.clear();
+      errors.show(list);
+    },
+  });
   $("dry-run-button").addEventListener("click", dryRun);
   $("reset-sample").addEventListener("click", () => applyTrigger({ resetSample: true }));
   $("use-patient").addEventListener("click", usePatient);
@@ -232,6 +246,7 @@ export function createEditor(ctx) {
       errors.clear();
       $("editor-test").replaceChildren();
       $("dry-run-result").replaceChildren();
+      backtest.reset();
       fill(
         triggerSelect,
         ctx.catalog.triggers.map((t) => h("option", { value: t.name }, t.name)),
