@@ -25,6 +25,8 @@ DOMAIN_MODULES = (
     "crmflow.topics",
     "crmflow.cdc",
     "crmflow.rule_record",
+    "crmflow.enrollment",
+    "crmflow.pause",
 )
 ADAPTER_LIBRARIES = (
     "sqlalchemy",

@@ -8,7 +8,9 @@ caller commits, then commits the Kafka offsets.
 
 Re-plans and cancellations (``control.py``) change waiting runs written by earlier commands, so a
 batch is executed in segments: the commands before each of them first (their rows written), then
-it, then the rest — every command acts at its place in the partition.
+it, then the rest — every command acts at its place in the partition. A run claiming an
+enrollment key already claimed in the segment starts a new segment too (``flow_control.py``): it
+sees whether the first run has ended.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from crmflow.actions import ACTION_TYPES, DELAY_SECONDS, DELAY_UNTIL, DelayUntil
 from crmflow.commands import ActionCommandDict, ControlCommandDict, ResumeCommandDict, RunCommandDict
 from crmflow.db.tables import action_executions, automation_action_logs, scheduled_resumes
 from crmflow.due_time import SKIPPED_REASON, DueTimeOutOfRange, bound_field, decide, due_at, parse_at
-from crmflow.statuses import ActionStatus, Evaluation, RunStatus
+from crmflow.statuses import ActionStatus, Evaluation, ResumeStatus, RunStatus
 from crmflow.templates import TemplateSyntaxError, UnresolvedPlaceholder, render_args
 from crmflow.timezones import DEFAULT_ZONE, parse_local_time
-from crmflow_runner import control, metrics
+from crmflow_runner import control, flow_control, metrics
 from crmflow_runner.errors import PermanentActionError
 from crmflow_runner.handlers import Handler, parse_args
 from crmflow_runner.run_context import DeferredWrites, PatientCache, PracticeZones, RunContext
@@ -57,6 +59,7 @@ class RunOutcome:
     run_id: str
     status: RunStatus  # succeeded | failed | waiting | skipped (a delay_until past, ifPast skip)
     error: str | None = None
+    failed_index: int | None = None  # the action that failed (a bulk retry resumes from it)
 
 
 class Executor:
@@ -73,14 +76,20 @@ class Executor:
         outcomes: list[RunOutcome] = []
         segment: list[ActionCommandDict] = []
         controls: list[ControlCommandDict] = []  # consecutive ones, applied together
+        enrolling: set[tuple[str, str]] = set()  # the segment's enrollment keys (distinct per claim)
         for c in commands:
             if c["kind"] in CONTROL_KINDS:
                 outcomes += self._execute_segment(conn, segment, attempt, zones)
-                segment = []
+                segment, enrolling = [], set()
                 controls.append(cast(ControlCommandDict, c))
             else:
                 control.apply(conn, controls, zones)
                 controls = []
+                keys = flow_control.enrollment_keys([c] if c["kind"] == "run" else [])
+                if enrolling.intersection(keys):  # a key again: claim it once the first run is done
+                    outcomes += self._execute_segment(conn, segment, attempt, zones)
+                    segment, enrolling = [], set()
+                enrolling.update(keys)
                 segment.append(c)
         control.apply(conn, controls, zones)
         return outcomes + self._execute_segment(conn, segment, attempt, zones)
@@ -93,13 +102,21 @@ class Executor:
         markers = [marker_params(c) for c in commands if c["kind"] == "event"]
         if markers:  # a redelivered marker twice in a batch: the last one's values, as before
             conn.execute(MARK_EVENTS, columns({m["event_id"]: m for m in markers}))
-        claimed = self._claim_runs(conn, [c for c in commands if c["kind"] == "run"])
+        claimed, refused = self._claim_runs(conn, [c for c in commands if c["kind"] == "run"])
         resumed = self._claim_resumes(conn, [c for c in commands if c["kind"] == "resume"])
         work: list[tuple[RunCommandDict, int]] = []
+        held: list[RunCommandDict] = []
         for c in commands:
             if c["kind"] == "run":
                 if claimed.pop(c["runId"], None) is None:
                     continue  # not claimed, or a second copy in this batch
+                if c["runId"] in refused:
+                    metrics.RUNS.labels(RunStatus.SKIPPED).inc()
+                    continue
+                if c["status"] == Evaluation.MATCHED and c.get("held"):
+                    held.append(c)
+                    metrics.RUNS.labels(RunStatus.HELD).inc()
+                    continue
                 if c["status"] == Evaluation.MATCHED:
                     work.append((c, 0))
                 metrics.RUNS.labels(c["status"] if c["status"] != Evaluation.MATCHED else "started").inc()
@@ -109,15 +126,21 @@ class Executor:
                     metrics.DUPLICATES.inc()  # resumed already, or a second copy in this batch
                     continue
                 work.append((stored, c["actionIndex"]))
+        flow_control.hold(conn, held)
         done = self._done_actions(conn, [c["runId"] for c, _ in work])
         return self._execute_runs(conn, work, done, attempt, zones)
 
-    def _claim_runs(self, conn: Connection, runs: Sequence[RunCommandDict]) -> dict[str, bool]:
-        """Insert new runs; returns run id -> resuming (True for a run left 'running')."""
+    def _claim_runs(
+        self, conn: Connection, runs: Sequence[RunCommandDict]
+    ) -> tuple[dict[str, bool], set[str]]:
+        """Insert new runs; returns run id -> resuming (True for a run left 'running'), and the
+        new runs their enrollment policy refused (recorded skipped, already_enrolled)."""
         if not runs:
-            return {}
+            return {}, set()
         rows = {c["runId"]: run_row(c) for c in runs}
         inserted = {str(run_id) for run_id in conn.execute(INSERT_RUNS, columns(rows)).scalars()}
+        new = {c["runId"]: c for c in runs if c["runId"] in inserted and c["status"] == Evaluation.MATCHED}
+        refused = flow_control.claim_enrollments(conn, list(new.values()))
         claimed = {run_id: False for run_id in inserted}
         others = [run_id for run_id in rows if run_id not in inserted]
         if others:  # redelivered: only a run interrupted while 'running' is picked up again
@@ -125,7 +148,7 @@ class Executor:
             resumed = {run_id: True for run_id in running}
             claimed.update(resumed)
             metrics.DUPLICATES.inc(len(others) - len(resumed))
-        return claimed
+        return claimed, refused
 
     @staticmethod
     def _claim_resumes(
@@ -176,6 +199,12 @@ class Executor:
                 o.run_id: {"run_id": o.run_id, "status": o.status.value, "error": o.error} for o in outcomes
             }
             conn.execute(FINISH_RUNS, columns(finished))
+            commands = {c["runId"]: c for c, _ in work}
+            flow_control.end_enrollments(
+                conn, [commands[o.run_id] for o in outcomes if o.status != RunStatus.WAITING]
+            )
+            failed = [(commands[o.run_id], o.failed_index) for o in outcomes if o.failed_index is not None]
+            flow_control.park(conn, [(c, index, ResumeStatus.FAILED) for c, index in failed])
         for o in outcomes:
             metrics.RUNS.labels(o.status).inc()
         return outcomes
@@ -205,7 +234,9 @@ class Executor:
                 )
                 metrics.ACTIONS.labels(action_type, ActionStatus.FAILED).inc()
                 self._skip_rest(ctx, index + 1, f"skipped: action {index} failed")
-                return RunOutcome(ctx.run_id, RunStatus.FAILED, f"action {index} ({action_type}): {error}")
+                return RunOutcome(
+                    ctx.run_id, RunStatus.FAILED, f"action {index} ({action_type}): {error}", index
+                )
         return RunOutcome(ctx.run_id, RunStatus.SUCCEEDED)
 
     @staticmethod

@@ -48,7 +48,7 @@ INSERT_RUNS = text(
         patient_id, status, trace, error, correlation_id, causation_id, depth, finished_at)
     SELECT r.id, r.practice_id, r.rule_id, r.rule_version, r.event_id, r.event_name,
            r.patient_id, r.status, r.trace::jsonb, r.error, r.correlation_id, r.causation_id, r.depth,
-           CASE WHEN r.status <> '{RunStatus.RUNNING}' THEN clock_timestamp() END
+           CASE WHEN r.status NOT IN ('{RunStatus.RUNNING}', '{RunStatus.HELD}') THEN clock_timestamp() END
     FROM unnest(CAST(:id AS uuid[]), CAST(:practice_id AS uuid[]), CAST(:rule_id AS uuid[]),
                 CAST(:rule_version AS int[]), CAST(:event_id AS uuid[]), CAST(:event_name AS text[]),
                 CAST(:patient_id AS text[]), CAST(:status AS text[]), CAST(:trace AS text[]),
@@ -110,8 +110,10 @@ def marker_params(marker: EventEvaluatedDict) -> dict[str, Any]:
 
 
 def run_row(c: RunCommandDict) -> dict[str, Any]:
-    """A RunCommand as a row of ``INSERT_RUNS``: a matched run starts running, others are final."""
+    """A RunCommand as a row of ``INSERT_RUNS``: a matched run starts running (held: held), others
+    are final."""
     final = c["status"] in FINAL_AT_EVALUATION  # finished_at is set for these (not 'running')
+    started = RunStatus.HELD if c.get("held") else RunStatus.RUNNING  # held: its rule is paused
     return {
         "id": c["runId"],
         "practice_id": c["practiceId"],
@@ -120,7 +122,7 @@ def run_row(c: RunCommandDict) -> dict[str, Any]:
         "event_id": c["eventId"],
         "event_name": c["eventName"],
         "patient_id": c.get("patientId"),
-        "status": str(c["status"]) if final else RunStatus.RUNNING.value,
+        "status": str(c["status"]) if final else started.value,
         "trace": json.dumps(c.get("trace")),  # None as JSON null, as the JSONB column type did
         "error": c.get("error"),
         "correlation_id": c["correlationId"],

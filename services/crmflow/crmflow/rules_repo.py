@@ -10,6 +10,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from crmflow.crm.serialize import to_json
 from crmflow.db.tables import automation_rules, practices
+from crmflow.held_runs import release_held_runs
 from crmflow.outbox import RULE_AGGREGATE, RULE_CHANGED, publish_state
 
 # The fields of the rule record (crmflow.rule_record.Rule) -> their columns.
@@ -22,11 +23,22 @@ RULE_FIELDS: dict[str, str] = {
     "conditionsJson": "conditions_json",
     "actionsJson": "actions_json",
     "cancelOn": "cancel_on",
+    "enrollment": "enrollment",
+    "paused": "paused",
     "version": "version",
     "createdAt": "created_at",
     "updatedAt": "updated_at",
 }
-EDITABLE = ("name", "enabled", "triggerEvent", "conditionsJson", "actionsJson", "cancelOn")
+EDITABLE = (
+    "name",
+    "enabled",
+    "triggerEvent",
+    "conditionsJson",
+    "actionsJson",
+    "cancelOn",
+    "enrollment",
+    "paused",
+)
 
 
 def _publish(conn: Connection, rule: Mapping[str, Any], *, deleted: bool = False) -> None:
@@ -121,6 +133,8 @@ def update_rule(conn: Connection, practice_id: str, rule_id: str, changes: Mappi
     if row is None:
         return None
     rule = to_json(row, RULE_FIELDS)
+    if "paused" in changes and changes["paused"] is None:
+        release_held_runs(conn, practice_id, rule_id)
     _publish(conn, rule)
     return rule
 

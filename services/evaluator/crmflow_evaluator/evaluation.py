@@ -24,7 +24,9 @@ from crmflow.commands import (
     run_id_for,
 )
 from crmflow.conditions.paths import MISSING, lookup, split_path
-from crmflow.statuses import Evaluation
+from crmflow.enrollment import Reenroll, enrollment_key
+from crmflow.pause import Pause
+from crmflow.statuses import Evaluation, SkipReason
 from crmflow.templates import build_context
 from crmflow_evaluator.rules_index import IndexedRule, RulesIndex
 
@@ -91,16 +93,32 @@ def evaluate_event(
         else:
             explanation = rule.condition.explain(event["data"])
             run["trace"] = explanation.trace
-            if explanation.matched:
+            if not explanation.matched:
+                run["status"] = Evaluation.SKIPPED
+            elif rule.paused == Pause.SKIP and not event.get("onlyRuleId"):
+                run["status"] = Evaluation.SKIPPED
+                run["error"] = SkipReason.PAUSED.value
+            else:
                 run["actions"] = rule.actions
                 run["event"] = event
                 keys = cancel_keys(rule, event["data"])
                 if keys:
                     run["cancelKeys"] = keys
-            else:
-                run["status"] = Evaluation.SKIPPED
+                if not event.get("onlyRuleId"):  # the Test button is neither limited nor held
+                    flow_control(run, rule, event["data"], patient_id)
         messages.append(run)
     return Outcome(command_key(event["practiceId"], patient_id, event["entityId"]), messages)
+
+
+def flow_control(run: RunCommandDict, rule: IndexedRule, data: Any, patient_id: str | None) -> None:
+    """A matched run's enrollment key (a limiting policy, the key found) and hold (SPEC 13)."""
+    if rule.reenroll != Reenroll.ALWAYS:
+        key = enrollment_key(rule.enrollment_path, data, patient_id)
+        if key is not None:
+            run["enrollmentKey"] = key
+            run["reenroll"] = "never" if rule.reenroll == Reenroll.NEVER else "after_finish"
+    if rule.paused == Pause.HOLD:
+        run["held"] = True
 
 
 def cancel_keys(rule: IndexedRule, data: Any) -> list[str]:
