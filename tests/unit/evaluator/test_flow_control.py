@@ -14,7 +14,9 @@ NEVER = {"key": "appointment.id", "reenroll": "never"}
 
 def run_of(event: dict[str, Any] | None = None, **rule: Any) -> dict[str, Any]:
     defaults: dict[str, Any] = {"triggerEvent": "crm/appointment.updated", "cancelOn": None}
-    (_, run) = messages(index_with(**{**defaults, **rule}), event or appointment_event("crm/appointment.updated"))
+    (_, run) = messages(
+        index_with(**{**defaults, **rule}), event or appointment_event("crm/appointment.updated")
+    )
     assert run["kind"] == "run"
     return dict(run)
 
@@ -26,7 +28,9 @@ def test_a_rule_paused_with_skip_records_its_matched_runs_skipped_paused() -> No
 
 
 def test_a_rule_paused_with_skip_still_records_unmatched_runs_without_a_reason() -> None:
-    run = run_of(paused="skip", conditionsJson={"field": "appointment.id", "operator": "equals", "value": "x"})
+    run = run_of(
+        paused="skip", conditionsJson={"field": "appointment.id", "operator": "equals", "value": "x"}
+    )
     assert run["status"] == Evaluation.SKIPPED and run["error"] is None
 
 
