@@ -208,11 +208,31 @@ def test_held_runs_wait_for_the_unpause_then_run_in_event_order(
         update_rule(conn, practice["id"], saved["id"], {"paused": None})
     released = rows(engine, parked, r=saved["id"])
     assert [(r.run_id, r.status) for r in released] == [(r["runId"], "pending") for r in runs]
-    resumes: list[ActionCommandDict] = [resume_of(r.run_id, 0, practice["id"]) for r in released]
+
+    # An edit after the unpause, before the released runs executed: it queues behind them.
+    running = rule_record(**{**saved, "paused": None, "actionsJson": [note("edit 3")]})
+    appointment = {"id": str(uuid.uuid4()), "patientId": pid, "startsAt": "2027-01-02T10:00:00Z"}
+    (later,) = evaluated(running, appointment_event(practice["id"], appointment, name=UPDATED, changes={}))
+    assert not later.get("held")
+    execute(engine, executor, [later])
+    assert run_status(engine, later["runId"]) == "held"
+    queued = "SELECT run_id::text AS run_id FROM scheduled_resumes WHERE rule_id = :r AND status = 'pending' ORDER BY due_at"
+    order = [r.run_id for r in rows(engine, queued, r=saved["id"])]
+    assert order == [r["runId"] for r in [*runs, later]]
+
+    resumes: list[ActionCommandDict] = [resume_of(run_id, 0, practice["id"]) for run_id in order]
     execute(engine, executor, resumes + resumes)  # a redelivered resume does nothing
-    assert [run_status(engine, r["runId"]) for r in runs] == ["succeeded"] * 3
+    assert [run_status(engine, r["runId"]) for r in [*runs, later]] == ["succeeded"] * 4
     bodies = rows(engine, "SELECT body FROM notes WHERE patient_id = :p ORDER BY created_at, id", p=pid)
-    assert [b.body for b in bodies] == ["edit 0", "edit 1", "edit 2"]
+    assert [b.body for b in bodies] == ["edit 0", "edit 1", "edit 2", "edit 3"]
+
+    # Once they have run, a new edit runs at once.
+    (now,) = evaluated(
+        running,
+        appointment_event(practice["id"], {**appointment, "id": str(uuid.uuid4())}, name=UPDATED, changes={}),
+    )
+    execute(engine, executor, [now])
+    assert run_status(engine, now["runId"]) == "succeeded"
 
 
 def test_a_held_run_arriving_after_the_unpause_is_due_at_once(

@@ -102,7 +102,9 @@ class Executor:
         markers = [marker_params(c) for c in commands if c["kind"] == "event"]
         if markers:  # a redelivered marker twice in a batch: the last one's values, as before
             conn.execute(MARK_EVENTS, columns({m["event_id"]: m for m in markers}))
-        claimed, refused = self._claim_runs(conn, [c for c in commands if c["kind"] == "run"])
+        runs = [c for c in commands if c["kind"] == "run"]
+        behind = flow_control.behind_released(conn, runs)  # queued behind a resumed rule's held runs
+        claimed, refused = self._claim_runs(conn, runs, behind)
         resumed = self._claim_resumes(conn, [c for c in commands if c["kind"] == "resume"])
         work: list[tuple[RunCommandDict, int]] = []
         held: list[RunCommandDict] = []
@@ -113,7 +115,7 @@ class Executor:
                 if c["runId"] in refused:
                     metrics.RUNS.labels(RunStatus.SKIPPED).inc()
                     continue
-                if c["status"] == Evaluation.MATCHED and c.get("held"):
+                if c["status"] == Evaluation.MATCHED and (c.get("held") or c["runId"] in behind):
                     held.append(c)
                     metrics.RUNS.labels(RunStatus.HELD).inc()
                     continue
@@ -131,13 +133,13 @@ class Executor:
         return self._execute_runs(conn, work, done, attempt, zones)
 
     def _claim_runs(
-        self, conn: Connection, runs: Sequence[RunCommandDict]
+        self, conn: Connection, runs: Sequence[RunCommandDict], behind: set[str]
     ) -> tuple[dict[str, bool], set[str]]:
         """Insert new runs; returns run id -> resuming (True for a run left 'running'), and the
         new runs their enrollment policy refused (recorded skipped, already_enrolled)."""
         if not runs:
             return {}, set()
-        rows = {c["runId"]: run_row(c) for c in runs}
+        rows = {c["runId"]: run_row(c, held=c["runId"] in behind) for c in runs}
         inserted = {str(run_id) for run_id in conn.execute(INSERT_RUNS, columns(rows)).scalars()}
         new = {c["runId"]: c for c in runs if c["runId"] in inserted and c["status"] == Evaluation.MATCHED}
         refused = flow_control.claim_enrollments(conn, list(new.values()))

@@ -109,11 +109,11 @@ def marker_params(marker: EventEvaluatedDict) -> dict[str, Any]:
     }
 
 
-def run_row(c: RunCommandDict) -> dict[str, Any]:
+def run_row(c: RunCommandDict, *, held: bool = False) -> dict[str, Any]:
     """A RunCommand as a row of ``INSERT_RUNS``: a matched run starts running (held: held), others
     are final."""
     final = c["status"] in FINAL_AT_EVALUATION  # finished_at is set for these (not 'running')
-    started = RunStatus.HELD if c.get("held") else RunStatus.RUNNING  # held: its rule is paused
+    started = RunStatus.HELD if held or c.get("held") else RunStatus.RUNNING  # held: kept, not executed
     return {
         "id": c["runId"],
         "practice_id": c["practiceId"],

@@ -307,6 +307,14 @@ scheduled_resumes = Table(
         "due_at",
         postgresql_where=text("status IN ('held', 'failed')"),
     ),
+    # Runs released from hold (or retried from their first action) not yet executed: new runs of
+    # the rule for the patient queue behind them (crmflow_runner.flow_control.behind_released).
+    Index(
+        "ix_scheduled_resumes_released",
+        "rule_id",
+        "command_key",
+        postgresql_where=text("action_index = 0 AND status IN ('pending', 'emitted')"),
+    ),
 )
 
 

@@ -93,9 +93,16 @@ def upgrade() -> None:
         ["rule_id", "due_at"],
         postgresql_where=sa.text("status IN ('held', 'failed')"),
     )
+    op.create_index(
+        "ix_scheduled_resumes_released",
+        "scheduled_resumes",
+        ["rule_id", "command_key"],
+        postgresql_where=sa.text("action_index = 0 AND status IN ('pending', 'emitted')"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_scheduled_resumes_released", "scheduled_resumes")
     op.drop_index("ix_scheduled_resumes_parked", "scheduled_resumes")
     op.drop_table("bulk_operation_runs")
     op.drop_table("bulk_operations")
