@@ -197,6 +197,14 @@ _RETRY_RUNS = text(
     WHERE id = ANY(CAST(:ids AS uuid[])) AND practice_id = :practice_id
     """
 )
+_REENROLL = text(
+    """
+    UPDATE rule_enrollments SET ended_at = NULL
+    WHERE run_id = ANY(CAST(:ids AS uuid[])) AND ended_at IS NOT NULL
+    """
+)
+"""A retried run is active again: the key value it enrolled is its own again, unless a later run
+has enrolled it meanwhile (the row then names that run)."""
 _OUTCOMES = text(
     """
     UPDATE bulk_operation_runs SET outcome = CASE WHEN run_id = ANY(CAST(:changed AS uuid[]))
@@ -267,4 +275,5 @@ def _retry(conn: Connection, practice_id: str, ids: list[str]) -> set[str]:
     )
     if retried:
         conn.execute(_RETRY_RUNS, {"ids": retried, "practice_id": practice_id})
+        conn.execute(_REENROLL, {"ids": retried})
     return set(retried)
