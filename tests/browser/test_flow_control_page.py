@@ -51,6 +51,11 @@ def test_enrollment_and_pause_are_edited_on_the_rule_form(
     assert (saved["enrollment"], saved["paused"]) == ({"key": "appointment.id", "reenroll": "never"}, "hold")
     screenshot(page, "flow-control-form")
 
+    page.get_by_role("button", name="Back to rules").click()
+    row = page.locator(f'tr[data-rule-id="{rule["id"]}"]')
+    expect(row.locator(".paused-badge")).to_have_text("paused: hold")
+    page.get_by_role("button", name="Edit One per appointment").click()
+    expect(page.get_by_label("Pause", exact=True)).to_have_value("hold")
     page.get_by_label("Pause", exact=True).select_option("")
     page.get_by_role("button", name="Save rule").click()
     expect(page.locator("#save-state")).to_contain_text("version 3")
