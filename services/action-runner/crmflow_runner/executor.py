@@ -102,9 +102,7 @@ class Executor:
         markers = [marker_params(c) for c in commands if c["kind"] == "event"]
         if markers:  # a redelivered marker twice in a batch: the last one's values, as before
             conn.execute(MARK_EVENTS, columns({m["event_id"]: m for m in markers}))
-        runs = [c for c in commands if c["kind"] == "run"]
-        behind = flow_control.behind_released(conn, runs)  # queued behind a resumed rule's held runs
-        claimed, refused = self._claim_runs(conn, runs, behind)
+        claimed, refused, behind = self._claim_runs(conn, [c for c in commands if c["kind"] == "run"])
         resumed = self._claim_resumes(conn, [c for c in commands if c["kind"] == "resume"])
         work: list[tuple[RunCommandDict, int]] = []
         held: list[RunCommandDict] = []
@@ -133,15 +131,19 @@ class Executor:
         return self._execute_runs(conn, work, done, attempt, zones)
 
     def _claim_runs(
-        self, conn: Connection, runs: Sequence[RunCommandDict], behind: set[str]
-    ) -> tuple[dict[str, bool], set[str]]:
-        """Insert new runs; returns run id -> resuming (True for a run left 'running'), and the
-        new runs their enrollment policy refused (recorded skipped, already_enrolled)."""
+        self, conn: Connection, runs: Sequence[RunCommandDict]
+    ) -> tuple[dict[str, bool], set[str], set[str]]:
+        """Insert new runs; returns run id -> resuming (True for a run left 'running'), the new
+        runs their enrollment policy refused (recorded skipped, already_enrolled), and those
+        inserted held behind their resumed rule's released runs (``INSERT_RUNS``)."""
         if not runs:
-            return {}, set()
-        rows = {c["runId"]: run_row(c, held=c["runId"] in behind) for c in runs}
-        inserted = {str(run_id) for run_id in conn.execute(INSERT_RUNS, columns(rows)).scalars()}
+            return {}, set(), set()
+        rows = {c["runId"]: run_row(c) for c in runs}
+        inserted = {str(r.id): r.status for r in conn.execute(INSERT_RUNS, columns(rows))}
         new = {c["runId"]: c for c in runs if c["runId"] in inserted and c["status"] == Evaluation.MATCHED}
+        behind = {
+            run_id for run_id, c in new.items() if inserted[run_id] == RunStatus.HELD and not c.get("held")
+        }
         refused = flow_control.claim_enrollments(conn, list(new.values()))
         claimed = {run_id: False for run_id in inserted}
         others = [run_id for run_id in rows if run_id not in inserted]
@@ -150,7 +152,7 @@ class Executor:
             resumed = {run_id: True for run_id in running}
             claimed.update(resumed)
             metrics.DUPLICATES.inc(len(others) - len(resumed))
-        return claimed, refused
+        return claimed, refused, behind
 
     @staticmethod
     def _claim_resumes(

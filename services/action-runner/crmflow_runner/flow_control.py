@@ -11,8 +11,9 @@ parked failures.
   ``scheduled_resumes`` from action 0 (status ``held``, due = when it was held), while its rule is
   still paused with hold (``crmflow.held_runs``); else (unpaused meanwhile) ``pending`` at once,
   behind the rule's released runs.
-  A new run of a rule with released held runs of the same patient not yet executed queues behind
-  them the same way (``behind_released``), so runs of events after the unpause cannot overtake.
+  A new run of a rule with released held runs of the same patient not yet executed is inserted
+  held too (``statements.INSERT_RUNS``) and queues behind them the same way, so runs of events
+  after the unpause cannot overtake them.
 - **Parked failures**: a failed run's rest is kept from the failed action (status ``failed``),
   so a bulk retry resumes it through the patient's partition without repeating what succeeded.
 """
@@ -75,32 +76,6 @@ PARK = text(
 )
 """Keep runs' rest from ``action_index`` with ``status`` (held, pending or failed). A failed
 action may be the first of a resume already done: that row is parked again."""
-
-
-RELEASED_AHEAD = text(
-    f"""
-    SELECT DISTINCT rule_id, command_key FROM scheduled_resumes
-    WHERE action_index = 0 AND status IN ('{ResumeStatus.PENDING}', '{ResumeStatus.EMITTED}')
-      AND rule_id = ANY(CAST(:rule_id AS uuid[])) AND command_key = ANY(CAST(:command_key AS text[]))
-    """
-)
-"""(rule, patient key) pairs with a run released from hold (or retried from its first action) not
-yet executed (``ix_scheduled_resumes_released``: only such rows)."""
-
-
-def behind_released(conn: Connection, runs: Sequence[RunCommandDict]) -> set[str]:
-    """The new matched runs of ``runs`` whose rule still has released held runs of the same
-    patient waiting to execute: they queue behind them (kept like a held run, due after them), so
-    a patient's runs of a resumed rule keep their event order."""
-    candidates = [c for c in runs if c["status"] == "matched" and not c.get("held")]
-    if not candidates:
-        return set()
-    keys = {(c["ruleId"], run_command_key(c).decode()) for c in candidates}
-    params = {"rule_id": sorted({k[0] for k in keys}), "command_key": sorted({k[1] for k in keys})}
-    ahead = {(str(r.rule_id), r.command_key) for r in conn.execute(RELEASED_AHEAD, params)}
-    if not ahead:
-        return set()
-    return {c["runId"] for c in candidates if (c["ruleId"], run_command_key(c).decode()) in ahead}
 
 
 def enrollment_keys(runs: Iterable[RunCommandDict]) -> list[tuple[str, str]]:

@@ -308,7 +308,7 @@ scheduled_resumes = Table(
         postgresql_where=text("status IN ('held', 'failed')"),
     ),
     # Runs released from hold (or retried from their first action) not yet executed: new runs of
-    # the rule for the patient queue behind them (crmflow_runner.flow_control.behind_released).
+    # the rule for the patient queue behind them (statements.INSERT_RUNS).
     Index(
         "ix_scheduled_resumes_released",
         "rule_id",
