@@ -216,7 +216,10 @@ def test_held_runs_wait_for_the_unpause_then_run_in_event_order(
     assert not later.get("held")
     execute(engine, executor, [later])
     assert run_status(engine, later["runId"]) == "held"
-    queued = "SELECT run_id::text AS run_id FROM scheduled_resumes WHERE rule_id = :r AND status = 'pending' ORDER BY due_at"
+    queued = (
+        "SELECT run_id::text AS run_id FROM scheduled_resumes "
+        "WHERE rule_id = :r AND status = 'pending' ORDER BY due_at"
+    )
     order = [r.run_id for r in rows(engine, queued, r=saved["id"])]
     assert order == [r["runId"] for r in [*runs, later]]
 
