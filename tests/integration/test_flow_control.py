@@ -319,6 +319,8 @@ def test_bulk_cancel_touches_only_its_practice(
     with engine.begin() as conn:
         op = create_operation(conn, practice["id"], "cancel", {"since": since})
     assert op["matched"] == 1
+    with engine.begin() as conn:  # the same request while the first is open: that one
+        assert create_operation(conn, practice["id"], "cancel", {"since": since})["id"] == op["id"]
     drain(engine)
     assert run_status(engine, waiting[practice["id"]]) == "cancelled"
     assert run_status(engine, waiting[other_id]) == "waiting"

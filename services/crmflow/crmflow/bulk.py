@@ -67,7 +67,22 @@ def create_operation(
     conn: Connection, practice_id: str, action: str, run_filter: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Record the operation and the runs it matches; returns it (``queued``; ``done`` at once when
-    it matches nothing)."""
+    it matches nothing). The same request while an identical one is still open returns that one."""
+    open_op = conn.execute(
+        text(
+            """
+            SELECT id FROM bulk_operations
+            WHERE practice_id = :practice_id AND action = :action AND filter = CAST(:filter AS jsonb)
+              AND status <> 'done'
+            ORDER BY created_at LIMIT 1
+            """
+        ),
+        {"practice_id": practice_id, "action": action, "filter": json.dumps(dict(run_filter))},
+    ).scalar()
+    if open_op is not None:
+        found = get_operation(conn, practice_id, str(open_op))
+        if found is not None:
+            return found
     where, params = _where(action, run_filter)
     op_id = conn.execute(
         text(
