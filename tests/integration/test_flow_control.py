@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import Engine, text
 
 from crmflow.bulk import apply_chunk, create_operation
@@ -19,8 +20,20 @@ from crmflow.rules_repo import create_rule, update_rule
 from crmflow.settings import Settings
 from crmflow_runner.executor import Executor
 from crmflow_runner.handlers import build_handlers
+from tests.support.processes import wait_for
 from tests.support.rules import rule_record
-from tests.support.runner import appointment_event, delay, evaluated, note, note_bodies, rows, run_status
+from tests.support.runner import (
+    appointment_event,
+    create_topic,
+    delay,
+    evaluated,
+    note,
+    note_bodies,
+    rows,
+    run_status,
+    runner_starter,
+    send,
+)
 
 pytestmark = pytest.mark.integration
 UPDATED = "crm/appointment.updated"
@@ -123,6 +136,43 @@ def test_parallel_writers_start_one_run_per_key(
     for t in threads:
         t.join(60)
     assert errors == []
+    found = rows(
+        engine,
+        "SELECT status, error, count(*) AS n FROM automation_runs WHERE rule_id = :r GROUP BY 1, 2",
+        r=rule["id"],
+    )
+    assert {(f.status, f.error): f.n for f in found} == {
+        ("waiting", None): len(keys),
+        ("skipped", "already_enrolled"): len(keys) * (len(patients) - 1),
+    }
+
+
+@pytest.fixture
+def start_runner(settings: Settings) -> Any:
+    yield from runner_starter(settings)
+
+
+def test_two_runner_instances_start_one_run_per_key(
+    engine: Engine, settings: Settings, practice: dict, start_runner: Any
+) -> None:
+    """The same keys from six patients, spread over two partitions owned by two runner instances
+    consuming at once (real Kafka): one run per key."""
+    rule = keyed_rule(practice["id"], "after_finish", [delay(3600), note("later")])
+    patients = [patient(engine, practice["id"])["id"] for _ in range(6)]
+    keys = [str(uuid.uuid4()) for _ in range(15)]
+    commands: list[ActionCommandDict] = [edit(rule, practice["id"], p, k) for k in keys for p in patients]
+    topic = create_topic(settings, partitions=2)
+    start_runner(topic, "a")
+    start_runner(topic, "b")
+    send(settings, topic, commands)
+    probe = Consumer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"probe-{uuid.uuid4().hex[:6]}"}
+    )
+    filled = [probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in (0, 1)]
+    probe.close()
+    assert all(filled), filled  # both partitions (both instances) have work
+    count = "SELECT count(*) AS n FROM automation_runs WHERE rule_id = :r"
+    wait_for(lambda: rows(engine, count, r=rule["id"])[0].n == len(commands), 60, what="every run recorded")
     found = rows(
         engine,
         "SELECT status, error, count(*) AS n FROM automation_runs WHERE rule_id = :r GROUP BY 1, 2",
