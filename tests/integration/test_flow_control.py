@@ -200,6 +200,19 @@ def test_after_finish_enrolls_again_once_the_run_ended(
     assert [run_status(engine, r["runId"]) for r in runs] == ["succeeded", "skipped", "skipped"]
 
 
+def test_a_run_resumed_earlier_in_the_batch_frees_its_key_for_a_later_edit(
+    engine: Engine, executor: Executor, practice: dict
+) -> None:
+    rule = keyed_rule(practice["id"], "after_finish", [delay(1), note("later")])
+    pid, appointment_id = patient(engine, practice["id"])["id"], str(uuid.uuid4())
+    first = edit(rule, practice["id"], pid, appointment_id)
+    execute(engine, executor, [first])
+    assert run_status(engine, first["runId"]) == "waiting"
+    second = edit(rule, practice["id"], pid, appointment_id)
+    execute(engine, executor, [resume_of(first["runId"], 1, practice["id"]), second])  # one batch
+    assert [run_status(engine, r["runId"]) for r in (first, second)] == ["succeeded", "waiting"]
+
+
 def test_a_cancelled_waiting_run_ends_its_enrollment(
     engine: Engine, executor: Executor, practice: dict
 ) -> None:

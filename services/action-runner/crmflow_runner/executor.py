@@ -77,19 +77,22 @@ class Executor:
         segment: list[ActionCommandDict] = []
         controls: list[ControlCommandDict] = []  # consecutive ones, applied together
         enrolling: set[tuple[str, str]] = set()  # the segment's enrollment keys (distinct per claim)
+        resuming = False  # the segment resumes runs (which may end and free their keys)
         for c in commands:
             if c["kind"] in CONTROL_KINDS:
                 outcomes += self._execute_segment(conn, segment, attempt, zones)
-                segment, enrolling = [], set()
+                segment, enrolling, resuming = [], set(), False
                 controls.append(cast(ControlCommandDict, c))
             else:
                 control.apply(conn, controls, zones)
                 controls = []
                 keys = flow_control.enrollment_keys([c] if c["kind"] == "run" else [])
-                if enrolling.intersection(keys):  # a key again: claim it once the first run is done
+                if keys and (resuming or enrolling.intersection(keys)):
+                    # claim it once the runs before it are done (one may have ended holding it)
                     outcomes += self._execute_segment(conn, segment, attempt, zones)
-                    segment, enrolling = [], set()
+                    segment, enrolling, resuming = [], set(), False
                 enrolling.update(keys)
+                resuming = resuming or c["kind"] == "resume"
                 segment.append(c)
         control.apply(conn, controls, zones)
         return outcomes + self._execute_segment(conn, segment, attempt, zones)
