@@ -80,8 +80,11 @@ def populate(t: Tenant, evaluator, first: str, email: str) -> None:
         30,
         what="the backtest",
     )
+    bulk = t.client.post("/api/runs/bulk", json={"action": "retry", "filter": {"ruleId": rule["id"]}})
+    assert bulk.status_code == 202, bulk.text
     t.ids.update(
         backtest_id=backtest.json()["id"],
+        operation_id=bulk.json()["id"],
         patient_id=patient["id"],
         appointment_id=appointment["id"],
         rule_id=rule["id"],
@@ -144,6 +147,12 @@ def probes(a: Tenant, b: Tenant) -> dict[tuple[str, str], tuple[dict[str, Any], 
         ("POST", "/api/automations/{rule_id}/test"): ({"json": {}}, {404}),
         ("GET", "/api/automations/{rule_id}/runs"): ({}, {404}),
         ("GET", "/api/runs"): ({"params": {"ruleId": a.ids["rule_id"]}}, {200}),
+        # B's bulk operation naming A's rule matches none of A's runs.
+        ("POST", "/api/runs/bulk"): (
+            {"json": {"action": "cancel", "filter": {"ruleId": a.ids["rule_id"]}}},
+            {202},
+        ),
+        ("GET", "/api/runs/bulk/{operation_id}"): ({}, {404}),
         ("GET", "/api/runs/{run_id}"): ({}, {404}),
         ("GET", "/api/events/{event_id}"): ({}, {404}),
         ("GET", "/api/automations/{rule_id}/versions"): ({}, {404}),
@@ -183,6 +192,8 @@ def test_every_route_hides_practice_a_from_practice_b(tenants, services, setting
         assert not leaked, (method, template, leaked)
         if response.status_code == 404:
             assert set(response.json()) == {"detail"}
+        if template == "/api/runs/bulk":
+            assert response.json()["matched"] == 0
         probed += 1
     print(f"\ntenant isolation: {probed} routes probed with practice B's key on practice A's resources")
 

@@ -27,6 +27,8 @@ DOMAIN_MODULES = (
     "crmflow.rule_record",
     "crmflow.history_record",
     "crmflow.retention_plan",
+    "crmflow.enrollment",
+    "crmflow.pause",
 )
 ADAPTER_LIBRARIES = (
     "sqlalchemy",

@@ -42,6 +42,7 @@ def main() -> None:
         name="retention",
         daemon=True,
     ).start()
+    threading.Thread(target=runner.bulk.run, name="bulk", daemon=True).start()
     log.info("action-runner started", extra={"port": settings.runner_port})
     try:
         runner.consumer.run()

@@ -13,6 +13,7 @@ from crmflow import topics
 from crmflow.db.engine import make_engine
 from crmflow.kafka import consumer_config, producer_config
 from crmflow.settings import Settings
+from crmflow_runner.bulk_worker import BulkWorker
 from crmflow_runner.consumer import CommandConsumer
 from crmflow_runner.executor import Executor
 from crmflow_runner.handlers import build_handlers
@@ -28,6 +29,7 @@ class Runner:
     consumer: CommandConsumer
     scheduler: Scheduler
     stop: threading.Event
+    bulk: BulkWorker
 
 
 def runner_consumer_config(
@@ -72,4 +74,5 @@ def bootstrap(
         interval=settings.scheduler_interval_seconds,
         signal_retention=settings.wait_signal_retention_seconds,
     )
-    return Runner(consumer, scheduler, stop)
+    bulk = BulkWorker(engine, stop, interval=settings.scheduler_interval_seconds)
+    return Runner(consumer, scheduler, stop, bulk)

@@ -31,6 +31,7 @@ from crmflow.due_time import SKIPPED_REASON, DueTimeOutOfRange, decide, due_at, 
 from crmflow.statuses import ActionStatus, RunStatus
 from crmflow.timezones import parse_local_time
 from crmflow_runner import metrics
+from crmflow_runner.flow_control import end_enrollments
 from crmflow_runner.run_context import DeferredWrites, PracticeZones, db_now
 from crmflow_runner.statements import (
     BOUND_RESUMES,
@@ -64,6 +65,7 @@ class _Changes:
     moved: dict[tuple[str, int], datetime] = field(default_factory=dict)
     cancelled: dict[tuple[str, int], None] = field(default_factory=dict)
     stopped_runs: dict[str, tuple[str, str]] = field(default_factory=dict)  # the first stop wins
+    enrolled: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # stopped runs holding a key
     logs: DeferredWrites = field(default_factory=DeferredWrites)
 
 
@@ -167,6 +169,8 @@ def _stop(row: _Resume, status: RunStatus, error: str, event_id: str, changes: _
     row.stopped = True
     changes.cancelled[(row.run_id, row.action_index)] = None
     changes.stopped_runs.setdefault(row.run_id, (status.value, error))  # later: no longer waiting
+    if row.command.get("enrollmentKey"):
+        changes.enrolled[row.run_id] = row.command
     actions = row.command.get("actions") or []
     for index in range(row.action_index, len(actions)):
         action_type = str((actions[index] or {}).get("type"))
@@ -212,4 +216,5 @@ def _write(conn: Connection, changes: _Changes) -> None:
             "error": [error for _, (_, error) in runs],
         }
         conn.execute(STOP_RUNS, params)
+        end_enrollments(conn, changes.enrolled.values())
     changes.logs.flush(conn, [automation_action_logs])

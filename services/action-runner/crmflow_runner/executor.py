@@ -14,6 +14,8 @@ partition.
 ``wait_for_event`` (SPEC section 13) parks the run like a delay, its resume due at the timeout and
 found by its wait key; a signal makes it due at once with the awaited event. An action's ``when``
 is evaluated when the action is reached: false, the action is logged ``skipped`` (``when_false``).
+A run claiming an enrollment key already claimed in the segment starts a new segment too
+(``flow_control.py``): it sees whether the first run has ended.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from crmflow.commands import (
 )
 from crmflow.db.tables import action_executions, automation_action_logs, scheduled_resumes
 from crmflow.due_time import SKIPPED_REASON, DueTimeOutOfRange, bound_field, decide, due_at, parse_at
-from crmflow.statuses import ActionStatus, Evaluation, RunStatus
+from crmflow.statuses import ActionStatus, Evaluation, ResumeStatus, RunStatus
 from crmflow.templates import TemplateSyntaxError, UnresolvedPlaceholder, render_args
 from crmflow.timezones import DEFAULT_ZONE, parse_local_time
 from crmflow.validation import DomainValidationError
@@ -49,7 +51,7 @@ from crmflow.wait_for_event import (
     wait_key,
     when_holds,
 )
-from crmflow_runner import control, metrics, signals
+from crmflow_runner import control, flow_control, metrics, signals
 from crmflow_runner.errors import PermanentActionError
 from crmflow_runner.handlers import Handler, parse_args
 from crmflow_runner.run_context import DeferredWrites, PatientCache, PracticeZones, RunContext
@@ -86,6 +88,7 @@ class RunOutcome:
     run_id: str
     status: RunStatus  # succeeded | failed | waiting | skipped (a delay_until past, ifPast skip)
     error: str | None = None
+    failed_index: int | None = None  # the action that failed (a bulk retry resumes from it)
 
 
 class Executor:
@@ -102,14 +105,23 @@ class Executor:
         outcomes: list[RunOutcome] = []
         segment: list[ActionCommandDict] = []
         controls: list[ControlCommandDict | SignalCommandDict] = []  # consecutive ones, applied together
+        enrolling: set[tuple[str, str]] = set()  # the segment's enrollment keys (distinct per claim)
+        resuming = False  # the segment resumes runs (which may end and free their keys)
         for c in commands:
             if c["kind"] in CONTROL_KINDS:
                 outcomes += self._execute_segment(conn, segment, attempt, zones)
-                segment = []
+                segment, enrolling, resuming = [], set(), False
                 controls.append(cast(ControlCommandDict | SignalCommandDict, c))
             else:
                 _apply_controls(conn, controls, zones)
                 controls = []
+                keys = flow_control.enrollment_keys([c] if c["kind"] == "run" else [])
+                if keys and (resuming or enrolling.intersection(keys)):
+                    # claim it once the runs before it are done (one may have ended holding it)
+                    outcomes += self._execute_segment(conn, segment, attempt, zones)
+                    segment, enrolling, resuming = [], set(), False
+                enrolling.update(keys)
+                resuming = resuming or c["kind"] == "resume"
                 segment.append(c)
         _apply_controls(conn, controls, zones)
         return outcomes + self._execute_segment(conn, segment, attempt, zones)
@@ -122,13 +134,21 @@ class Executor:
         markers = [marker_params(c) for c in commands if c["kind"] == "event"]
         if markers:  # a redelivered marker twice in a batch: the last one's values, as before
             conn.execute(MARK_EVENTS, columns({m["event_id"]: m for m in markers}))
-        claimed = self._claim_runs(conn, [c for c in commands if c["kind"] == "run"])
+        claimed, refused, behind = self._claim_runs(conn, [c for c in commands if c["kind"] == "run"])
         resumed = self._claim_resumes(conn, [c for c in commands if c["kind"] == "resume"])
         work: list[tuple[RunCommandDict, int, WaitEnd | None]] = []
+        held: list[RunCommandDict] = []
         for c in commands:
             if c["kind"] == "run":
                 if claimed.pop(c["runId"], None) is None:
                     continue  # not claimed, or a second copy in this batch
+                if c["runId"] in refused:
+                    metrics.RUNS.labels(RunStatus.SKIPPED).inc()
+                    continue
+                if c["status"] == Evaluation.MATCHED and (c.get("held") or c["runId"] in behind):
+                    held.append(c)
+                    metrics.RUNS.labels(RunStatus.HELD).inc()
+                    continue
                 if c["status"] == Evaluation.MATCHED:
                     work.append((c, 0, None))
                 metrics.RUNS.labels(c["status"] if c["status"] != Evaluation.MATCHED else "started").inc()
@@ -138,15 +158,25 @@ class Executor:
                     metrics.DUPLICATES.inc()  # resumed already, or a second copy in this batch
                     continue
                 work.append((stored[0], c["actionIndex"], stored[1]))
+        flow_control.hold(conn, held)
         done = self._done_actions(conn, [c["runId"] for c, _, _ in work])
         return self._execute_runs(conn, work, done, attempt, zones)
 
-    def _claim_runs(self, conn: Connection, runs: Sequence[RunCommandDict]) -> dict[str, bool]:
-        """Insert new runs; returns run id -> resuming (True for a run left 'running')."""
+    def _claim_runs(
+        self, conn: Connection, runs: Sequence[RunCommandDict]
+    ) -> tuple[dict[str, bool], set[str], set[str]]:
+        """Insert new runs; returns run id -> resuming (True for a run left 'running'), the new
+        runs their enrollment policy refused (recorded skipped, already_enrolled), and those
+        inserted held behind their resumed rule's released runs (``INSERT_RUNS``)."""
         if not runs:
-            return {}
+            return {}, set(), set()
         rows = {c["runId"]: run_row(c) for c in runs}
-        inserted = {str(run_id) for run_id in conn.execute(INSERT_RUNS, columns(rows)).scalars()}
+        inserted = {str(r.id): r.status for r in conn.execute(INSERT_RUNS, columns(rows))}
+        new = {c["runId"]: c for c in runs if c["runId"] in inserted and c["status"] == Evaluation.MATCHED}
+        behind = {
+            run_id for run_id, c in new.items() if inserted[run_id] == RunStatus.HELD and not c.get("held")
+        }
+        refused = flow_control.claim_enrollments(conn, list(new.values()))
         claimed = {run_id: False for run_id in inserted}
         others = [run_id for run_id in rows if run_id not in inserted]
         if others:  # redelivered: only a run interrupted while 'running' is picked up again
@@ -154,7 +184,7 @@ class Executor:
             resumed = {run_id: True for run_id in running}
             claimed.update(resumed)
             metrics.DUPLICATES.inc(len(others) - len(resumed))
-        return claimed
+        return claimed, refused, behind
 
     @staticmethod
     def _claim_resumes(
@@ -214,6 +244,12 @@ class Executor:
                 o.run_id: {"run_id": o.run_id, "status": o.status.value, "error": o.error} for o in outcomes
             }
             conn.execute(FINISH_RUNS, columns(finished))
+            commands = {c["runId"]: c for c, _, _ in work}
+            flow_control.end_enrollments(
+                conn, [commands[o.run_id] for o in outcomes if o.status != RunStatus.WAITING]
+            )
+            failed = [(commands[o.run_id], o.failed_index) for o in outcomes if o.failed_index is not None]
+            flow_control.park(conn, [(c, index, ResumeStatus.FAILED) for c, index in failed])
         for o in outcomes:
             metrics.RUNS.labels(o.status).inc()
         return outcomes
@@ -254,7 +290,9 @@ class Executor:
                 )
                 metrics.ACTIONS.labels(action_type, ActionStatus.FAILED).inc()
                 self._skip_rest(ctx, index + 1, f"skipped: action {index} failed")
-                return RunOutcome(ctx.run_id, RunStatus.FAILED, f"action {index} ({action_type}): {error}")
+                return RunOutcome(
+                    ctx.run_id, RunStatus.FAILED, f"action {index} ({action_type}): {error}", index
+                )
         return RunOutcome(ctx.run_id, RunStatus.SUCCEEDED)
 
     @staticmethod

@@ -42,24 +42,33 @@ MARK_EVENTS = text(
     WHERE o.id = m.event_id AND o.practice_id = m.practice_id
     """
 )
+_RESUMABLE = f"('{ResumeStatus.PENDING}', '{ResumeStatus.EMITTED}')"
 INSERT_RUNS = text(
     f"""
     INSERT INTO automation_runs (id, practice_id, rule_id, rule_version, event_id, event_name,
         patient_id, status, trace, error, correlation_id, causation_id, depth, finished_at)
-    SELECT r.id, r.practice_id, r.rule_id, r.rule_version, r.event_id, r.event_name,
-           r.patient_id, r.status, r.trace::jsonb, r.error, r.correlation_id, r.causation_id, r.depth,
-           CASE WHEN r.status <> '{RunStatus.RUNNING}' THEN clock_timestamp() END
+    SELECT r.id, r.practice_id, r.rule_id, r.rule_version, r.event_id, r.event_name, r.patient_id,
+           CASE WHEN r.status = '{RunStatus.RUNNING}' AND EXISTS (
+                    SELECT 1 FROM scheduled_resumes s
+                    WHERE s.rule_id = r.rule_id AND s.command_key = r.command_key
+                      AND s.action_index = 0 AND s.status IN {_RESUMABLE})
+                THEN '{RunStatus.HELD}' ELSE r.status END,
+           r.trace::jsonb, r.error, r.correlation_id, r.causation_id, r.depth,
+           CASE WHEN r.status NOT IN ('{RunStatus.RUNNING}', '{RunStatus.HELD}') THEN clock_timestamp() END
     FROM unnest(CAST(:id AS uuid[]), CAST(:practice_id AS uuid[]), CAST(:rule_id AS uuid[]),
                 CAST(:rule_version AS int[]), CAST(:event_id AS uuid[]), CAST(:event_name AS text[]),
                 CAST(:patient_id AS text[]), CAST(:status AS text[]), CAST(:trace AS text[]),
                 CAST(:error AS text[]), CAST(:correlation_id AS text[]), CAST(:causation_id AS text[]),
-                CAST(:depth AS int[]))
+                CAST(:depth AS int[]), CAST(:command_key AS text[]))
          AS r(id, practice_id, rule_id, rule_version, event_id, event_name, patient_id, status,
-              trace, error, correlation_id, causation_id, depth)
+              trace, error, correlation_id, causation_id, depth, command_key)
     ON CONFLICT DO NOTHING
-    RETURNING id
+    RETURNING id, status
     """
 )
+"""Insert new runs (a redelivered one is not returned). A matched run of a rule whose released
+held runs of the same patient have not executed yet (``ix_scheduled_resumes_released``: only such
+rows) is inserted ``held``: it queues behind them (``crmflow_runner.flow_control``)."""
 RUNNING_AMONG = select(automation_runs.c.id).where(
     automation_runs.c.id == any_(bindparam("ids", type_=UUIDS)),
     automation_runs.c.status == RunStatus.RUNNING.value,
@@ -116,8 +125,10 @@ def marker_params(marker: EventEvaluatedDict) -> dict[str, Any]:
 
 
 def run_row(c: RunCommandDict) -> dict[str, Any]:
-    """A RunCommand as a row of ``INSERT_RUNS``: a matched run starts running, others are final."""
+    """A RunCommand as a row of ``INSERT_RUNS``: a matched run starts running (held: held), others
+    are final."""
     final = c["status"] in FINAL_AT_EVALUATION  # finished_at is set for these (not 'running')
+    started = RunStatus.HELD if c.get("held") else RunStatus.RUNNING  # held: its rule is paused
     return {
         "id": c["runId"],
         "practice_id": c["practiceId"],
@@ -126,12 +137,13 @@ def run_row(c: RunCommandDict) -> dict[str, Any]:
         "event_id": c["eventId"],
         "event_name": c["eventName"],
         "patient_id": c.get("patientId"),
-        "status": str(c["status"]) if final else RunStatus.RUNNING.value,
+        "status": str(c["status"]) if final else started.value,
         "trace": json.dumps(c.get("trace")),  # None as JSON null, as the JSONB column type did
         "error": c.get("error"),
         "correlation_id": c["correlationId"],
         "causation_id": c["causationId"],
         "depth": c["depth"],
+        "command_key": run_command_key(c).decode(),
     }
 
 

@@ -23,6 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crmflow.statuses import Evaluation
 
+Reenrolling = Literal["never", "after_finish"]
+"""The limiting policies of ``crmflow.enrollment.Reenroll`` (``always`` sends no key)."""
+
 RUN_NAMESPACE = uuid.UUID("6f1d2a4e-8c1b-5f0e-9a57-3c2b8e4d1f00")
 
 
@@ -96,6 +99,16 @@ class RunCommand(BaseModel):
         None,
         description="Never sent by the evaluator: the runner sets it on a stored run when a "
         "wait_for_event took an event ({id, name, occurredAt, entityType, entityId, data}).",
+    )
+    enrollmentKey: str | None = Field(
+        None,
+        description="Matched runs of a rule with an enrollment policy (SPEC section 13): the value "
+        "the run enrolls (JSON of the value at the policy's key, or 'patient:<id>'); the runner "
+        "claims it for the run or records the run skipped (already_enrolled).",
+    )
+    reenroll: Reenrolling | None = Field(None, description="The policy's reenroll, with enrollmentKey.")
+    held: bool = Field(
+        False, description="The rule is paused with hold: the run is kept (status held) until unpaused."
     )
 
 
@@ -203,6 +216,9 @@ class RunCommandDict(TypedDict):
     depth: int
     cancelKeys: NotRequired[list[str]]
     waitedEvent: NotRequired[dict[str, Any] | None]
+    enrollmentKey: NotRequired[str | None]
+    reenroll: NotRequired[Reenrolling | None]
+    held: NotRequired[bool]
 
 
 class ResumeCommandDict(TypedDict):

@@ -17,6 +17,8 @@ class RuleDefinition(BaseModel):
     conditionsJson: dict[str, Any] | None
     actionsJson: list[dict[str, Any]]
     cancelOn: list[dict[str, Any]] | None = None
+    enrollment: dict[str, Any] | None = None
+    paused: Literal["hold", "skip"] | None = None
 
 
 class RuleVersion(BaseModel):

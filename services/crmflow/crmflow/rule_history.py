@@ -15,7 +15,16 @@ from sqlalchemy import Connection, insert, select, tuple_
 from crmflow.crm.serialize import json_value
 from crmflow.db.tables import rule_versions
 
-DEFINITION: Final = ("name", "enabled", "triggerEvent", "conditionsJson", "actionsJson", "cancelOn")
+DEFINITION: Final = (
+    "name",
+    "enabled",
+    "triggerEvent",
+    "conditionsJson",
+    "actionsJson",
+    "cancelOn",
+    "enrollment",
+    "paused",
+)
 """The fields of a rule a version keeps (everything a user edits)."""
 
 

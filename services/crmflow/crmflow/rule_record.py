@@ -3,7 +3,7 @@ evaluator's rules index reads it from crm.rule."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -20,6 +20,12 @@ class Rule(BaseModel):
     actionsJson: list[dict[str, Any]]
     cancelOn: list[dict[str, Any]] | None = Field(
         None, description="Events that cancel the rule's waiting runs (SPEC section 8); null = none."
+    )
+    enrollment: dict[str, Any] | None = Field(
+        None, description="Enrollment policy {key?, reenroll} (SPEC section 13); null = always."
+    )
+    paused: Literal["hold", "skip"] | None = Field(
+        None, description="hold | skip | null (SPEC section 13): what happens to new runs."
     )
     version: int = Field(ge=1, description="Bumped by every change.")
     createdAt: str

@@ -10,7 +10,7 @@ accepted that they cannot run. Locs are relative to the rule body
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
@@ -19,6 +19,8 @@ from crmflow.cancel_on import CANCEL_ON_SCHEMA, cancel_on_errors
 from crmflow.conditions import MAX_DEPTH, nodes, validate_condition
 from crmflow.conditions.operators import LEAF_OPERATORS
 from crmflow.crm.models import NoNul, storable_json_errors
+from crmflow.enrollment import ENROLLMENT_SCHEMA, enrollment_errors
+from crmflow.pause import PAUSED_SCHEMA, paused_errors
 from crmflow.triggers import TRIGGER_NAMES, TRIGGERS
 from crmflow.validation import FieldError
 
@@ -84,6 +86,8 @@ TriggerName = Annotated[str, WithJsonSchema({"enum": sorted(TRIGGERS)})]
 Conditions = Annotated[dict[str, Any] | None, WithJsonSchema(CONDITION_SCHEMA)]
 Actions = Annotated[list[Any], WithJsonSchema(ACTIONS_SCHEMA)]
 CancelOn = Annotated[list[Any] | None, WithJsonSchema(CANCEL_ON_SCHEMA)]
+Enrollment = Annotated[dict[str, Any] | None, WithJsonSchema(ENROLLMENT_SCHEMA)]
+Paused = Annotated[Literal["hold", "skip"] | None, WithJsonSchema(PAUSED_SCHEMA)]
 
 
 class RuleCreate(BaseModel):
@@ -97,6 +101,8 @@ class RuleCreate(BaseModel):
     conditionsJson: Conditions = None
     actionsJson: Actions = Field(min_length=1)
     cancelOn: CancelOn = None
+    enrollment: Enrollment = None
+    paused: Paused = None
 
 
 class RuleUpdate(BaseModel):
@@ -110,6 +116,8 @@ class RuleUpdate(BaseModel):
     conditionsJson: Conditions = None
     actionsJson: Annotated[list[Any] | None, WithJsonSchema(ACTIONS_SCHEMA)] = Field(None, min_length=1)
     cancelOn: CancelOn = None
+    enrollment: Enrollment = None
+    paused: Paused = None
 
 
 NOT_NULL: Final = ("name", "enabled", "triggerEvent", "actionsJson")
@@ -130,6 +138,8 @@ def validate_rule(
     actions: Any,
     patient_field_allowlist: Sequence[str],
     cancel_on: Any = None,
+    enrollment: Any = None,
+    paused: Any = None,
 ) -> list[FieldError]:
     """Every problem of a rule as it would be saved; ``update_patient_fields`` is checked against
     the runner's allowlist (the same setting), so a rule is refused rather than failing its runs."""
@@ -154,4 +164,9 @@ def validate_rule(
     errors += [
         e.with_prefix("cancelOn") for e in cancel_on_errors(cancel_on, trigger if known_trigger else None)
     ]
+    errors += storable_json_errors(enrollment, ("enrollment",))
+    errors += [
+        e.with_prefix("enrollment") for e in enrollment_errors(enrollment, trigger if known_trigger else None)
+    ]
+    errors += [e.with_prefix("paused") for e in paused_errors(paused)]
     return errors

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from crmflow import audit, rule_history
 from crmflow.crm.serialize import to_json
 from crmflow.db.tables import automation_rules, practices
+from crmflow.held_runs import release_held_runs
 from crmflow.outbox import RULE_AGGREGATE, RULE_CHANGED, publish_state
 
 # The fields of the rule record (crmflow.rule_record.Rule) -> their columns.
@@ -27,11 +28,22 @@ RULE_FIELDS: dict[str, str] = {
     "conditionsJson": "conditions_json",
     "actionsJson": "actions_json",
     "cancelOn": "cancel_on",
+    "enrollment": "enrollment",
+    "paused": "paused",
     "version": "version",
     "createdAt": "created_at",
     "updatedAt": "updated_at",
 }
-EDITABLE = ("name", "enabled", "triggerEvent", "conditionsJson", "actionsJson", "cancelOn")
+EDITABLE = (
+    "name",
+    "enabled",
+    "triggerEvent",
+    "conditionsJson",
+    "actionsJson",
+    "cancelOn",
+    "enrollment",
+    "paused",
+)
 
 
 def _publish(conn: Connection, rule: Mapping[str, Any], *, deleted: bool = False) -> None:
@@ -173,6 +185,8 @@ def update_rule(
     if row is None:
         return None
     rule = to_json(row, RULE_FIELDS)
+    if "paused" in changes and changes["paused"] is None:
+        release_held_runs(conn, practice_id, rule_id)
     _publish(conn, rule)
     change = rule_history.change_kind(rule_history.definition_of(before), rule_history.definition_of(rule))
     _history(conn, rule, change=change, actor=actor, before=before)
@@ -216,11 +230,13 @@ def restore_rule(
 ) -> dict | None:
     """Make ``definition`` (an earlier version's, validated by the caller) the rule's newest
     version, a new number; a deleted rule comes back. Announced on crm.rule like any change.
-    None when the rule is not the practice's."""
+    None when the rule is not the practice's. A pause is the rule's present state, not part of
+    what is restored: the rule stays paused (or not) as it is (a version from before pauses
+    existed must not release held runs unannounced)."""
     before = get_rule(conn, practice_id, rule_id, lock=True, deleted=True)
     if before is None:
         return None
-    values = {RULE_FIELDS[k]: definition.get(k) for k in EDITABLE}
+    values = {RULE_FIELDS[k]: definition.get(k) for k in EDITABLE if k != "paused"}
     row = (
         conn.execute(
             update(automation_rules)

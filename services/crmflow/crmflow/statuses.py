@@ -21,6 +21,7 @@ class RunStatus(StrEnum):
     FAILED = "failed"  # an action failed, or the conditions could not be evaluated
     BLOCKED = "blocked"  # loop protection: the event chain is too deep
     CANCELLED = "cancelled"  # a waiting run stopped: its due time became null, or a cancelOn event
+    HELD = "held"  # its rule is paused with "hold": queued until the rule is unpaused (SPEC section 13)
 
 
 class Evaluation(StrEnum):
@@ -50,9 +51,20 @@ class ActionStatus(StrEnum):
 
 class ResumeStatus(StrEnum):
     """``scheduled_resumes.status``: pending until due, emitted once sent, done once executed,
-    cancelled when its run was (a resume of a cancelled row does nothing)."""
+    cancelled when its run was (a resume of a cancelled row does nothing). Two park a run's rest
+    until someone acts (SPEC section 13): ``held`` (its rule is paused with "hold"; unpausing makes
+    it pending) and ``failed`` (from the action that failed; a bulk retry makes it pending)."""
 
     PENDING = "pending"
     EMITTED = "emitted"
     DONE = "done"
     CANCELLED = "cancelled"
+    HELD = "held"
+    FAILED = "failed"
+
+
+class SkipReason(StrEnum):
+    """``automation_runs.error`` of a run skipped by flow control (SPEC section 13)."""
+
+    ALREADY_ENROLLED = "already_enrolled"  # the rule's enrollment policy refused the event
+    PAUSED = "paused"  # the rule is paused with "skip"

@@ -26,7 +26,9 @@ from crmflow.commands import (
     run_id_for,
 )
 from crmflow.conditions.paths import MISSING, lookup, split_path
-from crmflow.statuses import Evaluation
+from crmflow.enrollment import Reenroll, enrollment_key
+from crmflow.pause import Pause
+from crmflow.statuses import Evaluation, SkipReason
 from crmflow.templates import build_context
 from crmflow.wait_for_event import wait_key, waited_event
 from crmflow_evaluator.rules_index import IndexedRule, RulesIndex
@@ -89,11 +91,17 @@ def evaluate_event(
         verdict = judge(rule, event, max_depth=max_depth)
         run["status"], run["trace"], run["error"] = verdict.status, verdict.trace, verdict.error
         if verdict.status == Evaluation.MATCHED:
-            run["actions"] = rule.actions
-            run["event"] = event
-            keys = cancel_keys(rule, event["data"])
-            if keys:
-                run["cancelKeys"] = keys
+            if rule.paused == Pause.SKIP and not event.get("onlyRuleId"):
+                run["status"] = Evaluation.SKIPPED
+                run["error"] = SkipReason.PAUSED.value
+            else:
+                run["actions"] = rule.actions
+                run["event"] = event
+                keys = cancel_keys(rule, event["data"])
+                if keys:
+                    run["cancelKeys"] = keys
+                if not event.get("onlyRuleId"):  # the Test button is neither limited nor held
+                    flow_control(run, rule, event["data"], patient_id)
         messages.append(run)
     return Outcome(command_key(event["practiceId"], patient_id, event["entityId"]), messages)
 
@@ -127,6 +135,17 @@ def judge(
     explanation = rule.condition.explain(event["data"], now=now)
     status = Evaluation.MATCHED if explanation.matched else Evaluation.SKIPPED
     return Verdict(status, trace=explanation.trace)
+
+
+def flow_control(run: RunCommandDict, rule: IndexedRule, data: Any, patient_id: str | None) -> None:
+    """A matched run's enrollment key (a limiting policy, the key found) and hold (SPEC 13)."""
+    if rule.reenroll != Reenroll.ALWAYS:
+        key = enrollment_key(rule.enrollment_path, data, patient_id)
+        if key is not None:
+            run["enrollmentKey"] = key
+            run["reenroll"] = "never" if rule.reenroll == Reenroll.NEVER else "after_finish"
+    if rule.paused == Pause.HOLD:
+        run["held"] = True
 
 
 def cancel_keys(rule: IndexedRule, data: Any) -> list[str]:

@@ -16,6 +16,7 @@ from crmflow.actions import DELAY_UNTIL
 from crmflow.conditions import CompiledCondition, compile_condition
 from crmflow.conditions.paths import split_path
 from crmflow.due_time import bound_field
+from crmflow.enrollment import Reenroll, policy
 from crmflow.rule_record import Rule
 from crmflow.triggers import TRIGGERS
 from crmflow.validation import DomainValidationError
@@ -59,6 +60,9 @@ class IndexedRule:
     """Fields of the trigger's entity its ``delay_until`` actions follow (``startsAt``)."""
     entity_type: str | None = None  # the trigger's entity type
     waits: tuple[WaitEntry, ...] = ()
+    enrollment_path: tuple[str, ...] | None = None  # the policy's key, split; None: the patient
+    reenroll: Reenroll = Reenroll.ALWAYS
+    paused: str | None = None  # crmflow.pause.Pause, or None
 
 
 class RulesIndex:
@@ -138,6 +142,7 @@ def build_rule(rule: Rule) -> IndexedRule:
         error = str(exc)  # each problem with its path (the first five)
     trigger = TRIGGERS.get(rule.triggerEvent)
     entity_type = trigger.entity_type if trigger is not None else None
+    enrollment_path, reenroll = policy(rule.enrollment)
     return IndexedRule(
         id=rule.id,
         practice_id=rule.practiceId,
@@ -152,6 +157,9 @@ def build_rule(rule: Rule) -> IndexedRule:
         followed_fields=_followed_fields(rule.actionsJson, entity_type),
         entity_type=entity_type,
         waits=tuple(_wait_entries(rule.actionsJson)),
+        enrollment_path=enrollment_path,
+        reenroll=reenroll,
+        paused=rule.paused,
     )
 
 

@@ -3,11 +3,12 @@ schemathesis check against. Timestamps are ISO-8601 strings as the database wrot
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.json_schema import JsonDict
 
+from crmflow.crm.models import UUID_PATTERN
 from crmflow.history_record import RuleDefinition
 from crmflow.rule_record import Rule
 from crmflow.rule_validation import Conditions
@@ -175,3 +176,39 @@ class Practice(BaseModel):
     quietHours: QuietHours | None = Field(description="null: none (the default).")
     createdAt: str
     updatedAt: str
+
+
+class BulkFilter(BaseModel):
+    """Which runs of the caller's practice: all given conditions hold (``since`` <= startedAt <
+    ``until``). ``cancel`` applies to waiting and held runs, ``retry`` to failed ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ruleId: Annotated[str, Field(pattern=UUID_PATTERN)] | None = None
+    status: RunStatus | None = None
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+
+
+class BulkRequest(BaseModel):
+    """Body of ``POST /api/runs/bulk``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["cancel", "retry"]
+    filter: BulkFilter = Field(default_factory=BulkFilter)
+
+
+class BulkOperation(BaseModel):
+    """A bulk operation and its progress: ``matched`` runs when requested, ``processed`` so far,
+    ``changed`` (cancelled, or queued for retry) of those; status queued | running | done."""
+
+    id: str
+    action: Literal["cancel", "retry"]
+    filter: dict[str, Any]
+    status: Literal["queued", "running", "done"]
+    matched: int
+    processed: int
+    changed: int
+    createdAt: str
+    finishedAt: str | None

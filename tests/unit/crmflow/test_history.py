@@ -24,6 +24,8 @@ RULE = {
     "conditionsJson": None,
     "actionsJson": [{"type": "create_note", "args": {"patientId": "{patientId}", "body": "Hi"}}],
     "cancelOn": None,
+    "enrollment": {"key": "appointment.id", "reenroll": "never"},
+    "paused": None,
     "version": 3,
     "createdAt": "2026-12-07T10:00:00+00:00",
     "updatedAt": "2026-12-07T11:00:00+00:00",

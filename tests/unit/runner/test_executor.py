@@ -68,7 +68,7 @@ def test_done_actions_are_not_run_again() -> None:
 def test_a_failed_action_fails_the_run_and_skips_the_rest() -> None:
     patient = patient_json()
     outcome, ctx, notes = run(patient, [note("a"), note("refuse"), note("c"), delay(5)])
-    assert outcome == RunOutcome(ctx.run_id, RunStatus.FAILED, "action 1 (create_note): refused")
+    assert outcome == RunOutcome(ctx.run_id, RunStatus.FAILED, "action 1 (create_note): refused", 1)
     assert notes.bodies == ["a"]
     assert logs(ctx) == [
         (0, "create_note", ActionStatus.SUCCEEDED),

@@ -203,6 +203,8 @@ automation_rules = Table(
     Column("conditions_json", JSONB, nullable=True),
     Column("actions_json", JSONB, nullable=False),
     Column("cancel_on", JSONB, nullable=True),  # [{eventName, match, conditionsJson?}] or null
+    Column("enrollment", JSONB, nullable=True),  # {key?, reenroll} or null (= always; SPEC 13)
+    Column("paused", Text, nullable=True),  # 'hold' | 'skip' | null (SPEC 13)
     Column("version", Integer, nullable=False, server_default="1"),
     _created(),
     _updated(),
@@ -314,7 +316,23 @@ scheduled_resumes = Table(
         "wait_key",
         postgresql_where=text("wait_key IS NOT NULL AND status = 'pending'"),
     ),
+    # Held runs of a paused rule and parked failed runs (SPEC section 13), by rule, in order.
+    Index(
+        "ix_scheduled_resumes_parked",
+        "rule_id",
+        "due_at",
+        postgresql_where=text("status IN ('held', 'failed')"),
+    ),
+    # Runs released from hold (or retried from their first action) not yet executed: new runs of
+    # the rule for the patient queue behind them (statements.INSERT_RUNS).
+    Index(
+        "ix_scheduled_resumes_released",
+        "rule_id",
+        "command_key",
+        postgresql_where=text("action_index = 0 AND status IN ('pending', 'emitted')"),
+    ),
 )
+
 
 awaited_signals = Table(
     "awaited_signals",
@@ -395,4 +413,52 @@ backtests = Table(
         unique=True,
         postgresql_where=text("status = 'running'"),
     ),
+)
+
+
+# Enrollment claims (SPEC section 13): the run a rule's key value is enrolled in, claimed in that
+# run's transaction. The primary key makes two concurrent claims of one value wait for each other:
+# the second sees the first (``reenroll`` never: refused; after_finish: refused until ``ended_at``).
+rule_enrollments = Table(
+    "rule_enrollments",
+    metadata,
+    Column("rule_id", UUID(as_uuid=False), nullable=False),
+    Column("enrollment_key", Text, nullable=False),
+    _practice(),
+    Column("run_id", UUID(as_uuid=False), nullable=False),
+    Column("reenroll", Text, nullable=False),  # never | after_finish (the claiming run's policy)
+    Column("claimed_at", TIMESTAMP(timezone=True), nullable=False, server_default=NOW),
+    Column("ended_at", TIMESTAMP(timezone=True)),  # null while the run is active
+    PrimaryKeyConstraint("rule_id", "enrollment_key"),
+    Index("ix_rule_enrollments_run", "run_id"),
+)
+
+# Bulk cancel / retry (SPEC section 13): the operation and the runs it matched when requested;
+# the action-runner's bulk worker applies it to them in chunks.
+bulk_operations = Table(
+    "bulk_operations",
+    metadata,
+    _id(),
+    _practice(),
+    Column("action", Text, nullable=False),  # cancel | retry
+    Column("filter", JSONB, nullable=False),
+    Column("status", Text, nullable=False, server_default="queued"),  # queued | running | done
+    Column("matched", Integer, nullable=False),
+    Column("processed", Integer, nullable=False, server_default="0"),
+    Column("changed", Integer, nullable=False, server_default="0"),
+    _created(),
+    _updated(),
+    Column("finished_at", TIMESTAMP(timezone=True)),
+    Index("ix_bulk_operations_open", "created_at", postgresql_where=text("status <> 'done'")),
+    Index("ix_bulk_operations_practice", "practice_id", "created_at"),
+)
+
+bulk_operation_runs = Table(
+    "bulk_operation_runs",
+    metadata,
+    Column("operation_id", UUID(as_uuid=False), ForeignKey("bulk_operations.id"), nullable=False),
+    Column("run_id", UUID(as_uuid=False), nullable=False),
+    Column("outcome", Text),  # null until applied; changed | unchanged
+    PrimaryKeyConstraint("operation_id", "run_id"),
+    Index("ix_bulk_operation_runs_open", "operation_id", postgresql_where=text("outcome IS NULL")),
 )

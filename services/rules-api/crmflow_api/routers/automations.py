@@ -30,6 +30,8 @@ def post_rule(body: RuleCreate, practice_id: PracticeId, db: Db, settings: AppSe
         body.actionsJson,
         settings.patient_field_allowlist,
         body.cancelOn,
+        body.enrollment,
+        body.paused,
     )
     if errors:
         raise_field_errors(errors)
@@ -86,7 +88,8 @@ def patch_rule(
     rule_id: str, body: RuleUpdate, practice_id: PracticeId, db: Db, settings: AppSettings, actor: Actor
 ) -> Rule:
     """Partial update; any change bumps ``version``. The rule stays locked from the read to the
-    update, so two PATCHes cannot each be validated against the state the other replaces."""
+    update, so two PATCHes cannot each be validated against the state the other replaces.
+    ``paused: null`` releases the rule's held runs (in this transaction): they run in order."""
     current = get_rule(db, practice_id, require_uuid(rule_id, "rule"), lock=True)
     if current is None:
         raise not_found("rule")
@@ -101,6 +104,8 @@ def patch_rule(
         merged["actionsJson"],
         settings.patient_field_allowlist,
         merged.get("cancelOn"),
+        merged.get("enrollment"),
+        merged.get("paused"),
     )
     if errors:
         raise_field_errors(errors)

@@ -1,10 +1,11 @@
-// The create/edit form: name, trigger, enabled, conditions, actions, cancel-on events; Save, dry-run preview on
+// The create/edit form: name, trigger, enabled, conditions, actions, cancel-on events, flow control; Save, dry-run preview on
 // (editable) sample data, and Test through the real pipeline.
 import { createActionList } from "./actionlist.js";
 import { createBacktestPanel } from "./backtest.js";
 import { createConditionBuilder } from "./builder.js";
 import { createCancelOnEditor } from "./cancelon.js";
 import { $, fill, h, json } from "./dom.js";
+import { createFlowControlEditor } from "./flowcontrol.js";
 import { createFormErrors } from "./formerrors.js";
 import { renderTrace, runTest } from "./runsui.js";
 import { withPatient } from "./sample.js";
@@ -25,6 +26,7 @@ export function createEditor(ctx) {
   let builder = null;
   let actions = null;
   let cancelOn = null;
+  let flow = null;
 
   const trigger = () => ctx.catalog.trigger(triggerSelect.value);
 
@@ -67,6 +69,7 @@ export function createEditor(ctx) {
       conditionsJson: conditions.json,
       actionsJson: steps.json,
       cancelOn: stops.json,
+      ...flow.read(),
     };
     return { body, errors: [...conditions.errors, ...steps.errors, ...stops.errors] };
   }
@@ -95,7 +98,8 @@ export function createEditor(ctx) {
       showSaved(rule);
       ctx.rulesChanged();
       ctx.remember("editor", { ruleId: rule.id });
-      ctx.notify(creating ? `Rule “${rule.name}” created.` : `Rule “${rule.name}” saved.`);
+      const resumed = flow.saved(rule);
+      ctx.notify(creating ? `Rule “${rule.name}” created.` : resumed ?? `Rule “${rule.name}” saved.`);
       return rule;
     } catch (error) {
       errors.showFailure(error);
@@ -204,6 +208,7 @@ export function createEditor(ctx) {
       trigger,
       onChange: changed,
     });
+    flow ??= createFlowControlEditor({ onChange: changed });
   }
 
   form.addEventListener("submit", (event) => {
@@ -264,6 +269,7 @@ export function createEditor(ctx) {
       builder.set(rule?.conditionsJson ?? null);
       actions.set(rule?.actionsJson ?? null);
       cancelOn.set(rule?.cancelOn ?? null);
+      flow.set(rule);
       if (rule) showSaved(rule);
       state.dirty = false;
     },

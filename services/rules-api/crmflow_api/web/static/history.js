@@ -1,4 +1,5 @@
 // Run history (per practice or per rule, filtered by status) and the detail of one run.
+import { createBulkActions } from "./bulk.js";
 import { $, fill, formatDelta, formatTime, h, options, shortId, statusBadge } from "./dom.js";
 import { renderActions, renderTrace } from "./runsui.js";
 import { currentDue, formatInZone, timingOf } from "./timing.js";
@@ -11,8 +12,17 @@ export function createRunsView(ctx) {
   const ruleFilter = $("runs-rule");
   const statusFilter = $("runs-status");
   let offset = 0;
+  const bulk = createBulkActions(ctx, {
+    filter: () => ({
+      ruleId: ruleFilter.value,
+      ruleName: ruleFilter.value ? ruleFilter.selectedOptions[0]?.textContent : "",
+      status: statusFilter.value,
+    }),
+    done: () => load(),
+  });
 
   async function load() {
+    bulk.refresh();
     const ruleId = ruleFilter.value;
     const query = { status: statusFilter.value, limit: PAGE, offset };
     const page = ruleId

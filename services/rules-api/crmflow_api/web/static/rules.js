@@ -44,7 +44,12 @@ export function createRulesView(ctx) {
         h("button", { type: "button", class: "link", onClick: () => ctx.navigate("editor", { ruleId: rule.id }) }, rule.name),
       ),
       h("td", {}, h("code", {}, rule.triggerEvent)),
-      h("td", {}, h("label", { class: "switch" }, toggleBox, state)),
+      h(
+        "td",
+        {},
+        h("label", { class: "switch" }, toggleBox, state),
+        rule.paused ? [" ", h("span", { class: "badge paused-badge" }, `paused: ${rule.paused}`)] : null,
+      ),
       h(
         "td",
         {},

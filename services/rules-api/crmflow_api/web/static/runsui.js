@@ -4,7 +4,7 @@ import { describeError } from "./api.js";
 import { fill, formatDelta, formatTime, h, json, shortId, statusBadge } from "./dom.js";
 
 const GROUP_WORDS = { and: "ALL of", or: "ANY of", not: "NOT" };
-const DONE = new Set(["succeeded", "failed", "skipped", "blocked", "waiting", "cancelled"]);
+const DONE = new Set(["succeeded", "failed", "skipped", "blocked", "waiting", "cancelled", "held"]);
 
 function mark(passed) {
   return h(
