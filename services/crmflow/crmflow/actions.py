@@ -23,6 +23,8 @@ from crmflow.templates import TemplateSyntaxError, parse
 from crmflow.timezones import LOCAL_TIME_PATTERN
 from crmflow.triggers import TRIGGER_NAMES, placeholder_can_resolve
 from crmflow.validation import FieldError, Loc
+from crmflow.webhook_policy import MAX_URL_CHARS, IPNetwork, url_errors
+from crmflow.webhook_signing import SIGNATURE_HEADERS
 
 MAX_ACTIONS: Final = 50
 DEFAULT_PATIENT_FIELD_ALLOWLIST: Final = (
@@ -112,6 +114,41 @@ class DelayUntilArgs(ActionArgs):
         return value
 
 
+HEADER_NAME_PATTERN: Final = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$"
+FORBIDDEN_WEBHOOK_HEADERS: Final = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", *SIGNATURE_HEADERS}
+)
+HeaderName = Annotated[str, StringConstraints(pattern=HEADER_NAME_PATTERN)]
+HeaderValue = Annotated[str, StringConstraints(max_length=1_000, pattern=r"^[^\r\n\x00]*$")]
+
+
+class SendWebhookArgs(ActionArgs):
+    """``send_webhook`` (SPEC section 9): a signed JSON POST. Where it may go is checked by
+    ``crmflow.webhook_policy`` (save time: a literal URL; send time: every resolved address)."""
+
+    url: Annotated[str, StringConstraints(min_length=1, max_length=MAX_URL_CHARS)] = Field(
+        description="https URL (plain http only to CRMFLOW_WEBHOOK_ALLOWED_NETWORKS); may hold placeholders."
+    )
+    body: dict[str, Any] | list[Any] | None = Field(
+        None, description="JSON to send; its strings may hold placeholders. Default: the event envelope."
+    )
+    headers: dict[HeaderName, HeaderValue] | None = Field(
+        None,
+        max_length=20,
+        description="Extra request headers; not Host, Content-Length, Transfer-Encoding, Connection "
+        "or the webhook-* signature headers.",
+    )
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        refused = sorted(name for name in value or {} if name.lower() in FORBIDDEN_WEBHOOK_HEADERS)
+        if refused:
+            raise ValueError(f"header(s) {', '.join(refused)} may not be set (crmflow sets them)")
+        return value
+
+
+SEND_WEBHOOK: Final = "send_webhook"
 DELAY_SECONDS: Final = "delay_seconds"
 DELAY_UNTIL: Final = "delay_until"
 DELAY_TYPES: Final = frozenset({DELAY_SECONDS, DELAY_UNTIL})
@@ -125,6 +162,7 @@ ACTION_TYPES: Final[Mapping[str, type[ActionArgs]]] = {
     "update_patient_fields": UpdatePatientFieldsArgs,
     DELAY_SECONDS: DelaySecondsArgs,
     DELAY_UNTIL: DelayUntilArgs,
+    SEND_WEBHOOK: SendWebhookArgs,
 }
 
 _ITEM_KEYS: Final = frozenset({"type", "args"})
@@ -227,9 +265,13 @@ def _placeholder_errors(args: Mapping[str, Any], trigger: str | None) -> list[Fi
 
 
 def validate_action(
-    item: Any, trigger: str | None = None, patient_field_allowlist: Sequence[str] | None = None
+    item: Any,
+    trigger: str | None = None,
+    patient_field_allowlist: Sequence[str] | None = None,
+    webhook_allowed_networks: Sequence[IPNetwork] = (),
 ) -> list[FieldError]:
-    """Every problem of one ``{type, args}`` item (locs relative to the item)."""
+    """Every problem of one ``{type, args}`` item (locs relative to the item); a ``send_webhook``
+    URL that is a literal refused address is one (``webhook_allowed_networks``: the setting)."""
     action_type, errors = _item_errors(item)
     if action_type is None or errors:
         return errors
@@ -247,11 +289,21 @@ def validate_action(
         and isinstance(model, UpdatePatientFieldsArgs)
     ):
         errors += [e.with_prefix("args") for e in check_patient_fields(model.fields, patient_field_allowlist)]
+    url = args.get("url")
+    if action_type == SEND_WEBHOOK and isinstance(url, str) and url:
+        errors += [
+            FieldError(("args", "url"), message, "webhook_url")
+            for message in url_errors(url, webhook_allowed_networks)
+        ]
     return errors
 
 
 def validate_actions(
-    actions_json: Any, trigger: str | None, *, patient_field_allowlist: Sequence[str] | None = None
+    actions_json: Any,
+    trigger: str | None,
+    *,
+    patient_field_allowlist: Sequence[str] | None = None,
+    webhook_allowed_networks: Sequence[IPNetwork] = (),
 ) -> list[FieldError]:
     """Every problem of ``actionsJson``, with locs like ``(2, "args", "subject")``.
 
@@ -265,5 +317,8 @@ def validate_actions(
         return [FieldError((), f"at most {MAX_ACTIONS} actions are allowed", "too_long")]
     errors: list[FieldError] = []
     for index, item in enumerate(actions_json):
-        errors += [e.with_prefix(index) for e in validate_action(item, trigger, patient_field_allowlist)]
+        errors += [
+            e.with_prefix(index)
+            for e in validate_action(item, trigger, patient_field_allowlist, webhook_allowed_networks)
+        ]
     return errors

@@ -21,6 +21,7 @@ from crmflow.conditions.operators import LEAF_OPERATORS
 from crmflow.crm.models import NoNul, storable_json_errors
 from crmflow.triggers import TRIGGER_NAMES, TRIGGERS
 from crmflow.validation import FieldError
+from crmflow.webhook_policy import IPNetwork
 
 LEAF_OPERATOR_NAMES: Final[list[str]] = list(LEAF_OPERATORS)
 GROUP_OPERATOR_NAMES: Final[list[str]] = list(nodes.GROUP_OPERATOR_NAMES)
@@ -122,6 +123,7 @@ def validate_rule(
     actions: Any,
     patient_field_allowlist: Sequence[str],
     cancel_on: Any = None,
+    webhook_allowed_networks: Sequence[IPNetwork] = (),
 ) -> list[FieldError]:
     """Every problem of a rule as it would be saved; ``update_patient_fields`` is checked against
     the runner's allowlist (the same setting), so a rule is refused rather than failing its runs."""
@@ -140,7 +142,10 @@ def validate_rule(
     errors += [
         e.with_prefix("actionsJson")
         for e in validate_actions(
-            actions, trigger if known_trigger else None, patient_field_allowlist=patient_field_allowlist
+            actions,
+            trigger if known_trigger else None,
+            patient_field_allowlist=patient_field_allowlist,
+            webhook_allowed_networks=webhook_allowed_networks,
         )
     ]
     errors += [

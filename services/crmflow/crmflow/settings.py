@@ -10,10 +10,11 @@ import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crmflow.actions import DEFAULT_PATIENT_FIELD_ALLOWLIST
+from crmflow.webhook_policy import IPNetwork, parse_networks
 
 
 class Settings(BaseSettings):
@@ -104,7 +105,36 @@ class Settings(BaseSettings):
     patient_field_allowlist: tuple[str, ...] = DEFAULT_PATIENT_FIELD_ALLOWLIST
     max_retries: int = 5
 
+    # webhooks (SPEC section 9): where they may go, how long they may take, how they are signed
+    webhook_allowed_networks: str = Field(
+        default="",
+        description="Comma-separated CIDRs webhooks may reach although private, loopback or otherwise "
+        "non-public (plain http is allowed only to these); empty: public addresses over https only.",
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout of one webhook request.")
+    webhook_secret_grace_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        description="After a rotation the previous webhook secret still signs (a second signature) "
+        "this long, so receivers can switch over; 0: it stops at once.",
+    )
+    secret_key: str = Field(
+        default="crmflow-dev-secret-key-change-me",
+        description="Encrypts stored secrets (the practices' webhook secrets). Several comma-separated "
+        "keys: the first encrypts, every one decrypts (key rotation).",
+    )
+
     log_level: str = "INFO"
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # a typo fails the process at start, not its first webhook
+        return value
+
+    @property
+    def webhook_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.webhook_allowed_networks)
 
     @property
     def database_url(self) -> str:

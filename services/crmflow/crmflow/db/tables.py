@@ -299,3 +299,23 @@ scheduled_resumes = Table(
         postgresql_with={"fastupdate": "off"},  # no pending list for lookups to read (migration 0006)
     ),
 )
+
+# Each practice's webhook signing secrets (SPEC section 9), encrypted with CRMFLOW_SECRET_KEY
+# (crmflow.webhook_secrets). ``signs_until`` null: the current secret (one per practice); a past
+# secret keeps signing beside it until then (the rotation's grace period).
+webhook_secrets = Table(
+    "webhook_secrets",
+    metadata,
+    _id(),
+    _practice(),
+    Column("secret_encrypted", Text, nullable=False),
+    _created(),
+    Column("signs_until", TIMESTAMP(timezone=True)),
+    Index(
+        "ux_webhook_secrets_current",
+        "practice_id",
+        unique=True,
+        postgresql_where=text("signs_until IS NULL"),
+    ),
+    Index("ix_webhook_secrets_practice", "practice_id", "created_at"),
+)

@@ -28,6 +28,7 @@ def post_rule(body: RuleCreate, practice_id: PracticeId, db: Db, settings: AppSe
         body.actionsJson,
         settings.patient_field_allowlist,
         body.cancelOn,
+        webhook_allowed_networks=settings.webhook_networks,
     )
     if errors:
         raise_field_errors(errors)
@@ -99,6 +100,7 @@ def patch_rule(
         merged["actionsJson"],
         settings.patient_field_allowlist,
         merged.get("cancelOn"),
+        webhook_allowed_networks=settings.webhook_networks,
     )
     if errors:
         raise_field_errors(errors)
