@@ -56,6 +56,7 @@ def test_the_seed_actions_and_delay_until() -> None:
         "update_patient_fields",
         "delay_seconds",
         "delay_until",
+        "send_webhook",
     }
     assert DEFAULT_PATIENT_FIELD_ALLOWLIST == (
         "status",

@@ -28,6 +28,7 @@ import httpcore
 import httpx
 
 from crmflow.webhook_policy import IPAddress, IPNetwork, address_refusal, scheme_refusal, url_errors
+from crmflow.webhook_request import USER_AGENT
 from crmflow.webhook_signing import sign
 from crmflow_runner.sending.outcome import (
     Channel,
@@ -38,7 +39,6 @@ from crmflow_runner.sending.outcome import (
     Transient,
 )
 
-USER_AGENT: Final = "crmflow-webhooks/1"
 MAX_RESPONSE_BYTES: Final = 64 * 1024  # read at most this much of a response (then close)
 KEPT_RESPONSE_CHARS: Final = 500  # what the delivery record keeps of it
 MAX_RETRY_AFTER_SECONDS: Final = 86_400.0
