@@ -72,7 +72,7 @@ def _kind(address: IPAddress) -> str | None:
     """Why ``address`` is not a public unicast address (None when it is one)."""
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
-    for name in ("unspecified", "loopback", "link_local", "multicast", "private", "reserved"):
+    for name in ("unspecified", "loopback", "link_local", "multicast", "reserved", "private"):
         if getattr(address, f"is_{name}"):
             article = "an" if name[0] in "aeiou" else "a"
             return f"{article} {name.replace('_', '-')} address"

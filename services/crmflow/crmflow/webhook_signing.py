@@ -80,8 +80,8 @@ def sign(keys: Sequence[bytes], message_id: str, timestamp: int, body: bytes) ->
     """The three headers for ``body``, signed with every key of ``keys`` (the current first)."""
     if not keys:
         raise InvalidSecret("no webhook secret to sign with")
-    if not message_id or any(c in message_id for c in ". \r\n"):
-        raise ValueError("a webhook-id may not be empty or hold '.', spaces or line breaks")
+    if not message_id or any(c.isspace() or not c.isprintable() for c in message_id):
+        raise ValueError("a webhook-id may not be empty or hold spaces or control characters")
     return SignedHeaders(
         message_id, timestamp, " ".join(signature(key, message_id, timestamp, body) for key in keys)
     )
