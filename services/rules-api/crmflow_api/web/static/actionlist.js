@@ -4,6 +4,7 @@
 import { fill, h, options, uid } from "./dom.js";
 import { argFields, argText, readArgs } from "./schemaform.js";
 import { UNITS, dateFields, delayFromArgs, delayToArgs, placeholderPath } from "./timing.js";
+import { SEND_WEBHOOK, webhookTestPanel } from "./webhook.js";
 
 const DELAY_UNTIL = "delay_until";
 
@@ -13,13 +14,15 @@ const ARG_HINTS = {
   fields: 'JSON object, e.g. {"status": "inactive"}.',
   seconds: "Later actions run after this many seconds.",
   dueInSeconds: "Due this many seconds after the run.",
+  url: "https:// address of the receiver; may hold placeholders such as {patientId}.",
+  headers: 'JSON object, e.g. {"Authorization": "Bearer …"}.',
 };
 
 /**
  * Steps go in ``list`` (an <ol>); ``addButton`` appends one; ``onChange()`` runs on every edit;
  * ``sampleData()`` is the trigger's sample (its date fields are what delay_until waits for).
  */
-export function createActionList({ list, addButton, catalog, sampleData, onChange }) {
+export function createActionList({ list, addButton, catalog, sampleData, onChange, testWebhook }) {
   let actions = [];
   let lastId = 0;
 
@@ -132,6 +135,12 @@ export function createActionList({ list, addButton, catalog, sampleData, onChang
           ? delayInputs(action, key)
           : argFields(catalog.argsSchema(action.type)).map((field) => argInput(action, field, key)),
       ),
+      action.type === SEND_WEBHOOK && testWebhook
+        ? webhookTestPanel({
+            readArgs: () => readArgs(argFields(catalog.argsSchema(action.type)), action.texts, ["body", "actionsJson", index]),
+            testWebhook,
+          })
+        : null,
     );
   }
 

@@ -192,6 +192,11 @@ export function createEditor(ctx) {
       catalog: ctx.catalog,
       sampleData: () => trigger()?.sampleData,
       onChange: changed,
+      testWebhook: (args) => {
+        const sample = readSample();
+        const data = sample.error ? undefined : sample.data;
+        return ctx.api.post("/api/webhooks/test", { ...args, eventName: triggerSelect.value, data });
+      },
     });
     cancelOn ??= createCancelOnEditor({
       list: $("cancel-list"),
