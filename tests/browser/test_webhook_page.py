@@ -50,7 +50,9 @@ def test_a_webhook_step_shows_its_signed_test_request_without_sending(
         expect(shown).to_contain_text("Authorization: Bearer billing-token")
         expect(step.locator(".webhook-test-result")).to_contain_text("Not sent")
         screenshot(page, "30-webhook-test-request")
-        standardwebhooks.Webhook(secret).verify(request["body"].encode(), request["headers"], json_parse=False)
+        standardwebhooks.Webhook(secret).verify(
+            request["body"].encode(), request["headers"], json_parse=False
+        )
         sample = json.loads(page.locator("#sample-data").input_value())
         assert json.loads(request["body"]) == {
             "patient": sample["patient"]["id"],

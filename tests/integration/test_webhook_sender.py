@@ -17,6 +17,7 @@ import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -24,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from crmflow.webhook_policy import IPAddress, parse_networks
+from crmflow.webhook_policy import IPAddress, IPNetwork, parse_networks
 from crmflow.webhook_signing import format_secret, new_key
 from crmflow_runner.sending.outcome import Delivered, OutboundMessage, Permanent, Transient
 from crmflow_runner.sending.webhook import WebhookSender, resolve
@@ -37,13 +38,15 @@ SECRET = format_secret(KEY)
 LOOPBACK = parse_networks("127.0.0.0/8")
 
 
-def message(url: str, body: str = '{"hello":"world"}', key: str = "msg_test_1", **headers: str) -> OutboundMessage:
+def message(
+    url: str, body: str = '{"hello":"world"}', key: str = "msg_test_1", **headers: str
+) -> OutboundMessage:
     return OutboundMessage(
         channel="webhook", idempotency_key=key, practice_id="p1", to=url, body=body, headers=headers
     )
 
 
-def sender(allowed=(), **kwargs) -> WebhookSender:  # type: ignore[no-untyped-def]
+def sender(allowed: tuple[IPNetwork, ...] = (), **kwargs: Any) -> WebhookSender:
     return WebhookSender(lambda practice_id: [KEY], allowed=allowed, **kwargs)
 
 

@@ -269,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     p = webhook_secret.add_parser(
-        "rotate", help='a new signing secret for the practice\'s webhooks; prints {"secret": "whsec_..."} once'
+        "rotate",
+        help='a new signing secret for the practice\'s webhooks; prints {"secret": "whsec_..."} once',
     )
     p.add_argument("--practice", required=True, help="practice id")
     p.add_argument(

@@ -81,13 +81,13 @@ def rotate(
         conn.execute(delete(webhook_secrets).where(mine, ended))
         grace = func.clock_timestamp() + func.make_interval(0, 0, 0, 0, 0, 0, bindparam("grace"))
         conn.execute(
-            update(webhook_secrets).where(mine, webhook_secrets.c.signs_until.is_(None)).values(signs_until=grace),
+            update(webhook_secrets)
+            .where(mine, webhook_secrets.c.signs_until.is_(None))
+            .values(signs_until=grace),
             {"grace": grace_seconds},
         )
     key = new_key()
-    conn.execute(
-        webhook_secrets.insert().values(practice_id=practice_id, secret_encrypted=box.encrypt(key))
-    )
+    conn.execute(webhook_secrets.insert().values(practice_id=practice_id, secret_encrypted=box.encrypt(key)))
     return format_secret(key)
 
 

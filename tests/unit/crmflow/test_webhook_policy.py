@@ -126,7 +126,11 @@ def test_refused_urls(url: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["https://example.com/hook", "https://93.184.215.14:8443/x?y=1", "https://{appointment.provider}.example/h"],
+    [
+        "https://example.com/hook",
+        "https://93.184.215.14:8443/x?y=1",
+        "https://{appointment.provider}.example/h",
+    ],
 )
 def test_accepted_urls(url: str) -> None:
     assert url_errors(url, NONE) == []

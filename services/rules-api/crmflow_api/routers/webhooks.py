@@ -68,7 +68,7 @@ def rotate_secret(
         grace_seconds=settings.webhook_secret_grace_seconds,
         revoke_previous=body is not None and body.revokePrevious,
     )
-    return NewSecret(secret=secret, **secret_status(db, practice_id))  # type: ignore[arg-type]
+    return NewSecret.model_validate({"secret": secret, **secret_status(db, practice_id)})
 
 
 class WebhookTest(BaseModel):
@@ -90,7 +90,9 @@ class SignedRequestOut(BaseModel):
 
 
 @router.post("/webhooks/test", responses=BAD_BODY)
-def test_webhook(body: WebhookTest, practice_id: PracticeId, db: Db, settings: AppSettings) -> SignedRequestOut:
+def test_webhook(
+    body: WebhookTest, practice_id: PracticeId, db: Db, settings: AppSettings
+) -> SignedRequestOut:
     """The signed request a ``send_webhook`` action would make for a sample event, NOT sent."""
     trigger = TRIGGERS.get(body.eventName)
     if trigger is None:
@@ -101,11 +103,15 @@ def test_webhook(body: WebhookTest, practice_id: PracticeId, db: Db, settings: A
         if value is not None
     }
     errors = validate_action(
-        {"type": SEND_WEBHOOK, "args": args}, body.eventName, webhook_allowed_networks=settings.webhook_networks
+        {"type": SEND_WEBHOOK, "args": args},
+        body.eventName,
+        webhook_allowed_networks=settings.webhook_networks,
     )
     if errors:
         raise_field_errors([FieldError(e.loc[1:], e.msg, e.type) for e in errors])
-    event = _sample_event(practice_id, body.eventName, trigger.entity_type, body.data or trigger.sample_data())
+    event = _sample_event(
+        practice_id, body.eventName, trigger.entity_type, body.data or trigger.sample_data()
+    )
     try:
         rendered = render_args(args, build_context(event))
     except (UnresolvedPlaceholder, TemplateSyntaxError) as exc:

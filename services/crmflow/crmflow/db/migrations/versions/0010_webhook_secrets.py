@@ -19,9 +19,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "webhook_secrets",
-        sa.Column(
-            "id", UUID(as_uuid=False), primary_key=True, server_default=sa.text("gen_random_uuid()")
-        ),
+        sa.Column("id", UUID(as_uuid=False), primary_key=True, server_default=sa.text("gen_random_uuid()")),
         sa.Column("practice_id", UUID(as_uuid=False), sa.ForeignKey("practices.id"), nullable=False),
         sa.Column("secret_encrypted", sa.Text, nullable=False),
         sa.Column(
