@@ -154,6 +154,16 @@ class QuietHours(BaseModel):
     end: LocalTime
 
 
+class MessageCaps(BaseModel):
+    """Frequency caps (SPEC section 13): messages (send_email, send_sms) per patient per day / per
+    week on the practice's clocks; a send over a cap is logged ``skipped`` (``capped``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    perPatientPerDay: int | None = Field(None, ge=0, le=10_000, strict=True)
+    perPatientPerWeek: int | None = Field(None, ge=0, le=10_000, strict=True)
+
+
 class PracticeUpdate(BaseModel):
     """Body of ``PATCH /api/practice``: only the fields sent change; ``quietHours: null`` clears them."""
 
@@ -161,6 +171,7 @@ class PracticeUpdate(BaseModel):
 
     timeZone: TimeZoneName = Field(None, json_schema_extra=_no_default)
     quietHours: QuietHours | None = None
+    messageCaps: MessageCaps | None = None
 
 
 class Practice(BaseModel):
@@ -168,5 +179,6 @@ class Practice(BaseModel):
     name: str
     timeZone: str = Field(description=f"IANA time zone name (default {DEFAULT_ZONE!r}).")
     quietHours: QuietHours | None = Field(description="null: none (the default).")
+    messageCaps: MessageCaps | None = Field(None, description="null: no caps (the default).")
     createdAt: str
     updatedAt: str
