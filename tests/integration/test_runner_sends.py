@@ -7,9 +7,11 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
+
 from crmflow import dlq
 from crmflow.crm.entities import create_patient
 from crmflow.practice_settings import update_settings
@@ -59,6 +61,10 @@ def unique_number() -> str:
 def patient(engine, practice_id: str, **values: Any) -> dict[str, Any]:
     with engine.begin() as conn:
         return create_patient(conn, practice_id, {"firstName": "Ann", "lastName": "Reach", **values})
+
+
+def succeeded(engine, run_id: str) -> bool:
+    return run_status(engine, run_id) == "succeeded"
 
 
 def logs(engine, run_id: str) -> list[Any]:
@@ -145,7 +151,7 @@ def test_without_consent_or_address_the_send_is_skipped_and_the_run_goes_on(
     start_runner(topic, deliveries=True)
     send(reach_settings, topic, [first, second])
     for c in (first, second):
-        wait_for(lambda c=c: run_status(engine, c["runId"]) == "succeeded", 20, what="the run")
+        wait_for(partial(succeeded, engine, c["runId"]), 20, what="the run")
         assert note_bodies(engine, c["runId"]) == ["went on"]
         assert deliveries(engine, c["runId"]) == []
     assert [(r.status, r.error) for r in logs(engine, first["runId"])][:2] == [
@@ -169,7 +175,7 @@ def test_a_send_over_the_daily_cap_is_skipped(reach, reach_settings, engine, pra
     start_runner(topic, deliveries=True)
     send(reach_settings, topic, commands)
     for c in commands:
-        wait_for(lambda c=c: run_status(engine, c["runId"]) == "succeeded", 30, what="the runs")
+        wait_for(partial(succeeded, engine, c["runId"]), 30, what="the runs")
     assert sorted(m["Subject"] for m in reach.smtp.sink.to(address)) == ["n0", "n1"]
     assert [(r.status, r.error) for r in logs(engine, commands[2]["runId"])] == [("skipped", "capped")]
 

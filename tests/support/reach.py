@@ -46,7 +46,7 @@ class SmtpSink:
     reply_for: dict[str, str] = field(default_factory=dict)  # address -> SMTP reply, e.g. "451 busy"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook names)
+    async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         reply = self.reply_for.get(address.lower())
@@ -55,7 +55,7 @@ class SmtpSink:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or envelope.content or b""
         raw = content if isinstance(content, bytes) else content.encode()
         with self.lock:
@@ -109,10 +109,10 @@ class SmsProvider:
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (quiet)
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 request = SmsRequest(
@@ -202,16 +202,16 @@ def reach_servers() -> Iterator[ReachServers]:
         sms.start()
         started.append(sms.stop)
         servers = ReachServers(smtp, sms)
-        for name, value in servers.env().items():
+        for name, setting in servers.env().items():
             saved[name] = os.environ.get(name)
-            os.environ[name] = value
+            os.environ[name] = setting
         yield servers
     finally:
-        for name, value in saved.items():
-            if value is None:
+        for name, before in saved.items():
+            if before is None:
                 os.environ.pop(name, None)
             else:
-                os.environ[name] = value
+                os.environ[name] = before
         for stop in reversed(started):  # one failing stop must not keep the other running
             with contextlib.suppress(Exception):
                 stop()
