@@ -15,6 +15,7 @@ from crmflow_api.metrics import RequestMetrics
 from crmflow_api.routers import (
     automations,
     catalog,
+    drafts,
     events,
     health,
     internal,
@@ -38,7 +39,19 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = make_engine(settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)  # added last = outermost: sees the body limit's 413s too
-    for module in (health, catalog, practice, patients, automations, trials, runs, events, internal, web):
+    for module in (
+        health,
+        catalog,
+        practice,
+        patients,
+        drafts,
+        automations,
+        trials,
+        runs,
+        events,
+        internal,
+        web,
+    ):
         app.include_router(module.router)
 
     @app.exception_handler(NotFound)

@@ -55,12 +55,27 @@ class RunSummary(BaseModel):
     finishedAt: str | None
 
 
+class Delivery(BaseModel):
+    """A message a send action handed to a sender (SPEC section 9), without address or body."""
+
+    id: str
+    index: int = Field(description="The send action's index in the run.")
+    channel: str
+    status: str = Field(description="pending (queued or between attempts), delivered or failed.")
+    attempts: int
+    providerId: str | None = Field(description="The provider's id (SMS sid, e-mail Message-ID).")
+    error: str | None
+    createdAt: str
+    finishedAt: str | None
+
+
 class RunDetail(RunSummary):
     trace: dict[str, Any] | None
     correlationId: str | None
     causationId: str | None
     depth: int
     actions: list[ActionLog]
+    deliveries: list[Delivery] = Field(default_factory=list)
 
 
 class RunPage(BaseModel):
