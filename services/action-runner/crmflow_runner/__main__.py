@@ -34,6 +34,7 @@ def main() -> None:
         lambda: (consumer.assigned, {"assigned": consumer.assigned, "partitions": consumer.partitions}),
     )
     threading.Thread(target=runner.scheduler.run, name="scheduler", daemon=True).start()
+    runner.deliveries.start()
     log.info("action-runner started", extra={"port": settings.runner_port})
     try:
         runner.consumer.run()

@@ -32,6 +32,8 @@ from crmflow_runner import control, metrics
 from crmflow_runner.errors import PermanentActionError
 from crmflow_runner.handlers import Handler, parse_args
 from crmflow_runner.run_context import DeferredWrites, PatientCache, PracticeZones, RunContext
+from crmflow_runner.sending.requeue import requeue
+from crmflow_runner.sends import Sends
 from crmflow_runner.statements import (
     CLAIM_RESUMES,
     DONE_ACTIONS,
@@ -60,8 +62,9 @@ class RunOutcome:
 
 
 class Executor:
-    def __init__(self, handlers: Mapping[str, Handler]) -> None:
+    def __init__(self, handlers: Mapping[str, Handler], sends: Sends | None = None) -> None:
         self.handlers = handlers
+        self.sends = Sends() if sends is None else sends
 
     # -- commands from Kafka -------------------------------------------------------------
     def execute(
@@ -93,6 +96,7 @@ class Executor:
         markers = [marker_params(c) for c in commands if c["kind"] == "event"]
         if markers:  # a redelivered marker twice in a batch: the last one's values, as before
             conn.execute(MARK_EVENTS, columns({m["event_id"]: m for m in markers}))
+        requeue(conn, [c for c in commands if c["kind"] == "redeliver"])
         claimed = self._claim_runs(conn, [c for c in commands if c["kind"] == "run"])
         resumed = self._claim_resumes(conn, [c for c in commands if c["kind"] == "resume"])
         work: list[tuple[RunCommandDict, int]] = []
@@ -195,6 +199,10 @@ class Executor:
                     stopped = self._delay_until(ctx, index, action)
                     if stopped is not None:
                         return stopped
+                    continue
+                if self.sends.handles(action_type):
+                    if self.sends.execute(ctx, index, action_type, action.get("args")):
+                        return RunOutcome(ctx.run_id, RunStatus.WAITING)  # deferred, or queued
                     continue
                 self._execute_action(ctx, index, action_type, action.get("args"))
             except (PermanentActionError, UnresolvedPlaceholder, TemplateSyntaxError) as exc:

@@ -133,14 +133,7 @@ def build_handlers(allowlist: Sequence[str]) -> dict[str, Handler]:
         "draft_sms": draft_sms,
         "draft_email": draft_email,
         "update_patient_fields": make_update_patient_fields(allowlist),
-        "send_webhook": webhooks_need_the_delivery_queue,
     }
-
-
-def webhooks_need_the_delivery_queue(ctx: RunContext, args: Any) -> dict[str, Any]:
-    """Until the delivery queue runs sends off the partition's path, a send_webhook fails
-    (never sent in line: a slow receiver would hold every patient of the partition)."""
-    raise PermanentActionError("send_webhook needs the delivery queue, which this runner lacks")
 
 
 def parse_args(model: type[BaseModel], args: Any) -> BaseModel:

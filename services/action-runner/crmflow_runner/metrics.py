@@ -20,3 +20,6 @@ END_TO_END_SECONDS = Histogram(
 )
 CONSUMER_LAG = Gauge("crmflow_runner_consumer_lag", "Commands not yet consumed", ["partition"])
 WAITING_RESUMES = Gauge("crmflow_runner_scheduled_resumes", "Delayed runs waiting to resume")
+DELIVERIES = Counter(
+    "crmflow_runner_deliveries_total", "Delivery attempts by channel and outcome", ["channel", "outcome"]
+)

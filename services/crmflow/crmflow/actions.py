@@ -74,6 +74,14 @@ class DraftEmailArgs(ActionArgs):
     body: Body
 
 
+class SendSmsArgs(DraftSmsArgs):
+    """``send_sms`` (SPEC section 9): delivered to the patient's phone (consent applies)."""
+
+
+class SendEmailArgs(DraftEmailArgs):
+    """``send_email`` (SPEC section 9): delivered to the patient's e-mail address (consent applies)."""
+
+
 class UpdatePatientFieldsArgs(ActionArgs):
     patientId: Id
     fields: dict[str, Any] = Field(min_length=1, max_length=len(DEFAULT_PATIENT_FIELD_ALLOWLIST) * 4)
@@ -154,6 +162,12 @@ DELAY_UNTIL: Final = "delay_until"
 DELAY_TYPES: Final = frozenset({DELAY_SECONDS, DELAY_UNTIL})
 """The action types the runner executes itself (a durable wait), not through a handler."""
 
+SEND_EMAIL: Final = "send_email"
+SEND_SMS: Final = "send_sms"
+SEND_CHANNELS: Final[Mapping[str, str]] = {SEND_EMAIL: "email", SEND_SMS: "sms", SEND_WEBHOOK: "webhook"}
+"""Actions that deliver a message (SPEC section 9) -> their channel: the runner hands them to its
+delivery queue instead of executing them in line."""
+
 ACTION_TYPES: Final[Mapping[str, type[ActionArgs]]] = {
     "create_task": CreateTaskArgs,
     "create_note": CreateNoteArgs,
@@ -162,6 +176,8 @@ ACTION_TYPES: Final[Mapping[str, type[ActionArgs]]] = {
     "update_patient_fields": UpdatePatientFieldsArgs,
     DELAY_SECONDS: DelaySecondsArgs,
     DELAY_UNTIL: DelayUntilArgs,
+    SEND_EMAIL: SendEmailArgs,
+    SEND_SMS: SendSmsArgs,
     SEND_WEBHOOK: SendWebhookArgs,
 }
 

@@ -133,8 +133,20 @@ class CancelCommand(BaseModel):
     eventId: str
 
 
+class RedeliverCommand(BaseModel):
+    """Queue dead-lettered delivery ``deliveryId`` again (SPEC section 9): what a delivery's dead
+    letter holds, so ``crmflow dlq replay`` retries it (same idempotency key, attempts from 0)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["redeliver"] = "redeliver"
+    deliveryId: str
+    practiceId: str
+
+
 ActionCommand = Annotated[
-    RunCommand | EventEvaluated | ResumeCommand | ReplanCommand | CancelCommand, Field(discriminator="kind")
+    RunCommand | EventEvaluated | ResumeCommand | ReplanCommand | CancelCommand | RedeliverCommand,
+    Field(discriminator="kind"),
 ]
 
 
@@ -206,9 +218,20 @@ class CancelCommandDict(TypedDict):
     eventId: str
 
 
+class RedeliverCommandDict(TypedDict):
+    kind: Literal["redeliver"]
+    deliveryId: str
+    practiceId: str
+
+
 ControlCommandDict = ReplanCommandDict | CancelCommandDict
 """Commands that change waiting runs rather than execute actions."""
 
 ActionCommandDict = (
-    RunCommandDict | EventEvaluatedDict | ResumeCommandDict | ReplanCommandDict | CancelCommandDict
+    RunCommandDict
+    | EventEvaluatedDict
+    | ResumeCommandDict
+    | ReplanCommandDict
+    | CancelCommandDict
+    | RedeliverCommandDict
 )

@@ -105,6 +105,32 @@ class Settings(BaseSettings):
     patient_field_allowlist: tuple[str, ...] = DEFAULT_PATIENT_FIELD_ALLOWLIST
     max_retries: int = 5
 
+    # Reach (SPEC section 9): the delivery worker and the senders (docs/operations.md)
+    delivery_threads: int = Field(default=4, ge=1, le=64, description="Concurrent sends per runner.")
+    delivery_poll_seconds: float = Field(default=0.25, gt=0, description="Idle wait between queue reads.")
+    delivery_max_attempts: int = Field(default=5, ge=1, le=50, description="Attempts before dead-letter.")
+    delivery_backoff_seconds: float = Field(
+        default=2.0, gt=0, description="Backoff base between attempts (doubles, full jitter)."
+    )
+    delivery_backoff_max_seconds: float = Field(default=300.0, gt=0, description="Cap of that backoff.")
+    smtp_url: str | None = Field(
+        default=None,
+        description="smtp://host:port (or smtps:// for TLS from the start); unset: e-mail is not sent.",
+    )
+    smtp_starttls: bool = Field(default=False, description="Upgrade smtp:// with STARTTLS before auth.")
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    email_from: str = Field(default="crmflow@localhost", description="From address of sent e-mail.")
+    sms_api_url: str | None = Field(
+        default=None,
+        description="Base URL of a Twilio-compatible Messages API; unset: SMS are not sent.",
+    )
+    sms_account_sid: str | None = None
+    sms_auth_token: str | None = None
+    sms_from: str | None = Field(default=None, description="The sender's phone number (E.164).")
+    sms_timeout_seconds: float = Field(default=10.0, gt=0)
+
     # webhooks (SPEC section 9): where they may go, how long they may take, how they are signed
     webhook_allowed_networks: str = Field(
         default="",

@@ -46,6 +46,7 @@ class ActionStatus(StrEnum):
     SKIPPED = "skipped"  # an earlier action of the run failed, or the run was cancelled
     RESCHEDULED = "rescheduled"  # a delay_until re-planned: its date field moved (result: from, to)
     DEFERRED = "deferred"  # a send held until quiet hours end (SPEC section 9)
+    QUEUED = "queued"  # a send handed to the delivery queue: its outcome is logged when known
 
 
 class ResumeStatus(StrEnum):
@@ -56,3 +57,12 @@ class ResumeStatus(StrEnum):
     EMITTED = "emitted"
     DONE = "done"
     CANCELLED = "cancelled"
+
+
+class DeliveryStatus(StrEnum):
+    """``message_deliveries.status``: pending (queued, or between attempts) until the sender's
+    outcome is final: delivered, or failed (refused, or its last attempt failed)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"

@@ -15,6 +15,7 @@ from crmflow_api.metrics import RequestMetrics
 from crmflow_api.routers import (
     automations,
     catalog,
+    drafts,
     events,
     health,
     internal,
@@ -44,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
         catalog,
         practice,
         patients,
+        drafts,
         automations,
         trials,
         runs,

@@ -10,6 +10,8 @@ from crmflow.commands import (
     CancelCommandDict,
     EventEvaluated,
     EventEvaluatedDict,
+    RedeliverCommand,
+    RedeliverCommandDict,
     ReplanCommand,
     ReplanCommandDict,
     ResumeCommand,
@@ -45,6 +47,7 @@ PAIRS: list[tuple[type[BaseModel], type]] = [
     (ResumeCommand, ResumeCommandDict),
     (ReplanCommand, ReplanCommandDict),
     (CancelCommand, CancelCommandDict),
+    (RedeliverCommand, RedeliverCommandDict),
 ]
 AS_DICT: dict[Any, Any] = {model: typed for model, typed in PAIRS}
 

@@ -27,8 +27,11 @@ import certifi
 import httpcore
 import httpx
 
+from crmflow.db.engine import make_engine
+from crmflow.settings import Settings
 from crmflow.webhook_policy import IPAddress, IPNetwork, address_refusal, scheme_refusal, url_errors
 from crmflow.webhook_request import USER_AGENT
+from crmflow.webhook_secrets import SecretBox, signing_keys
 from crmflow.webhook_signing import sign
 from crmflow_runner.sending.outcome import (
     Channel,
@@ -38,6 +41,7 @@ from crmflow_runner.sending.outcome import (
     Permanent,
     Transient,
 )
+from crmflow_runner.sending.scrub import scrub
 
 MAX_RESPONSE_BYTES: Final = 64 * 1024  # read at most this much of a response (then close)
 KEPT_RESPONSE_CHARS: Final = 500  # what the delivery record keeps of it
@@ -143,7 +147,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 def classify(status: int, headers: Mapping[str, str], text: str) -> Outcome:
     """The outcome of a receiver's answer (SPEC section 9)."""
-    kept = "".join(c if c.isprintable() else " " for c in text[:KEPT_RESPONSE_CHARS])
+    kept = scrub(text, KEPT_RESPONSE_CHARS)  # one line, no e-mail addresses or phone numbers
     if 200 <= status < 300:
         return Delivered(provider_id=str(status), detail=kept or None)
     if status in (408, 429) or status >= 500:
@@ -237,3 +241,16 @@ def _read_some(response: httpx.Response, deadline: float) -> str:
         if time.monotonic() > deadline:
             raise httpx.ReadTimeout("response not read within the timeout")
     return b"".join(chunks)[:MAX_RESPONSE_BYTES].decode("utf-8", "replace")
+
+
+def from_settings(settings: Settings) -> WebhookSender:
+    """The webhook channel: always on (webhooks need no provider account); each send reads the
+    practice's signing keys through a small pool of its own."""
+    engine = make_engine(settings, pool_size=1)
+    box = SecretBox(settings.secret_key)
+
+    def keys(practice_id: str) -> list[bytes]:
+        with engine.connect() as conn:
+            return signing_keys(conn, practice_id, box)
+
+    return WebhookSender(keys, allowed=settings.webhook_networks, timeout=settings.webhook_timeout_seconds)
