@@ -2,7 +2,7 @@
 ``CRMFLOW_SECRET_KEY``; a rotated-out secret keeps signing until ``signs_until`` (grace period).
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import TIMESTAMP, UUID
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
