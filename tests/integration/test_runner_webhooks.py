@@ -195,7 +195,8 @@ def test_a_slow_receiver_does_not_hold_the_partition(hook_settings, engine, prac
     wait_for(lambda: note_bodies(engine, other["runId"]) == ["x"], 10, what="the other patient's note")
     elapsed = time.monotonic() - asked
     print(
-        f"\nslow webhook receiver (5 s per request): another patient's note on the partition took {elapsed:.3f} s"
+        f"\nslow webhook receiver (5 s per request): "
+        f"another patient's note on the partition took {elapsed:.3f} s"
     )
     assert elapsed < 1.0
     assert run_status(engine, slow["runId"]) == "waiting"
