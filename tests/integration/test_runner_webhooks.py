@@ -6,6 +6,7 @@ private one-partition topic, so every patient shares a partition."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import Engine
 
 from crmflow.crm.entities import create_patient
+from crmflow.logs import QUIET_LOGGERS
 from crmflow.settings import Settings
 from crmflow.webhook_secrets import SecretBox, rotate
 from tests.support.processes import wait_for
@@ -80,8 +82,11 @@ def deliveries(engine: Engine, run_id: str) -> list[Any]:
 
 
 def test_500_twice_then_200_one_success_three_attempts_one_webhook_id(
-    hook_settings, engine, practice, hook, start_runner
+    hook_settings, engine, practice, hook, start_runner, secret, caplog
 ):
+    caplog.set_level(logging.INFO)
+    for name in QUIET_LOGGERS:  # as the runner's logging configuration sets them (crmflow.logs)
+        caplog.set_level(logging.WARNING, logger=name)
     hook.answers = [Answer(status=500), Answer(status=500, headers={"retry-after": "1"})]
     topic = create_topic(hook_settings, partitions=1)
     ann = patient(engine, practice["id"])
@@ -122,9 +127,17 @@ def test_500_twice_then_200_one_success_three_attempts_one_webhook_id(
         (0, "succeeded"),
         (1, "succeeded"),
     ]
+    succeeded = logs(engine, command["runId"])[1]
+    assert succeeded.result["providerId"] == "200" and succeeded.result["response"] == '{"ok":true}'
     queued = logs(engine, command["runId"])[0]
     assert queued.args["url"]["redacted"] and queued.args["headers"]["redacted"]  # no address, no token
     assert note_bodies(engine, command["runId"]) == ["after the webhook"]
+
+    # Nothing of the request reached a log: not the secret, the URL, the token or the body.
+    logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert any(r.getMessage() == "delivery attempt failed; retrying" for r in caplog.records)
+    for needle in (secret, secret.removeprefix("whsec_"), "receiver-token", "/patients/", f":{hook.port}"):
+        assert needle not in logged, [m for m in logged.splitlines() if needle in m][:2]
 
     # A redelivered command (twice) sends nothing again.
     send(hook_settings, topic, [command, command])

@@ -221,6 +221,8 @@ class DeliveryWorker:
             "providerId": outcome.provider_id,
             "attempts": attempts,
         }
+        if row["channel"] == "webhook" and outcome.detail:  # SPEC 9: the truncated answer is kept
+            result["response"] = outcome.detail[:500]
         if row["run_id"] is not None:
             self._log(conn, row, attempts, ActionStatus.SUCCEEDED, result=result)
             command = row["command"] or {}
