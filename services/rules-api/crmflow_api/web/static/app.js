@@ -3,14 +3,15 @@
 import { createApi, describeError, session } from "./api.js";
 import { makeCatalog } from "./catalog.js";
 import { $, fill, h } from "./dom.js";
+import { createDraftsView } from "./drafts.js";
 import { createEditor } from "./editor.js";
 import { createRunView, createRunsView } from "./history.js";
 import { createPracticeView } from "./practice.js";
 import { createRulesView } from "./rules.js";
 import { createTraceView } from "./trace.js";
 
-const VIEWS = ["signin", "rules", "editor", "runs", "run", "trace", "settings"];
-const NAV_OF = { rules: "rules", editor: "rules", runs: "runs", run: "runs", trace: "trace", settings: "settings" };
+const VIEWS = ["signin", "rules", "editor", "runs", "run", "trace", "drafts", "settings"];
+const NAV_OF = { rules: "rules", editor: "rules", runs: "runs", run: "runs", trace: "trace", drafts: "drafts", settings: "settings" };
 
 let ruleNamesCache = null;
 let noticeTimer = null;
@@ -71,6 +72,7 @@ const views = {
   runs: createRunsView(ctx),
   run: createRunView(ctx),
   trace: createTraceView(ctx),
+  drafts: createDraftsView(ctx),
   settings: createPracticeView(ctx),
 };
 

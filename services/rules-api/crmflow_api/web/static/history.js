@@ -1,5 +1,6 @@
 // Run history (per practice or per rule, filtered by status) and the detail of one run.
 import { $, fill, formatDelta, formatTime, h, options, shortId, statusBadge } from "./dom.js";
+import { renderDeliveries } from "./drafts.js";
 import { renderActions, renderTrace } from "./runsui.js";
 import { currentDue, formatInZone, timingOf } from "./timing.js";
 
@@ -151,6 +152,7 @@ export function createRunView(ctx) {
         h("div", { class: "card" }, renderTrace(run.trace)),
         h("h2", {}, "Action log"),
         renderActions(run.actions, run.startedAt),
+        renderDeliveries(run.deliveries),
       );
     },
   };
