@@ -138,6 +138,13 @@ def probes(a: Tenant, b: Tenant) -> dict[tuple[str, str], tuple[dict[str, Any], 
         ("GET", "/api/runs/{run_id}"): ({}, {404}),
         ("GET", "/api/events/{event_id}"): ({}, {404}),
         ("POST", "/api/drafts/{draft_id}/send"): ({}, {404}),
+        # Webhook secrets are the key's own practice's (B's): never A's, whose secret is in a.secrets.
+        ("GET", "/api/practice/webhook-secret"): ({}, {200}),
+        ("POST", "/api/practice/webhook-secret"): ({}, {201}),
+        ("POST", "/api/webhooks/test"): (
+            {"json": {"url": "https://example.com/h", "data": {"patient": {"id": a.ids["patient_id"]}}}},
+            {200},
+        ),
     }
 
 
@@ -155,6 +162,7 @@ def test_every_route_hides_practice_a_from_practice_b(tenants, services, setting
                 {"p": a.practice_id, "patient": a.ids["patient_id"]},
             ).scalar_one()
         )
+    a.secrets.append(a.client.post("/api/practice/webhook-secret").json()["secret"])
     before = snapshot(a)
 
     table = probes(a, b)
