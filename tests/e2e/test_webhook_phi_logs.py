@@ -1,8 +1,9 @@
 """No PHI and no secret in the logs of a webhook's life (SPEC sections 7 and 9): rules whose URL,
 body and headers carry a patient's name, e-mail and phone and a bearer token run through the real
 services to receivers on loopback (one answering, one refusing with an answer that quotes the
-patient), the runner at DEBUG; the dry run and the secret rotation are called too. Every new line of every service
-log is then scanned for those strings, the practice's webhook secret and the URL paths."""
+patient), the runner at DEBUG; the dry run and the secret rotation are called too. Every new line
+of every service log is then scanned for those strings, the practice's webhook secret and the URL
+paths."""
 
 from __future__ import annotations
 
