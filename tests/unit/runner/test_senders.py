@@ -102,9 +102,10 @@ def test_sms_settings_must_be_complete() -> None:
 
 
 def test_the_registry_has_a_sender_only_for_configured_channels() -> None:
-    assert build_senders(Settings(smtp_url=None, sms_api_url=None)) == {}
+    # webhooks need no provider account: their sender is always there
+    assert set(build_senders(Settings(smtp_url=None, sms_api_url=None))) == {"webhook"}
     senders = build_senders(Settings(smtp_url="smtp://127.0.0.1:2525", sms_api_url=None))
-    assert set(senders) == {"email"} and senders["email"].channel == "email"
+    assert set(senders) == {"email", "webhook"} and senders["email"].channel == "email"
 
 
 def test_provider_answers_lose_addresses_and_numbers() -> None:
