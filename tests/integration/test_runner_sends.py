@@ -180,6 +180,25 @@ def test_a_send_over_the_daily_cap_is_skipped(reach, reach_settings, engine, pra
     assert [(r.status, r.error) for r in logs(engine, commands[2]["runId"])] == [("skipped", "capped")]
 
 
+def test_drafts_over_the_weekly_cap_are_skipped(reach_settings, engine, practice, start_runner):
+    topic = create_topic(reach_settings, partitions=1)
+    with engine.begin() as conn:
+        update_settings(conn, practice["id"], {"messageCaps": {"perPatientPerWeek": 1}})
+    ann = patient(engine, practice["id"], email=unique_address())
+    draft = {"type": "draft_email", "args": {"patientId": "{patientId}", "subject": "s", "body": "b"}}
+    first = run_command(practice["id"], ann, [draft, note("one")])
+    second = run_command(practice["id"], ann, [draft, note("two")])
+    start_runner(topic)
+    send(reach_settings, topic, [first, second])
+    for c in (first, second):
+        wait_for(partial(succeeded, engine, c["runId"]), 20, what="the runs")
+    assert [(r.status, r.error) for r in logs(engine, second["runId"])] == [
+        ("skipped", "capped"),
+        ("succeeded", None),
+    ]
+    assert len(rows(engine, "SELECT id FROM message_drafts WHERE patient_id = :p", p=ann["id"])) == 1
+
+
 def test_a_send_in_quiet_hours_is_deferred_until_they_end(
     reach, reach_settings, engine, practice, start_runner
 ):
