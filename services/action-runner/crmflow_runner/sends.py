@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from sqlalchemy import text
@@ -30,7 +30,7 @@ from sqlalchemy import text
 from crmflow import deliveries
 from crmflow.actions import ACTION_TYPES
 from crmflow.commands import run_command_key
-from crmflow.db.tables import action_executions, automation_action_logs
+from crmflow.db.tables import action_executions, automation_action_logs, scheduled_resumes
 from crmflow.quiet_hours import in_quiet_hours, quiet_hours_end
 from crmflow.statuses import ActionStatus
 from crmflow.templates import render_args
@@ -51,6 +51,9 @@ class Skip:
 
     reason: str
 
+
+PARKED: Final = datetime(9999, 1, 1, tzinfo=UTC)
+"""Due time of a run's rest while its message is being delivered: never, until the worker says."""
 
 MessageBuilder = Callable[[RunContext, Any, str], OutboundMessage | Skip]
 """(run, parsed args, idempotency key) -> the message to deliver, or why not."""
@@ -144,6 +147,9 @@ class Sends:
             max_attempts=self.max_attempts,
         )
         ctx.writes.add(action_executions, execution_row(ctx, index))
+        # The rest of the run, parked until the delivery is done (the worker makes it due): a
+        # cancelOn event meanwhile finds and cancels it, and the worker then sends nothing.
+        ctx.writes.add(scheduled_resumes, resume_row(ctx, index + 1, PARKED))
         result = {"deliveryId": delivery_id, "channel": built.channel}
         ctx.writes.add(
             automation_action_logs,
