@@ -150,7 +150,8 @@ class DeliveryWorker:
             if found is None:
                 return False
             row = dict(found)
-            if row["run_id"] is not None and conn.execute(_RUN_STATUS, {"run_id": row["run_id"]}).scalar() == RunStatus.CANCELLED:
+            run_status = conn.execute(_RUN_STATUS, {"run_id": row["run_id"]}).scalar()
+            if run_status == RunStatus.CANCELLED:
                 self._cancelled(conn, row)  # cancelOn while it waited: the message is not sent
                 return True
             outcome = self._send(row)
