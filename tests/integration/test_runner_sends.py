@@ -13,13 +13,17 @@ from typing import Any
 import pytest
 
 from crmflow import dlq
+from crmflow.commands import command_key
 from crmflow.crm.entities import create_patient
 from crmflow.practice_settings import update_settings
 from crmflow.settings import Settings
 from tests.support.processes import wait_for
 from tests.support.reach import ReachServers
+from tests.support.rules import rule_record
 from tests.support.runner import (
+    appointment_event,
     create_topic,
+    evaluated,
     note,
     note_bodies,
     rows,
@@ -180,6 +184,25 @@ def test_a_send_over_the_daily_cap_is_skipped(reach, reach_settings, engine, pra
     assert [(r.status, r.error) for r in logs(engine, commands[2]["runId"])] == [("skipped", "capped")]
 
 
+def test_drafts_over_the_weekly_cap_are_skipped(reach_settings, engine, practice, start_runner):
+    topic = create_topic(reach_settings, partitions=1)
+    with engine.begin() as conn:
+        update_settings(conn, practice["id"], {"messageCaps": {"perPatientPerWeek": 1}})
+    ann = patient(engine, practice["id"], email=unique_address())
+    draft = {"type": "draft_email", "args": {"patientId": "{patientId}", "subject": "s", "body": "b"}}
+    first = run_command(practice["id"], ann, [draft, note("one")])
+    second = run_command(practice["id"], ann, [draft, note("two")])
+    start_runner(topic)
+    send(reach_settings, topic, [first, second])
+    for c in (first, second):
+        wait_for(partial(succeeded, engine, c["runId"]), 20, what="the runs")
+    assert [(r.status, r.error) for r in logs(engine, second["runId"])] == [
+        ("skipped", "capped"),
+        ("succeeded", None),
+    ]
+    assert len(rows(engine, "SELECT id FROM message_drafts WHERE patient_id = :p", p=ann["id"])) == 1
+
+
 def test_a_send_in_quiet_hours_is_deferred_until_they_end(
     reach, reach_settings, engine, practice, start_runner
 ):
@@ -284,3 +307,57 @@ def test_exhausted_retries_dead_letter_and_a_replay_delivers(
     (mail,) = reach.smtp.sink.to(address)
     assert mail["Message-ID"] == f"<{command['runId']}.0@crmflow.test>"
     assert note_bodies(engine, command["runId"]) == ["after"]
+
+
+def test_a_cancel_while_the_message_waits_sends_nothing(
+    reach, reach_settings, engine, practice, start_runner
+):
+    """A reminder queued for delivery and retrying (provider down) when its appointment is cancelled:
+    the run is cancelled, the message never goes out, the rest of the run never runs."""
+    number = unique_number()
+    reach.sms.fail[number] = [503] * 50
+    reach.sms.retry_after[number] = "6"  # the next attempt waits: the cancel comes first
+    ann = patient(engine, practice["id"], phone=number, smsOptIn=True)
+    cancel_on = [
+        {
+            "eventName": "crm/appointment.updated",
+            "match": "appointment.id",
+            "conditionsJson": {"field": "changes.status", "operator": "changed_to", "value": "cancelled"},
+        }
+    ]
+    rule = rule_record(
+        id=str(uuid.uuid4()),
+        practiceId=practice["id"],
+        triggerEvent="crm/appointment.created",
+        actionsJson=[send_sms("Your appointment is tomorrow"), note("after")],
+        cancelOn=cancel_on,
+    )
+    appointment = {"id": str(uuid.uuid4()), "patientId": ann["id"], "startsAt": "2031-01-01T10:00:00Z"}
+    (run,) = evaluated(rule, appointment_event(practice["id"], {**appointment, "status": "scheduled"}))
+    changed = appointment_event(
+        practice["id"],
+        {**appointment, "status": "cancelled"},
+        name="crm/appointment.updated",
+        changes={"status": {"from": "scheduled", "to": "cancelled"}},
+    )
+    (cancel,) = evaluated(rule, changed)
+    topic = create_topic(reach_settings, partitions=1)
+    key = command_key(practice["id"], ann["id"], "")
+    start_runner(topic, deliveries=True)
+    send(reach_settings, topic, [run], key=key)
+    wait_for(lambda: reach.sms.to(number), 20, what="a first, failing attempt")
+    send(reach_settings, topic, [cancel], key=key)
+    wait_for(lambda: run_status(engine, run["runId"]) == "cancelled", 20, what="the cancelled run")
+    (delivery,) = wait_for(
+        lambda: [d for d in deliveries(engine, run["runId"]) if d.status == "failed"], 30, what="no delivery"
+    )
+    assert delivery.error == "not sent: the run was cancelled" and delivery.message is None
+    attempts = len(reach.sms.to(number))
+    time.sleep(2)
+    assert len(reach.sms.to(number)) == attempts == 1  # no attempt after the cancel
+    assert note_bodies(engine, run["runId"]) == []
+    assert [(r.action_index, r.status) for r in logs(engine, run["runId"])] == [
+        (0, "queued"),
+        (1, "skipped"),
+        (0, "skipped"),
+    ]

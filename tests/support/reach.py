@@ -105,6 +105,7 @@ class SmsProvider:
         self.requests: list[SmsRequest] = []
         self.delay: dict[str, float] = {}  # number -> seconds before answering
         self.fail: dict[str, list[int]] = {}  # number -> statuses to answer first, in order
+        self.retry_after: dict[str, str] = {}  # number -> Retry-After header of those failures
         self.lock = threading.Lock()
         provider = self
 
@@ -134,14 +135,20 @@ class SmsProvider:
                 elif self.path != expected_path:
                     self._answer(404, {"code": 20404, "message": "not found"})
                 elif status is not None:
-                    self._answer(status, {"code": 30001, "message": "failing on purpose"})
+                    wait = provider.retry_after.get(form.get("To", ""))
+                    headers = {"Retry-After": wait} if wait else {}
+                    self._answer(status, {"code": 30001, "message": "failing on purpose"}, headers)
                 else:
                     sid = f"SM{len(provider.requests):032d}"
                     self._answer(201, {"sid": sid, "status": "queued", "to": form.get("To")})
 
-            def _answer(self, status: int, body: dict[str, Any]) -> None:
+            def _answer(
+                self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+            ) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

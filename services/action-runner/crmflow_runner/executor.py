@@ -29,7 +29,7 @@ from crmflow.statuses import ActionStatus, Evaluation, RunStatus
 from crmflow.templates import TemplateSyntaxError, UnresolvedPlaceholder, render_args
 from crmflow.timezones import DEFAULT_ZONE, parse_local_time
 from crmflow_runner import control, metrics
-from crmflow_runner.errors import PermanentActionError
+from crmflow_runner.errors import PermanentActionError, SkipAction
 from crmflow_runner.handlers import Handler, parse_args
 from crmflow_runner.run_context import DeferredWrites, PatientCache, PracticeZones, RunContext
 from crmflow_runner.sending.requeue import requeue
@@ -205,6 +205,19 @@ class Executor:
                         return RunOutcome(ctx.run_id, RunStatus.WAITING)  # deferred, or queued
                     continue
                 self._execute_action(ctx, index, action_type, action.get("args"))
+            except SkipAction as exc:
+                ctx.writes.add(action_executions, execution_row(ctx, index))
+                skipped = log_row(
+                    ctx,
+                    index,
+                    action_type,
+                    None,
+                    ActionStatus.SKIPPED,
+                    result={"reason": exc.reason},
+                    error=exc.reason,
+                )
+                ctx.writes.add(automation_action_logs, skipped)
+                metrics.ACTIONS.labels(action_type, ActionStatus.SKIPPED).inc()
             except (PermanentActionError, UnresolvedPlaceholder, TemplateSyntaxError) as exc:
                 error = str(exc)
                 ctx.writes.add(

@@ -22,22 +22,21 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from sqlalchemy import Connection, bindparam, func, select, text
+from sqlalchemy import text
 
 from crmflow import deliveries
 from crmflow.actions import ACTION_TYPES
 from crmflow.commands import run_command_key
-from crmflow.db.tables import action_executions, automation_action_logs, message_deliveries, practices
-from crmflow.message_caps import MessageCaps, window_starts
-from crmflow.quiet_hours import QuietHours, in_quiet_hours, quiet_hours_end
-from crmflow.statuses import ActionStatus, DeliveryStatus
+from crmflow.db.tables import action_executions, automation_action_logs, scheduled_resumes
+from crmflow.quiet_hours import in_quiet_hours, quiet_hours_end
+from crmflow.statuses import ActionStatus
 from crmflow.templates import render_args
 from crmflow_runner import metrics
-from crmflow_runner.errors import PermanentActionError
 from crmflow_runner.handlers import parse_args
+from crmflow_runner.reach import CAPPED_CHANNELS, SENT_SINCE, over_cap, read_reach
 from crmflow_runner.run_context import RunContext
 from crmflow_runner.sending.outcome import OutboundMessage
 from crmflow_runner.statements import execution_row, log_row, resume_row
@@ -45,8 +44,6 @@ from crmflow_runner.webhook_message import webhook_message
 
 QUIET_CHANNELS: Final = frozenset({"email", "sms"})
 """Channels quiet hours apply to (SPEC section 8: not webhooks, not drafts)."""
-CAPPED_CHANNELS: Final = frozenset({"email", "sms"})
-"""Channels counted by, and held to, the practice's frequency caps (messages to a patient)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +52,9 @@ class Skip:
 
     reason: str
 
+
+PARKED: Final = datetime(9999, 1, 1, tzinfo=UTC)
+"""Due time of a run's rest while its message is being delivered: never, until the worker says."""
 
 MessageBuilder = Callable[[RunContext, Any, str], OutboundMessage | Skip]
 """(run, parsed args, idempotency key) -> the message to deliver, or why not."""
@@ -94,29 +94,6 @@ BUILDERS: dict[str, MessageBuilder] = {
 its channel to ``crmflow.actions.SEND_CHANNELS``)."""
 
 
-@dataclass(frozen=True)
-class Reach:
-    """What a practice's settings say about sending: zone, quiet hours, caps."""
-
-    time_zone: str
-    quiet: QuietHours | None
-    caps: MessageCaps | None
-
-
-_REACH = select(practices.c.time_zone, practices.c.quiet_hours, practices.c.message_caps).where(
-    practices.c.id == bindparam("id")
-)
-_SENT_SINCE = (
-    select(func.count())
-    .select_from(message_deliveries)
-    .where(
-        message_deliveries.c.practice_id == bindparam("practice_id"),
-        message_deliveries.c.patient_id == bindparam("patient_id"),
-        message_deliveries.c.created_at >= bindparam("since"),
-        message_deliveries.c.channel.in_(sorted(CAPPED_CHANNELS)),
-        message_deliveries.c.status != DeliveryStatus.FAILED.value,
-    )
-)
 _DEFER = text(
     """
     INSERT INTO scheduled_resumes (run_id, action_index, practice_id, due_at, command, command_key,
@@ -127,15 +104,6 @@ _DEFER = text(
         SET due_at = EXCLUDED.due_at, status = 'pending', resumed_at = NULL
     """
 )
-
-
-def read_reach(conn: Connection, practice_id: str) -> Reach:
-    row = conn.execute(_REACH, {"id": practice_id}).one_or_none()
-    if row is None:
-        raise PermanentActionError(f"practice {practice_id} not found")
-    quiet = None if row.quiet_hours is None else QuietHours.from_json(row.quiet_hours)
-    caps = None if row.message_caps is None else MessageCaps.from_json(row.message_caps)
-    return Reach(row.time_zone, quiet, caps)
 
 
 class Sends:
@@ -165,8 +133,8 @@ class Sends:
             self._defer(ctx, index, action_type, rendered, quiet_hours_end(now, reach.time_zone, reach.quiet))
             return True
         patient_id = getattr(args, "patientId", None)
-        capped = built.channel in CAPPED_CHANNELS and reach.caps is not None and patient_id is not None
-        if capped and self._over_cap(conn, ctx.practice_id, str(patient_id), reach, now):
+        capped = built.channel in CAPPED_CHANNELS and patient_id is not None
+        if capped and over_cap(conn, SENT_SINCE, ctx.practice_id, str(patient_id), reach, now):
             self._skip(ctx, index, action_type, rendered, deliveries.CAPPED)
             return False
         delivery_id = deliveries.queue(
@@ -184,6 +152,9 @@ class Sends:
             max_attempts=self.max_attempts,
         )
         ctx.writes.add(action_executions, execution_row(ctx, index))
+        # The rest of the run, parked until the delivery is done (the worker makes it due): a
+        # cancelOn event meanwhile finds and cancels it, and the worker then sends nothing.
+        ctx.writes.add(scheduled_resumes, resume_row(ctx, index + 1, PARKED))
         result = {"deliveryId": delivery_id, "channel": built.channel}
         ctx.writes.add(
             automation_action_logs,
@@ -235,17 +206,6 @@ class Sends:
             ),
         )
         metrics.ACTIONS.labels(action_type, ActionStatus.DEFERRED).inc()
-
-    @staticmethod
-    def _over_cap(conn: Connection, practice_id: str, patient_id: str, reach: Reach, now: datetime) -> bool:
-        assert reach.caps is not None
-        for since, limit in window_starts(reach.caps, now, reach.time_zone):
-            sent = conn.execute(
-                _SENT_SINCE, {"practice_id": practice_id, "patient_id": patient_id, "since": since}
-            ).scalar_one()
-            if sent >= limit:
-                return True
-        return False
 
 
 def message_json(message: OutboundMessage) -> dict[str, Any]:

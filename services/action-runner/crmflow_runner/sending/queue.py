@@ -6,8 +6,9 @@ delivery (``FOR UPDATE SKIP LOCKED``: several threads and runner instances never
 row), gives it to its channel's :class:`Sender`, and records the outcome in the same transaction:
 
 - ``Delivered``: the row ``delivered`` (provider id, attempts), the action logged ``succeeded``,
-  and the run's next action queued as a resume due now (``scheduled_resumes``): the scheduler
-  sends it through the patient's partition, so the run's later actions execute there, in order.
+  and the run's rest (parked in ``scheduled_resumes`` when the send was queued) made due now: the
+  scheduler sends it through the patient's partition, so the run's later actions execute there, in
+  order. A run cancelled (``cancelOn``) while its message waited is not sent at all.
   An approved draft becomes ``sent``.
 - ``Transient`` with attempts left: the row stays ``pending``, due again after a backoff (at least
   the provider's ``retry_after``).
@@ -40,7 +41,7 @@ from crmflow import topics
 from crmflow.commands import RedeliverCommand
 from crmflow.db.tables import automation_action_logs, message_deliveries, message_drafts
 from crmflow.deadletter import dead_letter_headers
-from crmflow.statuses import ActionStatus, DeliveryStatus, RunStatus
+from crmflow.statuses import ActionStatus, DeliveryStatus, ResumeStatus, RunStatus
 from crmflow_runner import metrics
 from crmflow_runner.delivery import Record, produce_all
 from crmflow_runner.retry import backoff_seconds
@@ -62,6 +63,13 @@ CLAIM = (
 )
 _NOW = select(func.clock_timestamp())
 _RESUME = text(
+    f"""
+    UPDATE scheduled_resumes SET due_at = clock_timestamp()
+    WHERE run_id = :run_id AND action_index = :action_index AND status = '{ResumeStatus.PENDING}'
+    """
+)
+"""The run's rest, parked while its message was delivered (sends.PARKED), made due now."""
+_RESUME_NEW = text(
     """
     INSERT INTO scheduled_resumes (run_id, action_index, practice_id, due_at, command, command_key,
                                    status, rule_id, cancel_keys)
@@ -70,6 +78,14 @@ _RESUME = text(
     ON CONFLICT (run_id, action_index) DO NOTHING
     """
 )
+"""The same for a delivery queued without a parked rest (none was written): a cancelled rest stays."""
+_DROP_REST = text(
+    f"""
+    UPDATE scheduled_resumes SET status = '{ResumeStatus.CANCELLED}', resumed_at = clock_timestamp()
+    WHERE run_id = :run_id AND action_index = :action_index AND status = '{ResumeStatus.PENDING}'
+    """
+)
+_RUN_STATUS = text("SELECT status FROM automation_runs WHERE id = :run_id")
 _FAIL_RUN = text(
     f"""
     UPDATE automation_runs SET status = '{RunStatus.FAILED}', error = :error,
@@ -134,9 +150,29 @@ class DeliveryWorker:
             if found is None:
                 return False
             row = dict(found)
+            run_status = conn.execute(_RUN_STATUS, {"run_id": row["run_id"]}).scalar()
+            if run_status == RunStatus.CANCELLED:
+                self._cancelled(conn, row)  # cancelOn while it waited: the message is not sent
+                return True
             outcome = self._send(row)
             self._record(conn, row, outcome)
         return True
+
+    def _cancelled(self, conn: Connection, row: Mapping[str, Any]) -> None:
+        error = "not sent: the run was cancelled"
+        conn.execute(
+            update(message_deliveries)
+            .where(_D.id == row["id"])
+            .values(
+                status=DeliveryStatus.FAILED.value,
+                error=error,
+                message=None,
+                updated_at=func.clock_timestamp(),
+                finished_at=func.clock_timestamp(),
+            )
+        )
+        self._log(conn, row, int(row["attempts"]) + 1, ActionStatus.SKIPPED, error=error)
+        metrics.DELIVERIES.labels(row["channel"], "cancelled").inc()
 
     def _send(self, row: Mapping[str, Any]) -> Outcome:
         sender = self.senders.get(row["channel"])
@@ -226,18 +262,19 @@ class DeliveryWorker:
         if row["run_id"] is not None:
             self._log(conn, row, attempts, ActionStatus.SUCCEEDED, result=result)
             command = row["command"] or {}
-            conn.execute(
-                _RESUME,
-                {
-                    "run_id": row["run_id"],
-                    "action_index": int(row["action_index"]) + 1,
-                    "practice_id": row["practice_id"],
-                    "command": json.dumps(command),
-                    "command_key": row["command_key"],
-                    "rule_id": command.get("ruleId"),
-                    "cancel_keys": command.get("cancelKeys") or None,
-                },
-            )
+            rest = {"run_id": row["run_id"], "action_index": int(row["action_index"]) + 1}
+            if conn.execute(_RESUME, rest).rowcount == 0:
+                conn.execute(
+                    _RESUME_NEW,
+                    {
+                        **rest,
+                        "practice_id": row["practice_id"],
+                        "command": json.dumps(command),
+                        "command_key": row["command_key"],
+                        "rule_id": command.get("ruleId"),
+                        "cancel_keys": command.get("cancelKeys") or None,
+                    },
+                )
         if row["draft_id"] is not None:
             conn.execute(
                 update(message_drafts)
@@ -285,6 +322,7 @@ class DeliveryWorker:
             ]
             if skipped:
                 conn.execute(automation_action_logs.insert(), skipped)
+            conn.execute(_DROP_REST, {"run_id": row["run_id"], "action_index": index + 1})
             conn.execute(
                 _FAIL_RUN,
                 {"run_id": row["run_id"], "error": f"action {index} ({row['action_type']}): {error}"[:1000]},

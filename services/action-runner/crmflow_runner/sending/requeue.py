@@ -13,7 +13,8 @@ from sqlalchemy import Connection, text
 
 from crmflow.commands import RedeliverCommandDict
 from crmflow.crm.models import is_uuid
-from crmflow.statuses import DeliveryStatus, RunStatus
+from crmflow.statuses import DeliveryStatus, ResumeStatus, RunStatus
+from crmflow_runner.sends import PARKED
 
 REQUEUE = text(
     f"""
@@ -21,7 +22,7 @@ REQUEUE = text(
            next_attempt_at = clock_timestamp(), updated_at = clock_timestamp(), finished_at = NULL
     WHERE id = CAST(:id AS uuid) AND practice_id = CAST(:practice_id AS uuid)
       AND status = '{DeliveryStatus.FAILED}' AND message IS NOT NULL
-    RETURNING run_id, draft_id
+    RETURNING run_id, action_index, draft_id
     """
 )
 _RUN_WAITS = text(
@@ -29,6 +30,13 @@ _RUN_WAITS = text(
     UPDATE automation_runs SET status = '{RunStatus.WAITING}', error = NULL, finished_at = NULL,
            updated_at = clock_timestamp()
     WHERE id = :run_id AND status = '{RunStatus.FAILED}'
+    RETURNING id
+    """
+)
+_REST_PARKED = text(
+    f"""
+    UPDATE scheduled_resumes SET status = '{ResumeStatus.PENDING}', due_at = :parked, resumed_at = NULL
+    WHERE run_id = :run_id AND action_index = :action_index AND status = '{ResumeStatus.CANCELLED}'
     """
 )
 _DRAFT_SENDING = text("UPDATE message_drafts SET status = 'sending', error = NULL WHERE id = :draft_id")
@@ -44,8 +52,9 @@ def requeue(conn: Connection, commands: Sequence[RedeliverCommandDict]) -> int:
         if row is None:
             continue
         count += 1
-        if row.run_id is not None:
-            conn.execute(_RUN_WAITS, {"run_id": row.run_id})
+        if row.run_id is not None and conn.execute(_RUN_WAITS, {"run_id": row.run_id}).first() is not None:
+            rest = {"run_id": row.run_id, "action_index": row.action_index + 1, "parked": PARKED}
+            conn.execute(_REST_PARKED, rest)  # the run's rest waits for the delivery again
         if row.draft_id is not None:
             conn.execute(_DRAFT_SENDING, {"draft_id": row.draft_id})
     return count
