@@ -27,6 +27,7 @@ from crmflow.settings import Settings
 from tests.support import processes
 from tests.support.container_stack import container_stack
 from tests.support.processes import ROOT, RUN_DIR, Service
+from tests.support.reach import ReachServers, reach_servers
 from tests.support.slot import SERVICES, make_service, stack_sh, taken_ports
 
 
@@ -124,7 +125,14 @@ def engine(stack: None, settings: Settings) -> Engine:
 
 
 @pytest.fixture(scope="session")
-def services(stack: None, settings: Settings) -> Iterator[dict[str, Service]]:
+def reach() -> Iterator[ReachServers]:
+    """The SMTP server and SMS provider the senders reach (tests/support/reach.py); started before
+    the services, whose environment then points at them."""
+    yield from reach_servers()
+
+
+@pytest.fixture(scope="session")
+def services(stack: None, settings: Settings, reach: ReachServers) -> Iterator[dict[str, Service]]:
     """The services as subprocesses, started once; tests may kill and restart them."""
     procs = {name: make_service(name, settings) for name, _, _ in SERVICES}
     try:

@@ -16,6 +16,8 @@ export CRMFLOW_API_PORT=$((18000 + 10 * _slot))
 export CRMFLOW_EVALUATOR_PORT=$((18001 + 10 * _slot))
 export CRMFLOW_RUNNER_PORT=$((18002 + 10 * _slot))
 export CRMFLOW_SUPERVISOR_PORT=$((18004 + 10 * _slot))
+# The tests' webhook receivers listen on this machine's loopback: only the test stack may reach it.
+export CRMFLOW_WEBHOOK_ALLOWED_NETWORKS=127.0.0.0/8
 unset CRMFLOW_KAFKA_BOOTSTRAP CRMFLOW_CONNECT_URL CRMFLOW_DATABASE_URL CRMFLOW_SUPERVISOR_URL
 # shellcheck source=deploy/local/env.sh
 . "$_here/env.sh"

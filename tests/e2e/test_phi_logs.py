@@ -26,17 +26,30 @@ PATIENTS: list[dict[str, Any]] = [
         "email": "rosalind.achterberg@mailbox.example",
         "phone": "+1 (415) 555-0187",
         "tags": ["cardiology"],
+        "emailOptIn": True,
+        "smsOptIn": True,
     },
     {
         "firstName": "Tobias",
         "lastName": "Wainwright-Oyelaran",
         "email": "t.wainwright.oyelaran@post.example",
         "phone": "+44 20 7946 0321",
+        "emailOptIn": True,
+        "smsOptIn": True,
     },
 ]
 NOTE_BODY = "Reports intermittent chest tightness after climbing stairs; advised ECG before follow-up"
 EMAIL_BODY = "Dear {patient.firstName} {patient.lastName}, your cardiology consultation is confirmed"
 SMS_BODY = "Hi {patient.firstName}, reply YES to confirm your visit on {appointment.startsAt}"
+
+
+def rows_of(engine: Any, patient_id: str) -> list[Any]:
+    with engine.connect() as conn:
+        return list(
+            conn.exec_driver_sql(
+                f"SELECT status, error FROM message_deliveries WHERE patient_id = '{patient_id}'"
+            ).all()
+        )
 
 
 def phi_strings() -> list[str]:
@@ -46,8 +59,16 @@ def phi_strings() -> list[str]:
     return strings
 
 
-def test_a_realistic_scenario_leaves_no_phi_in_any_service_log(api, services, run_dir, practice):
+def test_a_realistic_scenario_leaves_no_phi_in_any_service_log(
+    api, services, run_dir, practice, reach, engine
+):
     evaluator = services["evaluator"]
+    # Sends too (SPEC section 9): the second patient's provider refuses both, quoting the address
+    # and the number as providers do; the refusals are recorded without them.
+    reach.smtp.sink.reply_for[PATIENTS[1]["email"]] = (
+        f"550 5.1.1 <{PATIENTS[1]['email']}>: Recipient address rejected"
+    )
+    reach.sms.fail[PATIENTS[1]["phone"]] = [400]
     logs = sorted((run_dir / "logs").glob("test-*.log"))
     assert {p.name for p in logs} >= {"test-api.log", "test-evaluator.log", "test-runner.log"}
     offsets = {path: path.stat().st_size for path in logs}
@@ -60,6 +81,10 @@ def test_a_realistic_scenario_leaves_no_phi_in_any_service_log(api, services, ru
                 {"type": "create_note", "args": {"patientId": "{patientId}", "body": NOTE_BODY}},
                 {
                     "type": "draft_email",
+                    "args": {"patientId": "{patientId}", "subject": "Welcome", "body": EMAIL_BODY},
+                },
+                {
+                    "type": "send_email",
                     "args": {"patientId": "{patientId}", "subject": "Welcome", "body": EMAIL_BODY},
                 },
             ],
@@ -75,6 +100,7 @@ def test_a_realistic_scenario_leaves_no_phi_in_any_service_log(api, services, ru
                     "type": "update_patient_fields",
                     "args": {"patientId": "{patientId}", "fields": {"status": "confirmed"}},
                 },
+                {"type": "send_sms", "args": {"patientId": "{patientId}", "body": SMS_BODY}},
             ],
         )
         created = [api.post("/api/patients", json=p).json() for p in PATIENTS]
@@ -113,7 +139,22 @@ def test_a_realistic_scenario_leaves_no_phi_in_any_service_log(api, services, ru
 
         for patient in created:
             wait_for(partial(drafted, patient["id"]), 15, what="drafts")
+        for patient in created:  # approved drafts go out through the senders too
+            for draft in api.get(f"/api/patients/{patient['id']}/drafts").json():
+                assert api.post(f"/api/drafts/{draft['id']}/send").status_code == 202
+
+        def settled(patient_id: str) -> bool:  # two sends by rules, the approved drafts (2 or more)
+            found = rows_of(engine, patient_id)
+            return len(found) >= 4 and all(r.status != "pending" for r in found)
+
+        for patient in created:
+            wait_for(partial(settled, patient["id"]), 30, what="every delivery final")
             assert api.get(f"/api/patients/{patient['id']}").json()["status"] == "confirmed"
+        assert len(reach.smtp.sink.to(PATIENTS[0]["email"])) >= 2
+        refused = [r for r in rows_of(engine, created[1]["id"]) if r.status == "failed"]
+        assert len(refused) == 3  # the e-mail twice (rule, draft), the SMS once (the rule's)
+        for r in refused:
+            assert PATIENTS[1]["email"] not in (r.error or "") and "7946" not in (r.error or ""), r.error
 
     new_lines = {path.name: lines_since(path, offsets[path]) for path in logs}
     # The scan holds the scenario: the evaluator logged the events of this practice that the

@@ -43,7 +43,7 @@ def test_defaults_then_zone_and_quiet_hours(api: httpx.Client, practice: dict[st
     fresh = api.get("/api/practice")
     assert fresh.status_code == 200, fresh.text
     body = fresh.json()
-    assert set(body) == {"id", "name", "timeZone", "quietHours", "createdAt", "updatedAt"}
+    assert set(body) == {"id", "name", "timeZone", "quietHours", "messageCaps", "createdAt", "updatedAt"}
     assert (body["id"], body["timeZone"], body["quietHours"]) == (practice["id"], "UTC", None)
     assert body["name"].startswith("Test practice")
 

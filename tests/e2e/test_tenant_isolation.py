@@ -101,6 +101,7 @@ def snapshot(t: Tenant) -> dict[str, Any]:
         "appointment": t.client.get(f"/api/appointments/{t.ids['appointment_id']}").json(),
         "rule": t.client.get(f"/api/automations/{t.ids['rule_id']}").json(),
         "notes": t.client.get(f"/api/patients/{t.ids['patient_id']}/notes").json(),
+        "drafts": t.client.get(f"/api/patients/{t.ids['patient_id']}/drafts").json(),
     }
 
 
@@ -165,13 +166,32 @@ def probes(a: Tenant, b: Tenant) -> dict[tuple[str, str], tuple[dict[str, Any], 
         ),
         ("GET", "/api/backtests/{backtest_id}"): ({}, {404}),
         ("DELETE", "/api/backtests/{backtest_id}"): ({}, {404}),
+        ("POST", "/api/drafts/{draft_id}/send"): ({}, {404}),
+        # Webhook secrets are the key's own practice's (B's): never A's, whose secret is in a.secrets.
+        ("GET", "/api/practice/webhook-secret"): ({}, {200}),
+        ("POST", "/api/practice/webhook-secret"): ({}, {201}),
+        ("POST", "/api/webhooks/test"): (
+            {"json": {"url": "https://example.com/h", "data": {"patient": {"id": a.ids["patient_id"]}}}},
+            {200},
+        ),
     }
 
 
-def test_every_route_hides_practice_a_from_practice_b(tenants, services, settings):
+def test_every_route_hides_practice_a_from_practice_b(tenants, services, settings, engine):
     a, b = tenants
     populate(a, services["evaluator"], "Octavia", "octavia.isolde@example.org")
     populate(b, services["evaluator"], "Bertrand", "bertrand.isolde@example.org")
+    with engine.begin() as conn:  # a draft of A's, which B may not send
+        a.ids["draft_id"] = str(
+            conn.execute(
+                text(
+                    "INSERT INTO message_drafts (practice_id, patient_id, channel, to_address, body) "
+                    "VALUES (:p, :patient, 'email', 'octavia.isolde@example.org', 'Hi') RETURNING id"
+                ),
+                {"p": a.practice_id, "patient": a.ids["patient_id"]},
+            ).scalar_one()
+        )
+    a.secrets.append(a.client.post("/api/practice/webhook-secret").json()["secret"])
     before = snapshot(a)
 
     table = probes(a, b)

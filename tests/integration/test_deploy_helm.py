@@ -172,9 +172,10 @@ def test_default_values_hold_no_secrets(helm):
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert all(value == "" for value in values["secrets"].values())
     [secret] = by_kind(render(helm, None), "Secret").values()
-    # Only the generated HMAC secret of API keys: never a password from the values.
-    assert set(secret["stringData"]) == {"CRMFLOW_API_KEY_SECRET"}
-    assert len(secret["stringData"]["CRMFLOW_API_KEY_SECRET"]) == 48
+    # Only the generated server secrets (API keys' HMAC, stored secrets' encryption): never a
+    # password from the values.
+    assert set(secret["stringData"]) == {"CRMFLOW_API_KEY_SECRET", "CRMFLOW_SECRET_KEY"}
+    assert all(len(value) == 48 for value in secret["stringData"].values())
 
 
 def test_existing_secret_replaces_the_chart_secret(helm):

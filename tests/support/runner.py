@@ -159,7 +159,9 @@ def send(
 class Started:
     """A runner (consumer + scheduler threads) of a test, stopped at teardown."""
 
-    def __init__(self, settings: Settings, topic: str, group: str, instance: str) -> None:
+    def __init__(
+        self, settings: Settings, topic: str, group: str, instance: str, *, deliveries: bool = False
+    ) -> None:
         self.group = group
         self.runner: Runner = bootstrap(settings, topic=topic, group_id=group, instance_id=instance)
         self.threads = [
@@ -168,6 +170,8 @@ class Started:
         ]
         for t in self.threads:
             t.start()
+        if deliveries:  # the delivery worker's threads too (they stop with the runner)
+            self.threads += self.runner.deliveries.start()
 
     def stop(self) -> None:
         if self.runner.stop.is_set():
@@ -183,8 +187,8 @@ def runner_starter(settings: Settings) -> Iterator[Callable[..., Started]]:
     started: list[Started] = []
     group = f"test-runner-{uuid.uuid4().hex[:8]}"
 
-    def start(topic: str, instance: str = "a") -> Started:
-        started.append(Started(settings, topic, group, f"{group}-{instance}"))
+    def start(topic: str, instance: str = "a", *, deliveries: bool = False) -> Started:
+        started.append(Started(settings, topic, group, f"{group}-{instance}", deliveries=deliveries))
         return started[-1]
 
     yield start

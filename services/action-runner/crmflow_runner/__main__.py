@@ -43,6 +43,7 @@ def main() -> None:
         daemon=True,
     ).start()
     threading.Thread(target=runner.bulk.run, name="bulk", daemon=True).start()
+    runner.deliveries.start()
     log.info("action-runner started", extra={"port": settings.runner_port})
     try:
         runner.consumer.run()

@@ -18,6 +18,9 @@ from crmflow_runner.consumer import CommandConsumer
 from crmflow_runner.executor import Executor
 from crmflow_runner.handlers import build_handlers
 from crmflow_runner.scheduler import Scheduler
+from crmflow_runner.sending.queue import DeliveryWorker
+from crmflow_runner.sending.registry import build_senders
+from crmflow_runner.sends import Sends
 
 GROUP_ID = "crmflow-action-runner"
 # A member that stops heartbeating loses its partitions after this long (librdkafka: 45 s).
@@ -30,6 +33,7 @@ class Runner:
     scheduler: Scheduler
     stop: threading.Event
     bulk: BulkWorker
+    deliveries: DeliveryWorker
 
 
 def runner_consumer_config(
@@ -54,7 +58,9 @@ def bootstrap(
 ) -> Runner:
     stop = threading.Event()
     engine = make_engine(settings, pool_size=3)
-    executor = Executor(build_handlers(settings.patient_field_allowlist))
+    executor = Executor(
+        build_handlers(settings.patient_field_allowlist), Sends(max_attempts=settings.delivery_max_attempts)
+    )
     consumer = CommandConsumer(
         consumer=Consumer(runner_consumer_config(settings, group_id=group_id, instance_id=instance_id)),
         producer=Producer(producer_config(settings)),
@@ -75,4 +81,16 @@ def bootstrap(
         signal_retention=settings.wait_signal_retention_seconds,
     )
     bulk = BulkWorker(engine, stop, interval=settings.scheduler_interval_seconds)
-    return Runner(consumer, scheduler, stop, bulk)
+    deliveries = DeliveryWorker(
+        # its own pool: a worker holds its connection (and the claimed row's lock) while it sends
+        make_engine(settings, pool_size=settings.delivery_threads),
+        build_senders(settings),
+        Producer(producer_config(settings)),
+        stop,
+        threads=settings.delivery_threads,
+        poll_seconds=settings.delivery_poll_seconds,
+        backoff_base=settings.delivery_backoff_seconds,
+        backoff_cap=settings.delivery_backoff_max_seconds,
+        commands_topic=topic,
+    )
+    return Runner(consumer, scheduler, stop, bulk, deliveries)

@@ -52,9 +52,11 @@ from crmflow.wait_for_event import (
     when_holds,
 )
 from crmflow_runner import control, flow_control, metrics, signals
-from crmflow_runner.errors import PermanentActionError
+from crmflow_runner.errors import PermanentActionError, SkipAction
 from crmflow_runner.handlers import Handler, parse_args
 from crmflow_runner.run_context import DeferredWrites, PatientCache, PracticeZones, RunContext
+from crmflow_runner.sending.requeue import requeue
+from crmflow_runner.sends import Sends
 from crmflow_runner.statements import (
     CLAIM_RESUMES,
     DONE_ACTIONS,
@@ -92,8 +94,9 @@ class RunOutcome:
 
 
 class Executor:
-    def __init__(self, handlers: Mapping[str, Handler]) -> None:
+    def __init__(self, handlers: Mapping[str, Handler], sends: Sends | None = None) -> None:
         self.handlers = handlers
+        self.sends = Sends() if sends is None else sends
 
     # -- commands from Kafka -------------------------------------------------------------
     def execute(
@@ -134,6 +137,7 @@ class Executor:
         markers = [marker_params(c) for c in commands if c["kind"] == "event"]
         if markers:  # a redelivered marker twice in a batch: the last one's values, as before
             conn.execute(MARK_EVENTS, columns({m["event_id"]: m for m in markers}))
+        requeue(conn, [c for c in commands if c["kind"] == "redeliver"])
         claimed, refused, behind = self._claim_runs(conn, [c for c in commands if c["kind"] == "run"])
         resumed = self._claim_resumes(conn, [c for c in commands if c["kind"] == "resume"])
         work: list[tuple[RunCommandDict, int, WaitEnd | None]] = []
@@ -281,7 +285,24 @@ class Executor:
                     if self._wait_for_event(ctx, index, action):
                         return RunOutcome(ctx.run_id, RunStatus.WAITING)
                     continue
+                if self.sends.handles(action_type):
+                    if self.sends.execute(ctx, index, action_type, action.get("args")):
+                        return RunOutcome(ctx.run_id, RunStatus.WAITING)  # deferred, or queued
+                    continue
                 self._execute_action(ctx, index, action_type, action.get("args"))
+            except SkipAction as exc:
+                ctx.writes.add(action_executions, execution_row(ctx, index))
+                skipped = log_row(
+                    ctx,
+                    index,
+                    action_type,
+                    None,
+                    ActionStatus.SKIPPED,
+                    result={"reason": exc.reason},
+                    error=exc.reason,
+                )
+                ctx.writes.add(automation_action_logs, skipped)
+                metrics.ACTIONS.labels(action_type, ActionStatus.SKIPPED).inc()
             except (PermanentActionError, UnresolvedPlaceholder, TemplateSyntaxError) as exc:
                 error = str(exc)
                 ctx.writes.add(

@@ -15,8 +15,10 @@ from crmflow.crm.entities import NotFound, update_patient
 from crmflow.crm.models import PatientUpdate
 from crmflow.crm.serialize import DRAFT_FIELDS, to_json
 from crmflow.db.tables import message_drafts, notes, tasks
+from crmflow.deliveries import CAPPED
 from crmflow.outbox import emit
-from crmflow_runner.errors import PermanentActionError, field_errors
+from crmflow_runner.errors import PermanentActionError, SkipAction, field_errors
+from crmflow_runner.reach import DRAFTED_SINCE, over_cap, read_reach
 from crmflow_runner.run_context import RunContext
 
 Handler = Callable[[RunContext, Any], dict[str, Any]]
@@ -67,6 +69,11 @@ def _draft(ctx: RunContext, args: Any, channel: str, subject: str | None) -> dic
         kind = "phone number" if channel == "sms" else "email address"
         raise PermanentActionError(f"patient {args.patientId} has no {kind}")
     conn = ctx.patients.conn
+    reach = read_reach(conn, ctx.practice_id)
+    if reach.caps is not None and over_cap(
+        conn, DRAFTED_SINCE, ctx.practice_id, args.patientId, reach, ctx.db_now()
+    ):
+        raise SkipAction(CAPPED)  # SPEC section 13: drafts count toward the caps as messages do
     row = (
         conn.execute(
             message_drafts.insert()

@@ -26,3 +26,6 @@ SIGNALS = Counter(
     "one already recorded",
     ["outcome"],
 )
+DELIVERIES = Counter(
+    "crmflow_runner_deliveries_total", "Delivery attempts by channel and outcome", ["channel", "outcome"]
+)

@@ -32,6 +32,8 @@ from crmflow.wait_for_event import (
     waited_placeholder_ok,
     when_errors,
 )
+from crmflow.webhook_policy import MAX_URL_CHARS, IPNetwork, url_errors
+from crmflow.webhook_signing import SIGNATURE_HEADERS
 
 MAX_ACTIONS: Final = 50
 DEFAULT_PATIENT_FIELD_ALLOWLIST: Final = (
@@ -79,6 +81,14 @@ class DraftEmailArgs(ActionArgs):
     patientId: Id
     subject: Title
     body: Body
+
+
+class SendSmsArgs(DraftSmsArgs):
+    """``send_sms`` (SPEC section 9): delivered to the patient's phone (consent applies)."""
+
+
+class SendEmailArgs(DraftEmailArgs):
+    """``send_email`` (SPEC section 9): delivered to the patient's e-mail address (consent applies)."""
 
 
 class UpdatePatientFieldsArgs(ActionArgs):
@@ -159,10 +169,51 @@ class WaitForEventArgs(ActionArgs):
         return value
 
 
+HEADER_NAME_PATTERN: Final = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$"
+FORBIDDEN_WEBHOOK_HEADERS: Final = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", *SIGNATURE_HEADERS}
+)
+HeaderName = Annotated[str, StringConstraints(pattern=HEADER_NAME_PATTERN)]
+HeaderValue = Annotated[str, StringConstraints(max_length=1_000, pattern=r"^[^\r\n\x00]*$")]
+
+
+class SendWebhookArgs(ActionArgs):
+    """``send_webhook`` (SPEC section 9): a signed JSON POST. Where it may go is checked by
+    ``crmflow.webhook_policy`` (save time: a literal URL; send time: every resolved address)."""
+
+    url: Annotated[str, StringConstraints(min_length=1, max_length=MAX_URL_CHARS)] = Field(
+        description="https URL (plain http only to CRMFLOW_WEBHOOK_ALLOWED_NETWORKS); may hold placeholders."
+    )
+    body: dict[str, Any] | list[Any] | None = Field(
+        None, description="JSON to send; its strings may hold placeholders. Default: the event envelope."
+    )
+    headers: dict[HeaderName, HeaderValue] | None = Field(
+        None,
+        max_length=20,
+        description="Extra request headers; not Host, Content-Length, Transfer-Encoding, Connection "
+        "or the webhook-* signature headers.",
+    )
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        refused = sorted(name for name in value or {} if name.lower() in FORBIDDEN_WEBHOOK_HEADERS)
+        if refused:
+            raise ValueError(f"header(s) {', '.join(refused)} may not be set (crmflow sets them)")
+        return value
+
+
+SEND_WEBHOOK: Final = "send_webhook"
 DELAY_SECONDS: Final = "delay_seconds"
 DELAY_UNTIL: Final = "delay_until"
 DELAY_TYPES: Final = frozenset({DELAY_SECONDS, DELAY_UNTIL})
 """The action types the runner executes itself (a durable wait), not through a handler."""
+
+SEND_EMAIL: Final = "send_email"
+SEND_SMS: Final = "send_sms"
+SEND_CHANNELS: Final[Mapping[str, str]] = {SEND_EMAIL: "email", SEND_SMS: "sms", SEND_WEBHOOK: "webhook"}
+"""Actions that deliver a message (SPEC section 9) -> their channel: the runner hands them to its
+delivery queue instead of executing them in line."""
 
 ACTION_TYPES: Final[Mapping[str, type[ActionArgs]]] = {
     "create_task": CreateTaskArgs,
@@ -173,6 +224,9 @@ ACTION_TYPES: Final[Mapping[str, type[ActionArgs]]] = {
     DELAY_SECONDS: DelaySecondsArgs,
     DELAY_UNTIL: DelayUntilArgs,
     WAIT_FOR_EVENT: WaitForEventArgs,
+    SEND_EMAIL: SendEmailArgs,
+    SEND_SMS: SendSmsArgs,
+    SEND_WEBHOOK: SendWebhookArgs,
 }
 WAIT_TYPES: Final = frozenset({WAIT_FOR_EVENT})
 """Action types that wait for an event (the runner executes them itself, like the delays)."""
@@ -283,10 +337,13 @@ def validate_action(
     item: Any,
     trigger: str | None = None,
     patient_field_allowlist: Sequence[str] | None = None,
+    webhook_allowed_networks: Sequence[IPNetwork] = (),
     *,
     waited_events: Sequence[str] = (),
 ) -> list[FieldError]:
-    """Every problem of one ``{type, args, when?}`` item (locs relative to the item).
+    """Every problem of one ``{type, args, when?}`` item (locs relative to the item);
+    a ``send_webhook`` URL that is a literal refused address is one (``webhook_allowed_networks``:
+    the setting).
     ``waited_events``: the event names of the ``wait_for_event`` actions before it (their
     ``{waitedEvent...}`` placeholders can resolve)."""
     action_type, errors = _item_errors(item)
@@ -311,11 +368,21 @@ def validate_action(
         and isinstance(model, UpdatePatientFieldsArgs)
     ):
         errors += [e.with_prefix("args") for e in check_patient_fields(model.fields, patient_field_allowlist)]
+    url = args.get("url")
+    if action_type == SEND_WEBHOOK and isinstance(url, str) and url:
+        errors += [
+            FieldError(("args", "url"), message, "webhook_url")
+            for message in url_errors(url, webhook_allowed_networks)
+        ]
     return errors
 
 
 def validate_actions(
-    actions_json: Any, trigger: str | None, *, patient_field_allowlist: Sequence[str] | None = None
+    actions_json: Any,
+    trigger: str | None,
+    *,
+    patient_field_allowlist: Sequence[str] | None = None,
+    webhook_allowed_networks: Sequence[IPNetwork] = (),
 ) -> list[FieldError]:
     """Every problem of ``actionsJson``, with locs like ``(2, "args", "subject")``.
 
@@ -330,7 +397,9 @@ def validate_actions(
     errors: list[FieldError] = []
     waited: list[str] = []
     for index, item in enumerate(actions_json):
-        found = validate_action(item, trigger, patient_field_allowlist, waited_events=tuple(waited))
+        found = validate_action(
+            item, trigger, patient_field_allowlist, webhook_allowed_networks, waited_events=tuple(waited)
+        )
         errors += [e.with_prefix(index) for e in found]
         if isinstance(item, Mapping) and item.get("type") == WAIT_FOR_EVENT:
             args = item.get("args")

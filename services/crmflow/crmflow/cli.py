@@ -114,6 +114,30 @@ def cmd_key_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if revoked else 1
 
 
+def cmd_webhook_secret_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from crmflow.crm.entities import NotFound
+    from crmflow.crm.models import is_uuid
+    from crmflow.db.engine import make_engine
+    from crmflow.webhook_secrets import SecretBox, rotate
+
+    try:
+        if not is_uuid(args.practice):
+            raise NotFound("practice", args.practice)
+        with make_engine(settings, pool_size=1).begin() as conn:
+            secret = rotate(
+                conn,
+                args.practice,
+                SecretBox(settings.secret_key),
+                grace_seconds=settings.webhook_secret_grace_seconds,
+                revoke_previous=args.revoke_previous,
+            )
+    except NotFound:
+        print(f"error: no practice {args.practice}", file=sys.stderr)
+        return 2
+    _print({"secret": secret})  # shown this once: the receiver verifies with it
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from crmflow.demo import run_demo
 
@@ -269,6 +293,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = key.add_parser("revoke", help="revoke a key (the key itself, or its prefix)")
     p.add_argument("key")
     p.set_defaults(func=cmd_key_revoke)
+
+    webhook_secret = sub.add_parser("webhook-secret", help="webhook signing secrets").add_subparsers(
+        dest="action", required=True
+    )
+    p = webhook_secret.add_parser(
+        "rotate",
+        help='a new signing secret for the practice\'s webhooks; prints {"secret": "whsec_..."} once',
+    )
+    p.add_argument("--practice", required=True, help="practice id")
+    p.add_argument(
+        "--revoke-previous",
+        action="store_true",
+        help="the previous secret stops signing at once (default: it signs beside the new one for "
+        "CRMFLOW_WEBHOOK_SECRET_GRACE_SECONDS)",
+    )
+    p.set_defaults(func=cmd_webhook_secret_rotate)
 
     from crmflow.schemas import DEFAULT_DIR
 

@@ -169,8 +169,25 @@ class SignalCommand(BaseModel):
     event: dict[str, Any] = Field(description="What later actions see as waitedEvent.")
 
 
+class RedeliverCommand(BaseModel):
+    """Queue dead-lettered delivery ``deliveryId`` again (SPEC section 9): what a delivery's dead
+    letter holds, so ``crmflow dlq replay`` retries it (same idempotency key, attempts from 0)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["redeliver"] = "redeliver"
+    deliveryId: str
+    practiceId: str
+
+
 ActionCommand = Annotated[
-    RunCommand | EventEvaluated | ResumeCommand | ReplanCommand | CancelCommand | SignalCommand,
+    RunCommand
+    | EventEvaluated
+    | ResumeCommand
+    | ReplanCommand
+    | CancelCommand
+    | SignalCommand
+    | RedeliverCommand,
     Field(discriminator="kind"),
 ]
 
@@ -258,6 +275,12 @@ class SignalCommandDict(TypedDict):
     event: dict[str, Any]
 
 
+class RedeliverCommandDict(TypedDict):
+    kind: Literal["redeliver"]
+    deliveryId: str
+    practiceId: str
+
+
 ControlCommandDict = ReplanCommandDict | CancelCommandDict
 """Commands that change waiting runs rather than execute actions."""
 
@@ -268,4 +291,5 @@ ActionCommandDict = (
     | ReplanCommandDict
     | CancelCommandDict
     | SignalCommandDict
+    | RedeliverCommandDict
 )

@@ -20,7 +20,7 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"mess
 # Extras that libraries add for their own consoles (uvicorn's ANSI-coloured duplicate message).
 _DROPPED = {"color_message"}
 # Chatty libraries log at WARNING and above only, whatever the service's level.
-QUIET_LOGGERS = ("aiokafka", "kafka", "faust", "mode", "uvicorn.access", "httpx", "librdkafka")
+QUIET_LOGGERS = ("aiokafka", "kafka", "faust", "mode", "uvicorn.access", "httpx", "httpcore", "librdkafka")
 
 
 class JsonFormatter(logging.Formatter):

@@ -1,4 +1,5 @@
-"""Read and change a practice's settings (SPEC section 8): its time zone and quiet hours.
+"""Read and change a practice's settings (SPEC sections 8 and 13): its time zone, quiet hours and
+frequency caps (``messageCaps``).
 
 Every writer (the rules-api, ``crmflow practice set``) goes through :func:`update_settings`, which
 checks the values against the shipped zone database and :class:`QuietHours`: nothing else can
@@ -15,12 +16,13 @@ from sqlalchemy import Connection, RowMapping, func, null, select, update
 from crmflow import audit
 from crmflow.crm.entities import NotFound
 from crmflow.db.tables import practices
+from crmflow.message_caps import MessageCaps
 from crmflow.quiet_hours import QuietHours
 from crmflow.timezones import DEFAULT_ZONE, UnknownTimeZone, is_zone
 from crmflow.validation import DomainValidationError, FieldError, extra_field_errors
 
-SETTINGS: Final = ("timeZone", "quietHours")
-_COLUMN: Final = {"timeZone": "time_zone", "quietHours": "quiet_hours"}
+SETTINGS: Final = ("timeZone", "quietHours", "messageCaps")
+_COLUMN: Final = {"timeZone": "time_zone", "quietHours": "quiet_hours", "messageCaps": "message_caps"}
 
 
 def _to_json(row: RowMapping) -> dict[str, Any]:
@@ -29,6 +31,7 @@ def _to_json(row: RowMapping) -> dict[str, Any]:
         "name": row["name"],
         "timeZone": row["time_zone"],
         "quietHours": row["quiet_hours"],
+        "messageCaps": row["message_caps"],
         "createdAt": row["created_at"].isoformat(),
         "updatedAt": row["updated_at"].isoformat(),
     }
@@ -39,6 +42,7 @@ _COLUMNS: Final = (
     practices.c.name,
     practices.c.time_zone,
     practices.c.quiet_hours,
+    practices.c.message_caps,
     practices.c.created_at,
     practices.c.updated_at,
 )
@@ -58,6 +62,11 @@ def settings_errors(values: Mapping[str, Any]) -> list[FieldError]:
             QuietHours.from_json(values["quietHours"])
         except DomainValidationError as exc:
             errors += [e.with_prefix("quietHours") for e in exc.errors]
+    if values.get("messageCaps") is not None:
+        try:
+            MessageCaps.from_json(values["messageCaps"])
+        except DomainValidationError as exc:
+            errors += [e.with_prefix("messageCaps") for e in exc.errors]
     return errors
 
 
@@ -75,7 +84,8 @@ def get_practice(conn: Connection, practice_id: str, *, lock: bool = False) -> d
 def update_settings(
     conn: Connection, practice_id: str, values: Mapping[str, Any], *, actor: str = audit.CLI
 ) -> dict[str, Any]:
-    """Apply ``{timeZone?, quietHours?}`` (``quietHours: None`` clears them); returns the practice.
+    """Apply ``{timeZone?, quietHours?, messageCaps?}`` (None clears quietHours or messageCaps);
+    returns the practice.
 
     :class:`DomainValidationError` when a value is invalid (nothing is written). ``updatedAt`` moves
     only when a value changes, and only then is the change audited (``practice.settings``, the

@@ -23,6 +23,7 @@ from crmflow.enrollment import ENROLLMENT_SCHEMA, enrollment_errors
 from crmflow.pause import PAUSED_SCHEMA, paused_errors
 from crmflow.triggers import TRIGGER_NAMES, TRIGGERS
 from crmflow.validation import FieldError
+from crmflow.webhook_policy import IPNetwork
 
 LEAF_OPERATOR_NAMES: Final[list[str]] = list(LEAF_OPERATORS)
 GROUP_OPERATOR_NAMES: Final[list[str]] = list(nodes.GROUP_OPERATOR_NAMES)
@@ -140,6 +141,7 @@ def validate_rule(
     cancel_on: Any = None,
     enrollment: Any = None,
     paused: Any = None,
+    webhook_allowed_networks: Sequence[IPNetwork] = (),
 ) -> list[FieldError]:
     """Every problem of a rule as it would be saved; ``update_patient_fields`` is checked against
     the runner's allowlist (the same setting), so a rule is refused rather than failing its runs."""
@@ -158,7 +160,10 @@ def validate_rule(
     errors += [
         e.with_prefix("actionsJson")
         for e in validate_actions(
-            actions, trigger if known_trigger else None, patient_field_allowlist=patient_field_allowlist
+            actions,
+            trigger if known_trigger else None,
+            patient_field_allowlist=patient_field_allowlist,
+            webhook_allowed_networks=webhook_allowed_networks,
         )
     ]
     errors += [

@@ -10,10 +10,11 @@ import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crmflow.actions import DEFAULT_PATIENT_FIELD_ALLOWLIST
+from crmflow.webhook_policy import IPNetwork, parse_networks
 
 
 class Settings(BaseSettings):
@@ -150,7 +151,62 @@ class Settings(BaseSettings):
         "died) is marked failed, so its practice may start another.",
     )
 
+    # Reach (SPEC section 9): the delivery worker and the senders (docs/operations.md)
+    delivery_threads: int = Field(default=4, ge=1, le=64, description="Concurrent sends per runner.")
+    delivery_poll_seconds: float = Field(default=0.25, gt=0, description="Idle wait between queue reads.")
+    delivery_max_attempts: int = Field(default=5, ge=1, le=50, description="Attempts before dead-letter.")
+    delivery_backoff_seconds: float = Field(
+        default=2.0, gt=0, description="Backoff base between attempts (doubles, full jitter)."
+    )
+    delivery_backoff_max_seconds: float = Field(default=300.0, gt=0, description="Cap of that backoff.")
+    smtp_url: str | None = Field(
+        default=None,
+        description="smtp://host:port (or smtps:// for TLS from the start); unset: e-mail is not sent.",
+    )
+    smtp_starttls: bool = Field(default=False, description="Upgrade smtp:// with STARTTLS before auth.")
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    email_from: str = Field(default="crmflow@localhost", description="From address of sent e-mail.")
+    sms_api_url: str | None = Field(
+        default=None,
+        description="Base URL of a Twilio-compatible Messages API; unset: SMS are not sent.",
+    )
+    sms_account_sid: str | None = None
+    sms_auth_token: str | None = None
+    sms_from: str | None = Field(default=None, description="The sender's phone number (E.164).")
+    sms_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # webhooks (SPEC section 9): where they may go, how long they may take, how they are signed
+    webhook_allowed_networks: str = Field(
+        default="",
+        description="Comma-separated CIDRs webhooks may reach although private, loopback or otherwise "
+        "non-public (plain http is allowed only to these); empty: public addresses over https only.",
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, description="Timeout of one webhook request.")
+    webhook_secret_grace_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        description="After a rotation the previous webhook secret still signs (a second signature) "
+        "this long, so receivers can switch over; 0: it stops at once.",
+    )
+    secret_key: str = Field(
+        default="crmflow-dev-secret-key-change-me",
+        description="Encrypts stored secrets (the practices' webhook secrets). Several comma-separated "
+        "keys: the first encrypts, every one decrypts (key rotation).",
+    )
+
     log_level: str = "INFO"
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # a typo fails the process at start, not its first webhook
+        return value
+
+    @property
+    def webhook_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.webhook_allowed_networks)
 
     @property
     def database_url(self) -> str:

@@ -47,6 +47,7 @@ class ActionStatus(StrEnum):
     SKIPPED = "skipped"  # an earlier action of the run failed, or the run was cancelled
     RESCHEDULED = "rescheduled"  # a delay_until re-planned: its date field moved (result: from, to)
     DEFERRED = "deferred"  # a send held until quiet hours end (SPEC section 9)
+    QUEUED = "queued"  # a send handed to the delivery queue: its outcome is logged when known
 
 
 class ResumeStatus(StrEnum):
@@ -68,3 +69,12 @@ class SkipReason(StrEnum):
 
     ALREADY_ENROLLED = "already_enrolled"  # the rule's enrollment policy refused the event
     PAUSED = "paused"  # the rule is paused with "skip"
+
+
+class DeliveryStatus(StrEnum):
+    """``message_deliveries.status``: pending (queued, or between attempts) until the sender's
+    outcome is final: delivered, or failed (refused, or its last attempt failed)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"

@@ -39,6 +39,8 @@ _PATIENT = {
     "preferredContactMethod": "email",
     "preferredLanguage": "en",
     "nextFollowUpAt": None,
+    "smsOptIn": True,
+    "emailOptIn": True,
     "createdAt": "2025-03-01T09:15:00Z",
     "updatedAt": "2025-03-01T09:15:00Z",
 }
@@ -62,6 +64,8 @@ _MESSAGE = {
     "subject": "Your appointment on March 12",
     "body": "Hello Ada, this is a reminder of your Consultation on 2025-03-12T14:30:00Z.",
     "status": "draft",
+    "error": None,
+    "sentAt": None,
     "runId": "5e4d3c2b-1a09-4f8e-b7d6-c5b4a3928170",
     "createdAt": "2025-03-01T09:20:01Z",
 }

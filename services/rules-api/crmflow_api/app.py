@@ -17,6 +17,7 @@ from crmflow_api.routers import (
     automations,
     backtests,
     catalog,
+    drafts,
     events,
     health,
     internal,
@@ -24,6 +25,7 @@ from crmflow_api.routers import (
     practice,
     runs,
     trials,
+    webhooks,
 )
 from crmflow_api.web import router as web
 
@@ -45,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
         catalog,
         practice,
         patients,
+        drafts,
         automations,
         backtests,
         trials,
@@ -52,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         events,
         audit,
         internal,
+        webhooks,
         web,
     ):
         app.include_router(module.router)

@@ -57,6 +57,20 @@ class RunSummary(BaseModel):
     finishedAt: str | None
 
 
+class Delivery(BaseModel):
+    """A message a send action handed to a sender (SPEC section 9), without address or body."""
+
+    id: str
+    index: int = Field(description="The send action's index in the run.")
+    channel: str
+    status: str = Field(description="pending (queued or between attempts), delivered or failed.")
+    attempts: int
+    providerId: str | None = Field(description="The provider's id (SMS sid, e-mail Message-ID).")
+    error: str | None
+    createdAt: str
+    finishedAt: str | None
+
+
 class RunDetail(RunSummary):
     trace: dict[str, Any] | None = Field(description="Null once pruned by retention (SPEC section 10).")
     correlationId: str | None
@@ -67,6 +81,7 @@ class RunDetail(RunSummary):
         None,
         description="The rule as it was at ruleVersion (null when that version predates kept versions).",
     )
+    deliveries: list[Delivery] = Field(default_factory=list)
 
 
 class RunPage(BaseModel):
@@ -160,6 +175,16 @@ class QuietHours(BaseModel):
     end: LocalTime
 
 
+class MessageCaps(BaseModel):
+    """Frequency caps (SPEC section 13): messages (send_email, send_sms) per patient per day / per
+    week on the practice's clocks; a send over a cap is logged ``skipped`` (``capped``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    perPatientPerDay: int | None = Field(None, ge=0, le=10_000, strict=True)
+    perPatientPerWeek: int | None = Field(None, ge=0, le=10_000, strict=True)
+
+
 class PracticeUpdate(BaseModel):
     """Body of ``PATCH /api/practice``: only the fields sent change; ``quietHours: null`` clears them."""
 
@@ -167,6 +192,7 @@ class PracticeUpdate(BaseModel):
 
     timeZone: TimeZoneName = Field(None, json_schema_extra=_no_default)
     quietHours: QuietHours | None = None
+    messageCaps: MessageCaps | None = None
 
 
 class Practice(BaseModel):
@@ -174,6 +200,7 @@ class Practice(BaseModel):
     name: str
     timeZone: str = Field(description=f"IANA time zone name (default {DEFAULT_ZONE!r}).")
     quietHours: QuietHours | None = Field(description="null: none (the default).")
+    messageCaps: MessageCaps | None = Field(None, description="null: no caps (the default).")
     createdAt: str
     updatedAt: str
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, case, func, literal_column, select
 
 from crmflow.crm.serialize import json_value, to_json
-from crmflow.db.tables import automation_action_logs, automation_runs, outbox_events
+from crmflow.db.tables import automation_action_logs, automation_runs, message_deliveries, outbox_events
 from crmflow.rule_history import definitions_of
 
 RUN_FIELDS: dict[str, str] = {
@@ -41,6 +41,18 @@ ACTION_FIELDS: dict[str, str] = {
     "attempt": "attempt",
     "createdAt": "created_at",
 }
+DELIVERY_FIELDS: dict[str, str] = {
+    "id": "id",
+    "index": "action_index",
+    "channel": "channel",
+    "status": "status",
+    "attempts": "attempts",
+    "providerId": "provider_id",
+    "error": "error",
+    "createdAt": "created_at",
+    "finishedAt": "finished_at",
+}
+"""A run's deliveries (SPEC section 9) as run details show them: no address, no body."""
 runs = automation_runs
 
 
@@ -81,11 +93,20 @@ def _details(conn: Connection, practice_id: str, rows: Sequence[Any]) -> list[di
     for log in log_rows:
         logs[str(log["run_id"])].append(to_json(log, ACTION_FIELDS))
     definitions = definitions_of(conn, practice_id, {(str(r["rule_id"]), r["rule_version"]) for r in rows})
+    sent: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in logs}
+    delivery_rows = conn.execute(
+        select(*(message_deliveries.c[c] for c in ("run_id", *DELIVERY_FIELDS.values())))
+        .where(message_deliveries.c.practice_id == practice_id, message_deliveries.c.run_id.in_(list(logs)))
+        .order_by(message_deliveries.c.action_index)
+    ).mappings()
+    for delivery in delivery_rows:
+        sent[str(delivery["run_id"])].append(to_json(delivery, DELIVERY_FIELDS))
     return [
         {
             **to_json(r, DETAIL_FIELDS),
             "actions": logs[str(r["id"])],
             "ruleDefinition": definitions.get((str(r["rule_id"]), r["rule_version"])),
+            "deliveries": sent[str(r["id"])],
         }
         for r in rows
     ]

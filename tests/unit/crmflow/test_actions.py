@@ -57,6 +57,9 @@ def test_the_seed_actions_and_delay_until() -> None:
         "delay_seconds",
         "delay_until",
         "wait_for_event",
+        "send_email",
+        "send_sms",
+        "send_webhook",
     }
     assert DEFAULT_PATIENT_FIELD_ALLOWLIST == (
         "status",

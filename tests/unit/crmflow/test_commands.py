@@ -10,6 +10,8 @@ from crmflow.commands import (
     CancelCommandDict,
     EventEvaluated,
     EventEvaluatedDict,
+    RedeliverCommand,
+    RedeliverCommandDict,
     ReplanCommand,
     ReplanCommandDict,
     ResumeCommand,
@@ -48,6 +50,7 @@ PAIRS: list[tuple[type[BaseModel], type]] = [
     (ReplanCommand, ReplanCommandDict),
     (CancelCommand, CancelCommandDict),
     (SignalCommand, SignalCommandDict),
+    (RedeliverCommand, RedeliverCommandDict),
 ]
 AS_DICT: dict[Any, Any] = {model: typed for model, typed in PAIRS}
 

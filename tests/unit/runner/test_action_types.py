@@ -6,6 +6,7 @@ from crmflow.actions import ACTION_TYPES, DELAY_TYPES, WAIT_TYPES, validate_acti
 from crmflow.rule_validation import ACTIONS_SCHEMA
 from crmflow.settings import DEFAULT_PATIENT_FIELD_ALLOWLIST
 from crmflow_runner.handlers import build_handlers
+from crmflow_runner.sends import BUILDERS
 
 
 def accepted_by_rule_validation(action_type: str) -> bool:
@@ -14,7 +15,7 @@ def accepted_by_rule_validation(action_type: str) -> bool:
 
 
 def test_the_runner_executes_exactly_the_action_types_rules_may_hold() -> None:
-    executed = set(build_handlers(DEFAULT_PATIENT_FIELD_ALLOWLIST)) | DELAY_TYPES | WAIT_TYPES
+    executed = set(build_handlers(DEFAULT_PATIENT_FIELD_ALLOWLIST)) | DELAY_TYPES | WAIT_TYPES | set(BUILDERS)
     assert executed == set(ACTION_TYPES)
     assert all(accepted_by_rule_validation(t) for t in executed)
     assert not accepted_by_rule_validation("send_fax")

@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -82,6 +83,8 @@ class PatientCreate(_Input):
     preferredContactMethod: ContactMethod | None = None
     preferredLanguage: Short | None = None
     nextFollowUpAt: AwareDatetime | None = None
+    smsOptIn: StrictBool = False
+    emailOptIn: StrictBool = False
 
     def values(self) -> dict[str, Any]:
         return self.model_dump()
@@ -99,7 +102,7 @@ class _Update(_Input):
 
 
 class PatientUpdate(_Update):
-    _required = ("firstName", "lastName", "status", "tags")
+    _required = ("firstName", "lastName", "status", "tags", "smsOptIn", "emailOptIn")
 
     firstName: Name | None = None
     lastName: Name | None = None
@@ -111,6 +114,8 @@ class PatientUpdate(_Update):
     preferredContactMethod: ContactMethod | None = None
     preferredLanguage: Short | None = None
     nextFollowUpAt: AwareDatetime | None = None
+    smsOptIn: StrictBool | None = None
+    emailOptIn: StrictBool | None = None
 
 
 class AppointmentCreate(_Input):
@@ -148,6 +153,8 @@ class Patient(BaseModel):
     preferredContactMethod: str | None
     preferredLanguage: str | None
     nextFollowUpAt: str | None
+    smsOptIn: bool = Field(description="Consent to SMS sent by automations (SPEC section 9).")
+    emailOptIn: bool = Field(description="Consent to e-mail sent by automations (SPEC section 9).")
     createdAt: str
     updatedAt: str
 
@@ -195,6 +202,8 @@ class Draft(BaseModel):
     to: str
     subject: str | None
     body: str
-    status: str
+    status: str = Field(description="draft, sending (approved, being delivered), sent or failed.")
+    error: str | None = Field(None, description="Why a send failed (no_consent, the provider's answer...).")
+    sentAt: str | None = None
     runId: str | None
     createdAt: str

@@ -23,6 +23,8 @@ PATIENT_FIELDS: dict[str, str] = {
     "preferredContactMethod": "preferred_contact_method",
     "preferredLanguage": "preferred_language",
     "nextFollowUpAt": "next_follow_up_at",
+    "smsOptIn": "sms_opt_in",
+    "emailOptIn": "email_opt_in",
     "createdAt": "created_at",
     "updatedAt": "updated_at",
 }
@@ -67,6 +69,8 @@ DRAFT_FIELDS: dict[str, str] = {
     "subject": "subject",
     "body": "body",
     "status": "status",
+    "error": "error",
+    "sentAt": "sent_at",
     "runId": "run_id",
     "createdAt": "created_at",
 }

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP, UUID
 
-from crmflow.statuses import ResumeStatus
+from crmflow.statuses import DeliveryStatus, ResumeStatus
 
 metadata = MetaData()
 
@@ -65,6 +65,8 @@ practices = Table(
     Column("time_zone", Text, nullable=False, server_default="UTC"),
     Column("quiet_hours", JSONB, nullable=True),
     _updated(),
+    # {"perPatientPerDay"?: n, "perPatientPerWeek"?: n} or null (SPEC section 13).
+    Column("message_caps", JSONB, nullable=True),
 )
 
 api_keys = Table(
@@ -95,6 +97,9 @@ patients = Table(
     Column("next_follow_up_at", TIMESTAMP(timezone=True)),
     _created(),
     _updated(),
+    # Consent to messages that leave the system (SPEC section 9), off unless set.
+    Column("sms_opt_in", Boolean, nullable=False, server_default=text("false")),
+    Column("email_opt_in", Boolean, nullable=False, server_default=text("false")),
     Index("ix_patients_practice", "practice_id", "created_at"),
 )
 
@@ -152,9 +157,11 @@ message_drafts = Table(
     Column("to_address", Text, nullable=False),
     Column("subject", Text),
     Column("body", Text, nullable=False),
-    Column("status", Text, nullable=False, server_default="draft"),
+    Column("status", Text, nullable=False, server_default="draft"),  # draft | sending | sent | failed
     _run_ref(),
     _created(),
+    Column("error", Text),  # why a send failed (no_consent, the provider's refusal...)
+    Column("sent_at", TIMESTAMP(timezone=True)),
     Index("ix_message_drafts_patient", "practice_id", "patient_id", "created_at"),
 )
 
@@ -461,4 +468,58 @@ bulk_operation_runs = Table(
     Column("outcome", Text),  # null until applied; changed | unchanged
     PrimaryKeyConstraint("operation_id", "run_id"),
     Index("ix_bulk_operation_runs_open", "operation_id", postgresql_where=text("outcome IS NULL")),
+)
+
+# Messages handed to a sender (SPEC section 9, crmflow.deliveries): one row per message with its
+# attempts. ``idempotency_key`` (unique) is what the provider sees on every attempt; ``message``
+# (address, subject, body) is kept only until the delivery is final.
+message_deliveries = Table(
+    "message_deliveries",
+    metadata,
+    _id(),
+    _practice(),
+    Column("idempotency_key", Text, nullable=False, unique=True),
+    Column("channel", Text, nullable=False),
+    Column("patient_id", UUID(as_uuid=False)),
+    Column("run_id", UUID(as_uuid=False)),  # an automated send: the run and its action
+    Column("action_index", Integer),
+    Column("action_type", Text),
+    Column("draft_id", UUID(as_uuid=False)),  # an approved draft
+    Column("status", Text, nullable=False, server_default=DeliveryStatus.PENDING.value),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("max_attempts", Integer, nullable=False, server_default="5"),
+    Column("next_attempt_at", TIMESTAMP(timezone=True), nullable=False, server_default=NOW),
+    Column("provider_id", Text),
+    Column("error", Text),
+    Column("detail", Text),
+    Column("message", JSONB),
+    Column("command", JSONB),  # the run's command: the run resumes after the delivery
+    Column("command_key", Text),
+    _created(),
+    _updated(),
+    Column("finished_at", TIMESTAMP(timezone=True)),
+    Index("ix_message_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    Index("ix_message_deliveries_patient", "practice_id", "patient_id", "created_at"),
+    Index("ix_message_deliveries_run", "run_id", "action_index"),
+    Index("ix_message_deliveries_draft", "draft_id"),
+)
+
+# Each practice's webhook signing secrets (SPEC section 9), encrypted with CRMFLOW_SECRET_KEY
+# (crmflow.webhook_secrets). ``signs_until`` null: the current secret (one per practice); a past
+# secret keeps signing beside it until then (the rotation's grace period).
+webhook_secrets = Table(
+    "webhook_secrets",
+    metadata,
+    _id(),
+    _practice(),
+    Column("secret_encrypted", Text, nullable=False),
+    _created(),
+    Column("signs_until", TIMESTAMP(timezone=True)),
+    Index(
+        "ux_webhook_secrets_current",
+        "practice_id",
+        unique=True,
+        postgresql_where=text("signs_until IS NULL"),
+    ),
+    Index("ix_webhook_secrets_practice", "practice_id", "created_at"),
 )

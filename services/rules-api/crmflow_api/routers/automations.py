@@ -32,6 +32,7 @@ def post_rule(body: RuleCreate, practice_id: PracticeId, db: Db, settings: AppSe
         body.cancelOn,
         body.enrollment,
         body.paused,
+        webhook_allowed_networks=settings.webhook_networks,
     )
     if errors:
         raise_field_errors(errors)
@@ -106,6 +107,7 @@ def patch_rule(
         merged.get("cancelOn"),
         merged.get("enrollment"),
         merged.get("paused"),
+        webhook_allowed_networks=settings.webhook_networks,
     )
     if errors:
         raise_field_errors(errors)

@@ -6,6 +6,7 @@ import { fill, h, options, uid } from "./dom.js";
 import { argFields, argText, readArgs } from "./schemaform.js";
 import { UNITS, dateFields, delayFromArgs, delayToArgs, placeholderPath } from "./timing.js";
 import { WAIT_FOR_EVENT, keepBuilders, readWhen, waitFromArgs, waitInputs, waitToArgs, whenEditor, whenFieldPaths } from "./waitevent.js";
+import { SEND_WEBHOOK, webhookTestPanel } from "./webhook.js";
 
 const DELAY_UNTIL = "delay_until";
 
@@ -15,6 +16,8 @@ const ARG_HINTS = {
   fields: 'JSON object, e.g. {"status": "inactive"}.',
   seconds: "Later actions run after this many seconds.",
   dueInSeconds: "Due this many seconds after the run.",
+  url: "https:// address of the receiver; may hold placeholders such as {patientId}.",
+  headers: 'JSON object, e.g. {"Authorization": "Bearer …"}.',
 };
 
 /**
@@ -22,7 +25,7 @@ const ARG_HINTS = {
  * ``sampleData()`` is the trigger's sample (its date fields are what delay_until waits for);
  * ``trigger()`` the trigger's catalog entry (the fields a wait_for_event may match on).
  */
-export function createActionList({ list, addButton, catalog, sampleData, onChange, trigger = () => null }) {
+export function createActionList({ list, addButton, catalog, sampleData, onChange, trigger = () => null, testWebhook }) {
   let actions = [];
   let lastId = 0;
 
@@ -140,6 +143,12 @@ export function createActionList({ list, addButton, catalog, sampleData, onChang
             : argFields(catalog.argsSchema(action.type)).map((field) => argInput(action, field, key)),
       ),
       whenEditor({ action, index, catalog, fieldPaths: whenFieldPaths(trigger(), awaitedBefore(index)), onChange }),
+      action.type === SEND_WEBHOOK && testWebhook
+        ? webhookTestPanel({
+            readArgs: () => readArgs(argFields(catalog.argsSchema(action.type)), action.texts, ["body", "actionsJson", index]),
+            testWebhook,
+          })
+        : null,
     );
   }
 

@@ -4,6 +4,7 @@ import { createApi, describeError, session } from "./api.js";
 import { createAuditView } from "./audit.js";
 import { makeCatalog } from "./catalog.js";
 import { $, fill, h } from "./dom.js";
+import { createDraftsView } from "./drafts.js";
 import { createEditor } from "./editor.js";
 import { createRunView, createRunsView } from "./history.js";
 import { createPracticeView } from "./practice.js";
@@ -11,8 +12,8 @@ import { createRulesView } from "./rules.js";
 import { createTraceView } from "./trace.js";
 import { createVersionsView } from "./versions.js";
 
-const VIEWS = ["signin", "rules", "editor", "versions", "runs", "run", "trace", "settings", "audit"];
-const NAV_OF = { rules: "rules", editor: "rules", versions: "rules", runs: "runs", run: "runs", trace: "trace", settings: "settings", audit: "audit" };
+const VIEWS = ["signin", "rules", "editor", "versions", "runs", "run", "trace", "drafts", "settings", "audit"];
+const NAV_OF = { rules: "rules", editor: "rules", versions: "rules", runs: "runs", run: "runs", trace: "trace", drafts: "drafts", settings: "settings", audit: "audit" };
 
 let ruleNamesCache = null;
 let noticeTimer = null;
@@ -73,6 +74,7 @@ const views = {
   runs: createRunsView(ctx),
   run: createRunView(ctx),
   trace: createTraceView(ctx),
+  drafts: createDraftsView(ctx),
   settings: createPracticeView(ctx),
   versions: createVersionsView(ctx),
   audit: createAuditView(ctx),

@@ -199,6 +199,11 @@ export function createEditor(ctx) {
       sampleData: () => trigger()?.sampleData,
       trigger,
       onChange: changed,
+      testWebhook: (args) => {
+        const sample = readSample();
+        const data = sample.error ? undefined : sample.data;
+        return ctx.api.post("/api/webhooks/test", { ...args, eventName: triggerSelect.value, data });
+      },
     });
     cancelOn ??= createCancelOnEditor({
       list: $("cancel-list"),

@@ -1,6 +1,7 @@
 // Run history (per practice or per rule, filtered by status) and the detail of one run.
 import { createBulkActions } from "./bulk.js";
 import { $, fill, formatDelta, formatTime, h, options, shortId, statusBadge } from "./dom.js";
+import { renderDeliveries } from "./drafts.js";
 import { renderActions, renderTrace } from "./runsui.js";
 import { currentDue, formatInZone, timingOf } from "./timing.js";
 import { renderRunRule } from "./versions.js";
@@ -166,6 +167,7 @@ export function createRunView(ctx) {
         h("h2", {}, "Action log"),
         renderActions(run.actions, run.startedAt),
         renderRunRule(run, ctx),
+        renderDeliveries(run.deliveries),
       );
     },
   };
