@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from crmflow import deliveries
+from crmflow import audit, deliveries
 from crmflow.crm.entities import NotFound, get_patient
 from crmflow.crm.serialize import DRAFT_FIELDS, to_json
 from crmflow.db.tables import message_deliveries, message_drafts
@@ -29,8 +29,26 @@ class NotSendable(Exception):
         self.status = status
 
 
-def send_draft(conn: Connection, practice_id: str, draft_id: str) -> dict[str, Any]:
-    """Queue draft ``draft_id`` for delivery; returns the draft (``sending`` or ``failed``)."""
+def send_draft(
+    conn: Connection, practice_id: str, draft_id: str, *, actor: str = audit.CLI
+) -> dict[str, Any]:
+    """Queue draft ``draft_id`` for delivery; returns the draft (``sending`` or ``failed``). The
+    approval is audited (``draft.send``: the channel and the outcome, never address or text)."""
+    draft = _send(conn, practice_id, draft_id)
+    audit.record(
+        conn,
+        practice_id=practice_id,
+        actor=actor,
+        action="draft.send",
+        entity_type="draft",
+        entity_id=draft_id,
+        before=None,
+        after={"channel": draft["channel"], "status": draft["status"], "error": draft["error"]},
+    )
+    return draft
+
+
+def _send(conn: Connection, practice_id: str, draft_id: str) -> dict[str, Any]:
     row = (
         conn.execute(
             select(message_drafts)

@@ -23,6 +23,7 @@ from typing import Final
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
 
+from crmflow import audit
 from crmflow.db.tables import webhook_secrets
 from crmflow.practice_settings import get_practice
 from crmflow.webhook_signing import format_secret, new_key
@@ -68,6 +69,7 @@ def rotate(
     *,
     grace_seconds: int,
     revoke_previous: bool = False,
+    actor: str = audit.CLI,
 ) -> str:
     """Make a new current secret for the practice and return it as ``whsec_...`` (the only time it
     is shown). The previous current secret signs for ``grace_seconds`` more (0 or
@@ -88,6 +90,16 @@ def rotate(
         )
     key = new_key()
     conn.execute(webhook_secrets.insert().values(practice_id=practice_id, secret_encrypted=box.encrypt(key)))
+    audit.record(  # that it was rotated, never the secret
+        conn,
+        practice_id=practice_id,
+        actor=actor,
+        action="webhook_secret.rotate",
+        entity_type="webhook_secret",
+        entity_id=practice_id,
+        before=None,
+        after={"previousSigns": not (revoke_previous or grace_seconds <= 0)},
+    )
     return format_secret(key)
 
 

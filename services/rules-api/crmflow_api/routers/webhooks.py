@@ -22,7 +22,7 @@ from crmflow.triggers import TRIGGERS
 from crmflow.validation import FieldError
 from crmflow.webhook_request import body_text, signed_request
 from crmflow.webhook_secrets import SecretBox, SecretUnavailable, rotate, secret_status, signing_keys
-from crmflow_api.deps import AppSettings, Db, PracticeId
+from crmflow_api.deps import Actor, AppSettings, Db, PracticeId
 from crmflow_api.errors import AUTH_ERRORS, BAD_BODY, raise_field_errors
 
 router = APIRouter(prefix="/api", tags=["webhooks"], responses=AUTH_ERRORS)
@@ -57,7 +57,11 @@ def read_secret_status(practice_id: PracticeId, db: Db) -> SecretStatus:
 
 @router.post("/practice/webhook-secret", status_code=status.HTTP_201_CREATED, responses=BAD_BODY)
 def rotate_secret(
-    practice_id: PracticeId, db: Db, settings: AppSettings, body: SecretRotation | None = None
+    practice_id: PracticeId,
+    db: Db,
+    settings: AppSettings,
+    actor: Actor,
+    body: SecretRotation | None = None,
 ) -> NewSecret:
     """A new signing secret, shown once. Until it has been stored by the receiver, the previous
     one keeps signing too (a second signature) for the grace period, unless ``revokePrevious``."""
@@ -67,6 +71,7 @@ def rotate_secret(
         SecretBox(settings.secret_key),
         grace_seconds=settings.webhook_secret_grace_seconds,
         revoke_previous=body is not None and body.revokePrevious,
+        actor=actor,
     )
     return NewSecret.model_validate({"secret": secret, **secret_status(db, practice_id)})
 
