@@ -179,6 +179,12 @@ def test_bulk_cancel_cancels_waiting_runs_once(
     assert [r.status for r in rule_runs(engine, rule["id"])] == ["cancelled", "cancelled"]
     again = bulk(api, {"action": "cancel", "filter": {"ruleId": rule["id"]}})
     assert (again["matched"], again["changed"]) == (0, 0)
+    entries = api.get("/api/audit", params={"entityType": "bulk_operation"}).json()["items"]
+    mine = [e for e in entries if e["entityId"] in (done["id"], again["id"])]
+    assert sorted((e["action"], e["after"]["matched"]) for e in mine) == [
+        ("runs.bulk_cancel", 0),
+        ("runs.bulk_cancel", 2),
+    ]
 
 
 def test_bad_flow_control_values_are_refused_at_their_path(

@@ -155,6 +155,13 @@ def test_an_approved_draft_is_sent_once(api, services, engine, reach) -> None:
     (mail,) = reach.smtp.sink.to(address)
     assert mail["Message-ID"] == f"<draft-{draft['id']}.1@crmflow.test>"
     assert mail["Subject"] == "Draft"
+    (entry,) = api.get("/api/audit", params={"entityType": "draft"}).json()["items"]
+    assert (entry["action"], entry["entityId"], entry["after"]["status"]) == (
+        "draft.send",
+        draft["id"],
+        "sending",
+    )
+    assert address not in str(entry)
     assert api.post(f"/api/drafts/{uuid.uuid4()}/send").status_code == 404
     assert api.post("/api/drafts/not-an-id/send").status_code == 404
 

@@ -88,6 +88,11 @@ def test_rotation_shows_the_secret_once_and_the_previous_one_signs_during_the_gr
     assert other.post("/api/webhooks/test", json={"url": "https://example.com/h"}).status_code == 409
     assert api.post("/api/practice/webhook-secret", json={"bogus": 1}).status_code == 422
 
+    # Every rotation is in the practice's audit log, never the secret.
+    audit = api.get("/api/audit", params={"entityType": "webhook_secret"})
+    assert [e["action"] for e in audit.json()["items"]] == ["webhook_secret.rotate"] * 3
+    assert not any(s in audit.text for s in (secret1, secret2, secret3))
+
 
 def test_the_dry_run_renders_and_signs_without_sending(api: httpx.Client) -> None:
     secret = api.post("/api/practice/webhook-secret").json()["secret"]
