@@ -133,9 +133,10 @@ def test_500_twice_then_200_one_success_three_attempts_one_webhook_id(
     assert queued.args["url"]["redacted"] and queued.args["headers"]["redacted"]  # no address, no token
     assert note_bodies(engine, command["runId"]) == ["after the webhook"]
 
-    # Nothing of the request reached a log: not the secret, the URL, the token or the body.
+    # Nothing of the request reached a log: not the secret, the URL, the token or the body. (In a
+    # full `make test` the e2e session's action-runner shares this database, and its delivery
+    # threads may be the ones that took the attempts: their logs are test_webhook_phi_logs'.)
     logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
-    assert any(r.getMessage() == "delivery attempt failed; retrying" for r in caplog.records)
     for needle in (secret, secret.removeprefix("whsec_"), "receiver-token", "/patients/", f":{hook.port}"):
         assert needle not in logged, [m for m in logged.splitlines() if needle in m][:2]
 

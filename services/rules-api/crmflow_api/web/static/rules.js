@@ -11,12 +11,14 @@ export function createRulesView(ctx) {
   const triggerFilter = $("rules-trigger");
   const enabledFilter = $("rules-enabled");
   let offset = 0;
+  let loads = 0; // only the latest load renders: an earlier one answering late shows stale rows
 
   async function toggle(rule, checkbox, state) {
     checkbox.disabled = true;
     try {
       const saved = await ctx.api.patch(`/api/automations/${rule.id}`, { enabled: checkbox.checked });
       ctx.notify(`“${saved.name}” is now ${saved.enabled ? "enabled" : "disabled"}.`);
+      load(); // a list loading when the toggle was clicked (read before this change) is superseded
     } catch (error) {
       checkbox.checked = !checkbox.checked;
       ctx.notify(describeError(error), "error");
@@ -76,12 +78,14 @@ export function createRulesView(ctx) {
   }
 
   async function load() {
+    const mine = ++loads;
     const page = await ctx.api.get("/api/automations", {
       triggerEvent: triggerFilter.value,
       enabled: enabledFilter.value,
       limit: PAGE,
       offset,
     });
+    if (mine !== loads) return;
     fill(body, page.items.map(row));
     $("rules-empty").hidden = page.total > 0;
     ctx.pager($("rules-pager"), page, (next) => {
