@@ -94,7 +94,9 @@ def test_sms_settings_must_be_complete() -> None:
     with pytest.raises(ValueError, match="CRMFLOW_SMS_AUTH_TOKEN"):
         SmsConfig.from_settings(
             # explicit None: a session's reach fixture puts a token in the environment
-            Settings(sms_api_url="http://sms.test", sms_account_sid="AC1", sms_from="+1555", sms_auth_token=None)
+            Settings(
+                sms_api_url="http://sms.test", sms_account_sid="AC1", sms_from="+1555", sms_auth_token=None
+            )
         )
     c = SmsConfig.from_settings(
         Settings(sms_api_url="http://sms.test/", sms_account_sid="AC1", sms_auth_token="t", sms_from="+1555")
