@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from crmflow import topics
 from crmflow.settings import Settings
 from crmflow_evaluator import metrics
+from crmflow_evaluator.batching import take_batches
 from crmflow_evaluator.health import readiness
 from crmflow_evaluator.kafka_auth import aiokafka_auth, faust_credentials
 from crmflow_evaluator.processor import EventProcessor
@@ -71,11 +72,9 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.agent(events_topic, concurrency=1)
     async def evaluate(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(  # type: ignore[attr-defined]
-            settings.evaluator_batch_size, within=settings.evaluator_batch_seconds
-        ):
-            # Faust acks the batch when the next one is asked for: process_batch returns only
-            # once the broker has every record of this one.
+        async for batch in take_batches(stream, settings.evaluator_batch_size, settings.evaluator_batch_seconds):
+            # The batch is acked when the next one is asked for (take_events' contract):
+            # process_batch returns only once the broker has every record of this one.
             await processor.process_batch([event.message for event in batch], send)
 
     @app.page("/healthz")
