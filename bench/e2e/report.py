@@ -66,9 +66,10 @@ def print_tables(results: dict[str, Any]) -> None:
         print(f"\nIdle, no traffic for {idle['seconds']:g} s (% of one core, CPU from /proc)")
         names = list(idle["core_percent"])
         print(_table(names, [[f"{idle['core_percent'][n]:.2f}" for n in names]]))
+        services = ", ".join(idle["python_services_measured"])
         print(
-            f"Python services ({', '.join(idle['python_services_measured'])}): "
-            f"{idle['python_services_core_percent']:.2f}%; Kafka + Connect: {idle['kafka_connect_core_percent']:.2f}%"
+            f"Python services ({services}): {idle['python_services_core_percent']:.2f}%; "
+            f"Kafka + Connect: {idle['kafka_connect_core_percent']:.2f}%"
         )
     steps = [s for s in results["steps"] if s["phase"] not in ("warmup", "capacity")]
     rows = []

@@ -59,6 +59,7 @@ def build_app(settings: Settings) -> faust.App:
         max_depth=settings.max_chain_depth,
         rules_catch_up_seconds=settings.rules_catch_up_seconds,
     )
+
     @app.task
     async def load_rules() -> None:
         await loader.run()
@@ -70,7 +71,9 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.agent(events_topic, concurrency=1)
     async def evaluate(stream: faust.StreamT) -> None:
-        async for batch in take_batches(stream, settings.evaluator_batch_size, settings.evaluator_batch_seconds):
+        async for batch in take_batches(
+            stream, settings.evaluator_batch_size, settings.evaluator_batch_seconds
+        ):
             # The batch is acked when the next one is asked for (take_events' contract):
             # process_batch returns only once the broker has every record of this one.
             await processor.process_batch([event.message for event in batch], send)

@@ -67,7 +67,9 @@ async def publish_batch(
     while pending:
         queued = [(event, outs, *await _queue(outs, send)) for event, outs in pending]
         # one gather for the whole batch (not one per event), then each event's share of it
-        results = await asyncio.gather(*(f for _, _, futures, _ in queued for f in futures), return_exceptions=True)
+        results = await asyncio.gather(
+            *(f for _, _, futures, _ in queued for f in futures), return_exceptions=True
+        )
         errors: list[BaseException | None] = []
         at = 0
         for _, _, futures, error in queued:
