@@ -23,7 +23,7 @@ import psycopg
 
 from bench.e2e.stack import ROOT, Stack, dsn, slot_env
 
-PHASES = ("latency", "polling", "throughput", "capacity")
+PHASES = ("idle", "latency", "polling", "throughput", "capacity")
 RAMP = [250.0, 1000.0, 2000.0, 3000.0, 4000.0, 6000.0]
 QUICK_RAMP = [250.0, 1000.0, 2000.0]
 PG_SETTINGS = (
@@ -71,6 +71,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--ramp", type=_floats, help="throughput ramp, events/s (250,1000,2000,3000,4000,6000)")
     add("--bisect", type=int, help="bisection steps after the ramp (default 3; --quick 1)")
     add("--backlog", type=int, help="events of the capacity phase's backlog (default 20000; --quick 5000)")
+    add("--idle-seconds", type=float, help="seconds of the idle phase (default 60; --quick 20)")
     add("--only", default=",".join(PHASES), help=f"phases to run, of {','.join(PHASES)}")
     add("--slot", type=int, default=int(os.environ.get("BENCH_SLOT", "6")),
         help="test slot of the stack (deploy/local/test-env.sh; default $BENCH_SLOT or 6)")  # fmt: skip
@@ -91,6 +92,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--out", type=Path, default=ROOT / "bench" / "results", help="results folder (bench/results)")
     args = p.parse_args(argv)
     args.duration = args.duration or (15.0 if args.quick else 60.0)
+    args.idle_seconds = args.idle_seconds or (20.0 if args.quick else 60.0)
     args.poll_rates = args.poll_rates or args.rates
     args.ramp = args.ramp or (QUICK_RAMP if args.quick else RAMP)
     args.backlog = args.backlog if args.backlog is not None else (5000 if args.quick else 20000)

@@ -12,6 +12,8 @@ from bench.e2e.measure import STAGES
 COMPONENTS = ("postgresql", "kafka", "connect", "evaluator", "runner", "poller", "load generator", "harness")
 STAGE_NAMES = [name for name, _ in STAGES]
 TARGETS = {"p50_at_50": 0.050, "p99_at_50": 0.250, "sustained": 2000.0}
+# issue 17: with no traffic, % of one core
+IDLE_TARGETS = {"python_services_core_percent": 3.0, "kafka_connect_core_percent": 8.0}
 
 
 def _ms(v: float | None) -> str:
@@ -47,6 +49,10 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
             "value_ms": round(lat["p99"] * 1000, 1),
             "met": lat["p99"] <= TARGETS["p99_at_50"],
         }
+    idle = results.get("idle")
+    if idle:
+        for key, limit in IDLE_TARGETS.items():
+            out[f"idle {key} <= {limit:g}"] = {"value": idle[key], "met": idle[key] <= limit}
     if sustained is not None:
         out[">= 2,000 events/s with p99 < 1 s"] = {
             "value": sustained,
@@ -56,6 +62,15 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def print_tables(results: dict[str, Any]) -> None:
+    if idle := results.get("idle"):
+        print(f"\nIdle, no traffic for {idle['seconds']:g} s (% of one core, CPU from /proc)")
+        names = list(idle["core_percent"])
+        print(_table(names, [[f"{idle['core_percent'][n]:.2f}" for n in names]]))
+        services = ", ".join(idle["python_services_measured"])
+        print(
+            f"Python services ({services}): {idle['python_services_core_percent']:.2f}%; "
+            f"Kafka + Connect: {idle['kafka_connect_core_percent']:.2f}%"
+        )
     steps = [s for s in results["steps"] if s["phase"] not in ("warmup", "capacity")]
     rows = []
     for s in steps:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bench.e2e.backlog import run_backlog
+from bench.e2e.idle import measure_idle
 from bench.e2e.monitor import Monitor
 from bench.e2e.profile import Profiler
 from bench.e2e.stack import Stack, dsn
@@ -72,6 +73,14 @@ class Bench:
         a = self.args
         print(f"bench: slot {a.slot}, steps of {a.duration:g} s; machine load {_load()}", flush=True)
         self._step(StepSpec("warm-up", "warmup", "cdc", WARMUP_RATE, min(10.0, a.duration)))
+        if "idle" in a.only:
+            print(f"bench: idle, {a.idle_seconds:g} s with no traffic", flush=True)
+            self.results["idle"] = idle = measure_idle(self.runner.monitor, self.stack, a.idle_seconds)
+            print(
+                f"bench: idle: Python services {idle['python_services_core_percent']:.2f}% of a core, "
+                f"Kafka + Connect {idle['kafka_connect_core_percent']:.2f}% ({idle['core_percent']})",
+                flush=True,
+            )
         if "latency" in a.only:
             for rate in a.rates:
                 self._step(StepSpec(f"cdc {rate:g}/s", "latency", "cdc", rate, a.duration))

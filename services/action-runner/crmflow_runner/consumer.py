@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 SERVICE = "action-runner"
 _COMMAND = TypeAdapter(ActionCommand)
 DLQ_SEND_TIMEOUT = 30.0
+# The longest an idle consumer blocks in poll() before it looks at ``stop`` and its lag gauge.
+IDLE_POLL_SECONDS = 0.5
 
 
 class Poison(ValueError):
@@ -87,14 +89,24 @@ class CommandConsumer:
         self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         last_lag = 0.0
         while not self.stop.is_set():
-            messages = [
-                m for m in self.consumer.consume(self.batch_size, self.poll_seconds) if self._usable(m)
-            ]
+            messages = [m for m in self._poll_batch() if self._usable(m)]
             if messages:
                 self.process(messages)
             if time.monotonic() - last_lag > 5:
                 self._report_lag()
                 last_lag = time.monotonic()
+
+    def _poll_batch(self) -> list[Message]:
+        """Block on the broker until a command comes (at most IDLE_POLL_SECONDS: an idle runner
+        wakes twice a second, not every few ms), then take what has been fetched with it, up to
+        the batch size, waiting at most ``poll_seconds`` for more (0: only what is already here;
+        at high rates the batch is what arrived while the previous one executed)."""
+        first = self.consumer.poll(IDLE_POLL_SECONDS)
+        if first is None:
+            return []
+        if self.batch_size <= 1:
+            return [first]
+        return [first, *self.consumer.consume(self.batch_size - 1, self.poll_seconds)]
 
     def process(self, messages: Sequence[Message]) -> None:
         """Execute one polled batch, then commit its offsets (not when asked to stop first)."""

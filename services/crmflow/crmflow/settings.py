@@ -100,7 +100,13 @@ class Settings(BaseSettings):
     # action-runner
     runner_port: int = 8002
     runner_batch_size: int = 500
-    runner_poll_seconds: float = 0.005
+    runner_poll_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="After the first command of a batch arrives, how long the runner waits for "
+        "more to fill the batch (0: it takes what has already been fetched; it blocks on the "
+        "broker until a first command comes, so this is not an idle poll interval).",
+    )
     scheduler_interval_seconds: float = 0.5
     wait_signal_retention_seconds: float = Field(
         default=2_592_000.0,

@@ -17,8 +17,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from crmflow import topics
 from crmflow.settings import Settings
 from crmflow_evaluator import metrics
+from crmflow_evaluator.batching import take_batches
 from crmflow_evaluator.health import readiness
 from crmflow_evaluator.kafka_auth import aiokafka_auth, faust_credentials
+from crmflow_evaluator.partitioner import CachedPartitioner
 from crmflow_evaluator.processor import EventProcessor
 from crmflow_evaluator.publisher import Out
 from crmflow_evaluator.rules_index import RulesIndex
@@ -38,6 +40,7 @@ def build_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_linger_ms=1,
+        producer_partitioner=CachedPartitioner(),  # aiokafka's partitions, hashes memoised
         producer_max_request_size=topics.DLQ_MAX_BYTES,  # dead-letters hold events over 1 MiB
         # A worker that died (kill -9) holds its partitions until its session expires, and a
         # restarted worker waits that long to rejoin: 10 s, not Faust's 60 s.
@@ -56,26 +59,23 @@ def build_app(settings: Settings) -> faust.App:
         max_depth=settings.max_chain_depth,
         rules_catch_up_seconds=settings.rules_catch_up_seconds,
     )
-    destinations = {
-        name: app.topic(name, key_type=bytes, value_type=bytes)
-        for name in (topics.COMMANDS, topics.DEAD_LETTERS)
-    }
 
     @app.task
     async def load_rules() -> None:
         await loader.run()
 
     async def send(out: Out) -> Awaitable[Any]:
-        topic = destinations[out.topic]
-        return await topic.send(key=out.key, value=out.value, headers=out.headers, force=True)
+        # Straight to the producer (aiokafka's delivery future): Faust's Topic.send would add a
+        # FutureMessage, callbacks and sensor calls per record, for nothing the evaluator uses.
+        return await app.producer.send(out.topic, out.key, out.value, None, None, out.headers)
 
     @app.agent(events_topic, concurrency=1)
     async def evaluate(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(  # type: ignore[attr-defined]
-            settings.evaluator_batch_size, within=settings.evaluator_batch_seconds
+        async for batch in take_batches(
+            stream, settings.evaluator_batch_size, settings.evaluator_batch_seconds
         ):
-            # Faust acks the batch when the next one is asked for: process_batch returns only
-            # once the broker has every record of this one.
+            # The batch is acked when the next one is asked for (take_events' contract):
+            # process_batch returns only once the broker has every record of this one.
             await processor.process_batch([event.message for event in batch], send)
 
     @app.page("/healthz")

@@ -68,7 +68,9 @@ class EventProcessor:
         metrics.EVENTS_CONSUMED.labels(record.topic).inc()
         try:
             event = parse_event(record.value)  # a tombstone is dead-lettered as empty
-            await self._hold_for_rule_changes(event["practiceId"], header_rules_seq(record.headers))
+            rules_seq = header_rules_seq(record.headers)
+            if rules_seq and self.loader.rules_seq(event["practiceId"]) < rules_seq:
+                await self._hold_for_rule_changes(event["practiceId"], rules_seq)
             return self._evaluate(record, event)
         except BadEvent as error:
             return [self.dead_letter(record, error.reason, error.detail)]

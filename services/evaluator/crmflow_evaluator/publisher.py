@@ -66,10 +66,16 @@ async def publish_batch(
     delay = backoff
     while pending:
         queued = [(event, outs, *await _queue(outs, send)) for event, outs in pending]
+        # one gather for the whole batch (not one per event), then each event's share of it
+        results = await asyncio.gather(
+            *(f for _, _, futures, _ in queued for f in futures), return_exceptions=True
+        )
         errors: list[BaseException | None] = []
+        at = 0
         for _, _, futures, error in queued:
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            errors.append(error or next((r for r in results if isinstance(r, BaseException)), None))
+            mine = results[at : at + len(futures)]
+            at += len(futures)
+            errors.append(error or next((r for r in mine if isinstance(r, BaseException)), None))
         first = next((i for i, error in enumerate(errors) if error is not None), None)
         if first is None:
             return

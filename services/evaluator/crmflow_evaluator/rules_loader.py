@@ -44,6 +44,7 @@ class RulesLoader:
         self.retry_seconds = retry_seconds
         self._positions: dict[TopicPartition, int] = {}  # next offset to read, per partition
         self._rules_seq: dict[str, int] = {}  # per practice: the latest rule change held
+        self._waiters: set[asyncio.Future[None]] = set()  # events waiting for a rule change
 
     async def run(self) -> None:
         while True:
@@ -62,7 +63,9 @@ class RulesLoader:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=100,
+            # A long poll: the broker answers as soon as a rule change comes; this only bounds
+            # how often an idle loader asks (100 ms: 10 fetches a second for nothing).
+            fetch_max_wait_ms=500,
         )
         await consumer.start()
         try:
@@ -82,7 +85,7 @@ class RulesLoader:
         end = await consumer.end_offsets(partitions)
         records = 0
         while True:
-            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
             for tp, tp_records in batch.items():
                 for record in tp_records:
                     self._apply(record.key, record.value)
@@ -113,14 +116,23 @@ class RulesLoader:
         that never arrives delays one event of the practice, not every one (False then)."""
         deadline = time.monotonic() + timeout
         while self.rules_seq(practice_id) < rules_seq:
-            if time.monotonic() > deadline:
+            remaining = deadline - time.monotonic()
+            if remaining < 0:
                 log.warning(
                     "rule changes not held in time; evaluating with the index as it is",
                     extra={"practiceId": practice_id, "rulesSeq": rules_seq, "timeoutSeconds": timeout},
                 )
                 self._rules_seq[practice_id] = rules_seq
                 return False
-            await asyncio.sleep(0.002)
+            # woken when any practice's number moves (_note_rules_seq), not every few ms
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.add(waiter)
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            except TimeoutError:
+                pass
+            finally:
+                self._waiters.discard(waiter)
         return True
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
@@ -160,3 +172,6 @@ class RulesLoader:
         key = practice.decode()
         if seq > self._rules_seq.get(key, 0):
             self._rules_seq[key] = seq
+            for waiter in self._waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
