@@ -160,3 +160,15 @@ def api(services: dict[str, Service], practice: dict[str, str]) -> Iterator[http
         base_url=services["api"].url, timeout=15, headers={"Authorization": f"Bearer {practice['apiKey']}"}
     ) as client:
         yield client
+
+
+@pytest.fixture
+def other(engine: Engine, settings: Settings, services: dict[str, Service]) -> Iterator[httpx.Client]:
+    """A client of a second practice."""
+    with engine.begin() as conn:
+        practice_id = create_practice(conn, f"Other practice {uuid.uuid4().hex[:8]}")
+        key = create_key(conn, practice_id, settings.api_key_secret)
+    with httpx.Client(
+        base_url=services["api"].url, timeout=15, headers={"Authorization": f"Bearer {key}"}
+    ) as client:
+        yield client

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from tests.support.api import book
 from tests.support.pipeline import evaluated, runs_of
 from tests.support.processes import Service
 from tests.support.rules import create_rule
@@ -26,16 +27,7 @@ def test_cancelling_an_appointment_emits_its_status_change(
         conditionsJson={"field": "status", "operator": "changed_to", "value": "cancelled"},
         actionsJson=[{"type": "create_note", "args": {"patientId": "{patientId}", "body": "cancelled"}}],
     )
-    patient = api.post("/api/patients", json={"firstName": "Cal", "lastName": "Cellation"}).json()
-    appointment = api.post(
-        "/api/appointments",
-        json={
-            "patientId": patient["id"],
-            "startsAt": "2030-05-06T09:00:00Z",
-            "visitType": "Checkup",
-            "status": "scheduled",
-        },
-    ).json()
+    patient, appointment = book(api, "Cal", "Cellation")
 
     response = api.patch(f"/api/appointments/{appointment['id']}", json={"status": "cancelled"})
     assert response.status_code == 200, response.text

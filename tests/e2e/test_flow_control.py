@@ -9,6 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from tests.support.api import book
 from tests.support.pipeline import evaluated
 from tests.support.processes import Service, wait_for
 from tests.support.rules import create_rule
@@ -19,20 +20,6 @@ UPDATED = "crm/appointment.updated"
 
 def note(body: str) -> dict[str, Any]:
     return {"type": "create_note", "args": {"patientId": "{patientId}", "body": body}}
-
-
-def book(api: httpx.Client) -> tuple[dict[str, Any], dict[str, Any]]:
-    patient = api.post("/api/patients", json={"firstName": "Flo", "lastName": "Control"}).json()
-    appointment = api.post(
-        "/api/appointments",
-        json={
-            "patientId": patient["id"],
-            "startsAt": "2030-05-06T09:00:00Z",
-            "visitType": "Checkup",
-            "status": "scheduled",
-        },
-    ).json()
-    return patient, appointment
 
 
 def edit(api: httpx.Client, appointment: dict[str, Any], provider: str) -> None:
@@ -70,7 +57,7 @@ def test_three_edits_of_one_appointment_start_one_run(
         enrollment={"key": "appointment.id", "reenroll": reenroll},
     )
     assert rule["enrollment"] == {"key": "appointment.id", "reenroll": reenroll}
-    _, appointment = book(api)
+    _, appointment = book(api, "Flo", "Control")
     for provider in ("Dr A", "Dr B", "Dr C"):
         edit(api, appointment, provider)
     evaluated(engine, appointment["id"], UPDATED, count=3)
@@ -88,7 +75,7 @@ def test_a_rule_paused_with_skip_records_its_runs_skipped(
     rule = create_rule(api, services["evaluator"], triggerEvent=UPDATED, actionsJson=[note("edited")])
     paused = api.patch(f"/api/automations/{rule['id']}", json={"paused": "skip"})
     assert paused.status_code == 200 and paused.json()["paused"] == "skip"
-    patient, appointment = book(api)
+    patient, appointment = book(api, "Flo", "Control")
     edit(api, appointment, "Dr S")
     evaluated(engine, appointment["id"], UPDATED)
     assert [(r.status, r.error) for r in rule_runs(engine, rule["id"])] == [("skipped", "paused")]
@@ -102,7 +89,7 @@ def test_held_runs_execute_in_event_order_once_resumed(
         api, services["evaluator"], triggerEvent=UPDATED, actionsJson=[note("by {appointment.provider}")]
     )
     assert api.patch(f"/api/automations/{rule['id']}", json={"paused": "hold"}).status_code == 200
-    patient, appointment = book(api)
+    patient, appointment = book(api, "Flo", "Control")
     for provider in ("Dr 1", "Dr 2", "Dr 3"):
         edit(api, appointment, provider)
     evaluated(engine, appointment["id"], UPDATED, count=3)
@@ -137,7 +124,7 @@ def test_bulk_retry_repeats_no_succeeded_action_and_twice_changes_nothing_more(
     rule = create_rule(
         api, services["evaluator"], triggerEvent=UPDATED, actionsJson=[note("before"), sms, note("after")]
     )
-    patient, appointment = book(api)  # no phone: the SMS draft fails
+    patient, appointment = book(api, "Flo", "Control")  # no phone: the SMS draft fails
     edit(api, appointment, "Dr R")
     evaluated(engine, appointment["id"], UPDATED)
     [run] = rule_runs(engine, rule["id"])
@@ -170,7 +157,7 @@ def test_bulk_cancel_cancels_waiting_runs_once(
         triggerEvent=UPDATED,
         actionsJson=[{"type": "delay_seconds", "args": {"seconds": 3600}}, note("never")],
     )
-    _, appointment = book(api)
+    _, appointment = book(api, "Flo", "Control")
     edit(api, appointment, "Dr W")
     edit(api, appointment, "Dr X")
     evaluated(engine, appointment["id"], UPDATED, count=2)

@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,30 +16,14 @@ import pytest
 import standardwebhooks
 from sqlalchemy import Engine, text
 
-from crmflow.apikeys import create_key, create_practice
 from crmflow.settings import Settings
 from crmflow.webhook_secrets import SecretBox
 from crmflow.webhook_signing import SIGNATURE_HEADER, parse_secret
-from tests.support.processes import ROOT, Service
+from tests.support.api import locs
+from tests.support.processes import ROOT
 from tests.support.webhook_receiver import receiver
 
 pytestmark = pytest.mark.e2e
-
-
-def locs(response: httpx.Response) -> list[list[Any]]:
-    assert response.status_code == 422, response.text
-    return [e["loc"] for e in response.json()["detail"]]
-
-
-@pytest.fixture
-def other(engine: Engine, settings: Settings, services: dict[str, Service]) -> Iterator[httpx.Client]:
-    with engine.begin() as conn:
-        practice_id = create_practice(conn, f"Other practice {uuid.uuid4().hex[:8]}")
-        key = create_key(conn, practice_id, settings.api_key_secret)
-    with httpx.Client(
-        base_url=services["api"].url, timeout=15, headers={"Authorization": f"Bearer {key}"}
-    ) as client:
-        yield client
 
 
 def verify(secret: str, request: dict[str, Any]) -> None:

@@ -109,6 +109,19 @@ def test_two_writers_cannot_both_enroll_one_key(engine: Engine, executor: Execut
     assert note_bodies(engine, second["runId"]) == []
 
 
+def assert_one_run_per_key(engine: Engine, rule_id: str, keys: int, patients: int) -> None:
+    """Each key's run waits; every other patient's run of the same key was skipped."""
+    found = rows(
+        engine,
+        "SELECT status, error, count(*) AS n FROM automation_runs WHERE rule_id = :r GROUP BY 1, 2",
+        r=rule_id,
+    )
+    assert {(f.status, f.error): f.n for f in found} == {
+        ("waiting", None): keys,
+        ("skipped", "already_enrolled"): keys * (patients - 1),
+    }
+
+
 @pytest.mark.parametrize("reenroll", ["never", "after_finish"])
 def test_parallel_writers_start_one_run_per_key(
     engine: Engine, executor: Executor, practice: dict, reenroll: str
@@ -136,15 +149,7 @@ def test_parallel_writers_start_one_run_per_key(
     for t in threads:
         t.join(60)
     assert errors == []
-    found = rows(
-        engine,
-        "SELECT status, error, count(*) AS n FROM automation_runs WHERE rule_id = :r GROUP BY 1, 2",
-        r=rule["id"],
-    )
-    assert {(f.status, f.error): f.n for f in found} == {
-        ("waiting", None): len(keys),
-        ("skipped", "already_enrolled"): len(keys) * (len(patients) - 1),
-    }
+    assert_one_run_per_key(engine, rule["id"], len(keys), len(patients))
 
 
 @pytest.fixture
@@ -173,15 +178,7 @@ def test_two_runner_instances_start_one_run_per_key(
     assert all(filled), filled  # both partitions (both instances) have work
     count = "SELECT count(*) AS n FROM automation_runs WHERE rule_id = :r"
     wait_for(lambda: rows(engine, count, r=rule["id"])[0].n == len(commands), 60, what="every run recorded")
-    found = rows(
-        engine,
-        "SELECT status, error, count(*) AS n FROM automation_runs WHERE rule_id = :r GROUP BY 1, 2",
-        r=rule["id"],
-    )
-    assert {(f.status, f.error): f.n for f in found} == {
-        ("waiting", None): len(keys),
-        ("skipped", "already_enrolled"): len(keys) * (len(patients) - 1),
-    }
+    assert_one_run_per_key(engine, rule["id"], len(keys), len(patients))
 
 
 def test_after_finish_enrolls_again_once_the_run_ended(

@@ -19,22 +19,11 @@ from crmflow_runner.executor import Executor
 from crmflow_runner.handlers import build_handlers
 from tests.support.runner import note, note_bodies, rows, run_status
 from tests.support.runner import run_command as command
+from tests.support.runner import wait_for_patient_update as wait
 
 pytestmark = pytest.mark.integration
 
 TRIGGERED_AT = "2026-11-25T10:00:00+00:00"  # run_command's event
-
-
-def wait(on_timeout: str = "continue") -> dict[str, Any]:
-    return {
-        "type": "wait_for_event",
-        "args": {
-            "eventName": "crm/patient.updated",
-            "match": "patient.id",
-            "timeoutSeconds": 3600,
-            "onTimeout": on_timeout,
-        },
-    }
 
 
 @pytest.fixture

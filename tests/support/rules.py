@@ -11,6 +11,17 @@ from crmflow.rule_record import Rule
 from tests.support.processes import Service, wait_for
 
 NOTE_ACTION: dict[str, Any] = {"type": "create_note", "args": {"patientId": "{patientId}", "body": "hi"}}
+WAIT_FOR_CONFIRMATION: dict[str, Any] = {
+    "type": "wait_for_event",
+    "args": {
+        "eventName": "crm/appointment.updated",
+        "match": "appointment.id",
+        "conditionsJson": {"field": "appointment.status", "operator": "equals", "value": "confirmed"},
+        "timeoutSeconds": 172800,
+        "onTimeout": "continue",
+    },
+}
+"""A wait_for_event action awaiting the confirmation of the triggering appointment (two days)."""
 
 
 def rule_record(**fields: Any) -> dict[str, Any]:

@@ -101,6 +101,19 @@ def delay(seconds: int) -> dict[str, Any]:
     return {"type": "delay_seconds", "args": {"seconds": seconds}}
 
 
+def wait_for_patient_update(on_timeout: str = "continue") -> dict[str, Any]:
+    """A wait_for_event action awaiting the next update of the run's patient (for an hour)."""
+    return {
+        "type": "wait_for_event",
+        "args": {
+            "eventName": "crm/patient.updated",
+            "match": "patient.id",
+            "timeoutSeconds": 3600,
+            "onTimeout": on_timeout,
+        },
+    }
+
+
 def rows(engine: Engine, sql: str, **params: Any) -> list[Any]:
     with engine.connect() as conn:
         return list(conn.execute(text(sql), params).all())

@@ -156,29 +156,13 @@ class Sends:
         # cancelOn event meanwhile finds and cancels it, and the worker then sends nothing.
         ctx.writes.add(scheduled_resumes, resume_row(ctx, index + 1, PARKED))
         result = {"deliveryId": delivery_id, "channel": built.channel}
-        ctx.writes.add(
-            automation_action_logs,
-            log_row(ctx, index, action_type, rendered, ActionStatus.QUEUED, result=result),
-        )
-        metrics.ACTIONS.labels(action_type, ActionStatus.QUEUED).inc()
+        _log(ctx, index, action_type, rendered, ActionStatus.QUEUED, result)
         return True
 
     @staticmethod
     def _skip(ctx: RunContext, index: int, action_type: str, rendered: Any, reason: str) -> None:
         ctx.writes.add(action_executions, execution_row(ctx, index))
-        ctx.writes.add(
-            automation_action_logs,
-            log_row(
-                ctx,
-                index,
-                action_type,
-                rendered,
-                ActionStatus.SKIPPED,
-                result={"reason": reason},
-                error=reason,
-            ),
-        )
-        metrics.ACTIONS.labels(action_type, ActionStatus.SKIPPED).inc()
+        _log(ctx, index, action_type, rendered, ActionStatus.SKIPPED, {"reason": reason}, error=reason)
 
     @staticmethod
     def _defer(ctx: RunContext, index: int, action_type: str, rendered: Any, due: datetime) -> None:
@@ -194,18 +178,7 @@ class Sends:
                 "cancel_keys": row["cancel_keys"],
             },
         )
-        ctx.writes.add(
-            automation_action_logs,
-            log_row(
-                ctx,
-                index,
-                action_type,
-                rendered,
-                ActionStatus.DEFERRED,
-                result={"dueAt": str(due.isoformat())},
-            ),
-        )
-        metrics.ACTIONS.labels(action_type, ActionStatus.DEFERRED).inc()
+        _log(ctx, index, action_type, rendered, ActionStatus.DEFERRED, {"dueAt": str(due.isoformat())})
 
 
 def message_json(message: OutboundMessage) -> dict[str, Any]:
@@ -216,3 +189,20 @@ def message_json(message: OutboundMessage) -> dict[str, Any]:
         "body": message.body,
         "headers": dict(message.headers),
     }
+
+
+def _log(
+    ctx: RunContext,
+    index: int,
+    action_type: str,
+    rendered: Any,
+    status: ActionStatus,
+    result: Any,
+    *,
+    error: str | None = None,
+) -> None:
+    """Log action ``index``'s outcome in the run's writes and count it."""
+    ctx.writes.add(
+        automation_action_logs, log_row(ctx, index, action_type, rendered, status, result=result, error=error)
+    )
+    metrics.ACTIONS.labels(action_type, status).inc()

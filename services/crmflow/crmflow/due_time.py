@@ -15,7 +15,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, Final, Literal, get_args
 
 from crmflow.templates import TemplateSyntaxError, parse
-from crmflow.timezones import local_instant, parse_local_time, zone
+from crmflow.timezones import local_instant, parse_aware, parse_local_time, zone
 from crmflow.validation import FieldError, extra_field_errors
 
 MAX_OFFSET_SECONDS: Final = 31_536_000  # one year, either way
@@ -43,11 +43,7 @@ def parse_at(value: object) -> datetime | None:
     """
     if not isinstance(value, str) or not 16 <= len(value) <= MAX_AT_CHARS or value[10:11] not in ("T", " "):
         return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
+    return parse_aware(value)
 
 
 def is_single_placeholder(value: str) -> bool:

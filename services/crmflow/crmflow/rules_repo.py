@@ -34,16 +34,8 @@ RULE_FIELDS: dict[str, str] = {
     "createdAt": "created_at",
     "updatedAt": "updated_at",
 }
-EDITABLE = (
-    "name",
-    "enabled",
-    "triggerEvent",
-    "conditionsJson",
-    "actionsJson",
-    "cancelOn",
-    "enrollment",
-    "paused",
-)
+EDITABLE = rule_history.DEFINITION
+"""The fields a user edits: the same ones a rule version keeps."""
 
 
 def _publish(conn: Connection, rule: Mapping[str, Any], *, deleted: bool = False) -> None:

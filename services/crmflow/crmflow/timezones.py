@@ -50,6 +50,18 @@ def parse_local_time(value: object) -> time | None:
     return time(int(match[1]), int(match[2])) if match else None
 
 
+def parse_aware(value: object) -> datetime | None:
+    """An ISO-8601 date-time with an offset as an aware datetime; None for anything else (not a
+    string, unreadable, or without an offset)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
 def local_instant(day: date, at: time, tz: ZoneInfo) -> datetime:
     """The first instant (UTC) at which the clocks of ``tz`` show ``at`` or later on ``day``.
 

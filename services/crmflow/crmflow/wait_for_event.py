@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from functools import lru_cache
 from typing import Any, Final, Literal
 
 from crmflow.conditions import CompiledCondition, compile_condition, validate_condition
 from crmflow.conditions.paths import MISSING, lookup, path_error, split_path
+from crmflow.timezones import parse_aware
 from crmflow.triggers import TRIGGER_NAMES, get_trigger, placeholder_can_resolve
 from crmflow.validation import FieldError
 
@@ -59,21 +59,11 @@ def waited_event(envelope: Mapping[str, Any]) -> dict[str, Any]:
     return {name: envelope.get(name) for name in WAITED_EVENT_FIELDS}
 
 
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
-
-
 def occurred_after(awaited: Any, trigger: Any) -> bool:
     """Whether an awaited event that occurred at ``awaited`` counts for a run triggered by an event
     that occurred at ``trigger`` (ISO-8601 strings): strictly later, so a run's own triggering
     event, or one before it, never ends its wait. Unreadable times never count."""
-    a, t = parse_time(awaited), parse_time(trigger)
+    a, t = parse_aware(awaited), parse_aware(trigger)
     return a is not None and t is not None and a > t
 
 

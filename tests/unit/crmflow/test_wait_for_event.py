@@ -18,17 +18,8 @@ from crmflow.wait_for_event import (
     waited_placeholder_ok,
     when_holds,
 )
+from tests.support.rules import WAIT_FOR_CONFIRMATION as WAIT
 
-WAIT: dict[str, Any] = {
-    "type": "wait_for_event",
-    "args": {
-        "eventName": "crm/appointment.updated",
-        "match": "appointment.id",
-        "conditionsJson": {"field": "appointment.status", "operator": "equals", "value": "confirmed"},
-        "timeoutSeconds": 172800,
-        "onTimeout": "continue",
-    },
-}
 TASK: dict[str, Any] = {
     "type": "create_task",
     "args": {"title": "Call {patientId}"},

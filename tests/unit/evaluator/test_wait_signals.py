@@ -12,17 +12,8 @@ from crmflow.commands import ActionCommand
 from crmflow_evaluator.evaluation import evaluate_event
 from crmflow_evaluator.rules_index import RulesIndex
 from tests.support.rules import NOTE_ACTION, rule_record
+from tests.support.rules import WAIT_FOR_CONFIRMATION as WAIT
 from tests.unit.evaluator.test_timed_runs import SOURCE, appointment_event
-
-WAIT: dict[str, Any] = {
-    "type": "wait_for_event",
-    "args": {
-        "eventName": "crm/appointment.updated",
-        "match": "appointment.id",
-        "conditionsJson": {"field": "appointment.status", "operator": "equals", "value": "confirmed"},
-        "timeoutSeconds": 60,
-    },
-}
 
 
 def index_with(rule_id: str = "r1", **fields: Any) -> RulesIndex:

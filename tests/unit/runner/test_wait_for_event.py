@@ -13,20 +13,9 @@ from crmflow_runner.errors import PermanentActionError
 from crmflow_runner.executor import Executor, RunOutcome, WaitEnd
 from crmflow_runner.run_context import RunContext
 from tests.support.runner import note
+from tests.support.runner import wait_for_patient_update as wait
 from tests.unit.runner.offline import context_for, patient_json
 from tests.unit.runner.test_executor import Notes, logs
-
-
-def wait(on_timeout: str = "continue") -> dict[str, Any]:
-    return {
-        "type": "wait_for_event",
-        "args": {
-            "eventName": "crm/patient.updated",
-            "match": "patient.id",
-            "timeoutSeconds": 60,
-            "onTimeout": on_timeout,
-        },
-    }
 
 
 def when(action: dict[str, Any], condition: Any) -> dict[str, Any]:
