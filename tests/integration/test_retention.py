@@ -122,16 +122,23 @@ def test_prunes_old_rows_in_batches_and_keeps_what_is_still_needed(
     after = state(engine, pid)
     for eid in old_events:
         assert after["outbox"][eid] == (False, "published", True)  # row, status and time stay
-    assert after["outbox"][old_pending][0] and after["outbox"][recent_event][0]
+    # (the live stack may have streamed the pending row meanwhile: a row still pending keeps its payload)
+    assert after["outbox"][old_pending][0] or after["outbox"][old_pending][1] == "published"
+    assert after["outbox"][recent_event][0]
     for rid in old_runs:
         assert after["runs"][rid][0] is False and after["logs"][rid][0] is False
     for rid in (old_waiting, old_running, recent_run):
         assert after["runs"][rid][0] is True and after["logs"][rid][0] is True
     assert {after["runs"][rid][1] for rid in old_runs} == {"succeeded", "failed", "skipped"}
-    # A second run finds nothing more of ours to prune.
-    again = run_retention(engine, days=30, batch_size=2)
-    assert state(engine, pid) == after
-    assert again["outboxPayloads"] >= 0
+    # A second run finds nothing more of ours to prune — but the pending row: the live stack of a
+    # full `make test` may stream it in between (marked published), and an old published payload
+    # is then rightly pruned. Whichever it is, a row still pending keeps its payload.
+    run_retention(engine, days=30, batch_size=2)
+    final = state(engine, pid)
+    has_payload, status, _ = final["outbox"].pop(old_pending)
+    assert has_payload or status == "published"
+    after["outbox"].pop(old_pending)
+    assert final == after
 
 
 def test_a_second_run_while_one_holds_the_lock_does_nothing(engine: Engine) -> None:
