@@ -160,17 +160,7 @@ class DeliveryWorker:
 
     def _cancelled(self, conn: Connection, row: Mapping[str, Any]) -> None:
         error = "not sent: the run was cancelled"
-        conn.execute(
-            update(message_deliveries)
-            .where(_D.id == row["id"])
-            .values(
-                status=DeliveryStatus.FAILED.value,
-                error=error,
-                message=None,
-                updated_at=func.clock_timestamp(),
-                finished_at=func.clock_timestamp(),
-            )
-        )
+        _mark_failed(conn, row, error)
         self._log(conn, row, int(row["attempts"]) + 1, ActionStatus.SKIPPED, error=error)
         metrics.DELIVERIES.labels(row["channel"], "cancelled").inc()
 
@@ -290,18 +280,7 @@ class DeliveryWorker:
         self, conn: Connection, row: Mapping[str, Any], attempts: int, error: str, *, keep_message: bool
     ) -> None:
         """The delivery failed for good; a dead-lettered one keeps its message for a replay."""
-        conn.execute(
-            update(message_deliveries)
-            .where(_D.id == row["id"])
-            .values(
-                status=DeliveryStatus.FAILED.value,
-                attempts=attempts,
-                error=error,
-                message=row["message"] if keep_message else None,
-                updated_at=func.clock_timestamp(),
-                finished_at=func.clock_timestamp(),
-            )
-        )
+        _mark_failed(conn, row, error, attempts=attempts, message=row["message"] if keep_message else None)
         if row["run_id"] is not None:
             index = int(row["action_index"])
             result = {"deliveryId": str(row["id"]), "channel": row["channel"], "attempts": attempts}
@@ -387,3 +366,24 @@ class DeliveryWorker:
             DLQ_SEND_TIMEOUT,
         )
         metrics.DEAD_LETTERED.labels(DLQ_REASON).inc()
+
+
+def _mark_failed(
+    conn: Connection,
+    row: Mapping[str, Any],
+    error: str,
+    *,
+    attempts: int | None = None,
+    message: Any = None,
+) -> None:
+    """Make delivery ``row`` final ``failed`` (its message dropped unless kept for a replay)."""
+    values: dict[str, Any] = {
+        "status": DeliveryStatus.FAILED.value,
+        "error": error,
+        "message": message,
+        "updated_at": func.clock_timestamp(),
+        "finished_at": func.clock_timestamp(),
+    }
+    if attempts is not None:
+        values["attempts"] = attempts
+    conn.execute(update(message_deliveries).where(_D.id == row["id"]).values(**values))
