@@ -70,6 +70,25 @@ def run(conn: Connection, practice_id: str, *, age: str, status: str) -> str:
     return run_id
 
 
+def backtest(conn: Connection, practice_id: str, *, ended: str, status: str) -> str:
+    """A backtest whose window ended ``ended`` ago, with a sample of one would-be action."""
+    sample = [{"eventId": str(uuid.uuid4()), "actions": [{"type": "create_note", "args": {"body": "x"}}]}]
+    return str(
+        conn.execute(
+            text(
+                """
+                INSERT INTO backtests (practice_id, definition, status, since, until, sample)
+                VALUES (CAST(:p AS uuid), '{}'::jsonb, :status,
+                        clock_timestamp() - CAST(:ended AS interval) - interval '7 days',
+                        clock_timestamp() - CAST(:ended AS interval), CAST(:sample AS jsonb))
+                RETURNING id
+                """
+            ),
+            {"p": practice_id, "status": status, "ended": ended, "sample": json.dumps(sample)},
+        ).scalar_one()
+    )
+
+
 def state(engine: Engine, practice_id: str) -> dict[str, Any]:
     with engine.connect() as conn:
         outbox = {
@@ -99,7 +118,14 @@ def state(engine: Engine, practice_id: str) -> dict[str, Any]:
                 {"p": practice_id},
             )
         }
-    return {"outbox": outbox, "runs": runs, "logs": logs}
+        samples = {
+            str(r.id): (r.sample != [], r.status)
+            for r in conn.execute(
+                text("SELECT id, sample, status FROM backtests WHERE practice_id = CAST(:p AS uuid)"),
+                {"p": practice_id},
+            )
+        }
+    return {"outbox": outbox, "runs": runs, "logs": logs, "samples": samples}
 
 
 def test_prunes_old_rows_in_batches_and_keeps_what_is_still_needed(
@@ -114,10 +140,14 @@ def test_prunes_old_rows_in_batches_and_keeps_what_is_still_needed(
         old_waiting = run(conn, pid, age=OLD, status="waiting")  # resumes later: still needed
         old_running = run(conn, pid, age=OLD, status="running")
         recent_run = run(conn, pid, age=RECENT, status="succeeded")
+        old_backtests = [backtest(conn, pid, ended=OLD, status=s) for s in ("done", "cancelled")]
+        old_running_backtest = backtest(conn, pid, ended=OLD, status="running")  # writes it when it ends
+        recent_backtest = backtest(conn, pid, ended=RECENT, status="done")
     lines: list[str] = []
     summary = run_retention(engine, days=30, batch_size=2, progress=lines.append)
     # Other tests' rows may be old too (none are backdated), so at least ours were pruned:
     assert summary["outboxPayloads"] >= 5 and summary["runTraces"] >= 3 and summary["actionLogArgs"] >= 3
+    assert summary["backtestSamples"] >= 2
     assert any(line.startswith("outboxPayloads: pruned 2 (total 2)") for line in lines), lines
     after = state(engine, pid)
     for eid in old_events:
@@ -130,6 +160,9 @@ def test_prunes_old_rows_in_batches_and_keeps_what_is_still_needed(
     for rid in (old_waiting, old_running, recent_run):
         assert after["runs"][rid][0] is True and after["logs"][rid][0] is True
     assert {after["runs"][rid][1] for rid in old_runs} == {"succeeded", "failed", "skipped"}
+    assert [after["samples"][b] for b in old_backtests] == [(False, "done"), (False, "cancelled")]
+    assert after["samples"][old_running_backtest] == (True, "running")
+    assert after["samples"][recent_backtest] == (True, "done")
     # A second run finds nothing more of ours to prune — but the pending row: the live stack of a
     # full `make test` may stream it in between (marked published), and an old published payload
     # is then rightly pruned. Whichever it is, a row still pending keeps its payload.

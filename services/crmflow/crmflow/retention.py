@@ -1,5 +1,5 @@
-"""Retention (SPEC section 10): empty old outbox payloads, run traces and action-log args in
-bounded batches. What is pruned and what never is: crmflow.retention_plan.
+"""Retention (SPEC section 10): empty old outbox payloads, run traces, action-log args and
+backtest samples in bounded batches. What is pruned and what never is: crmflow.retention_plan.
 
 Each batch is its own short transaction: it takes at most ``batch_size`` rows, oldest first,
 skipping rows another transaction holds (``FOR UPDATE SKIP LOCKED``: the live pipeline never
@@ -23,6 +23,7 @@ from crmflow.retention_plan import (
     KEPT_AGGREGATES,
     KEPT_RUN_STATUSES,
     PRUNABLE_OUTBOX_STATUS,
+    RUNNING_BACKTEST,
     STEPS,
     Step,
     cutoff,
@@ -68,6 +69,15 @@ _BATCH_SQL: Final = {
         )
         UPDATE automation_action_logs a SET args = NULL FROM batch WHERE a.id = batch.id
         """,
+    # backtests is small (one row per backtest run): no partial index
+    "backtests": f"""
+        WITH batch AS (
+            SELECT id FROM backtests
+            WHERE sample <> '[]'::jsonb AND until < :cutoff AND status <> '{RUNNING_BACKTEST}'
+            ORDER BY until LIMIT :limit FOR UPDATE SKIP LOCKED
+        )
+        UPDATE backtests b SET sample = '[]'::jsonb FROM batch WHERE b.id = batch.id
+        """,
 }
 
 
@@ -88,7 +98,8 @@ def run_retention(
     stop: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Prune everything older than ``days`` days; returns ``{cutoff, outboxPayloads, runTraces,
-    actionLogArgs}`` (rows pruned), or ``{"skipped": "..."}`` when another run holds the lock."""
+    actionLogArgs, backtestSamples}`` (rows pruned), or ``{"skipped": "..."}`` when another run
+    holds the lock."""
     with engine.connect() as lock_conn:
         got = lock_conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK}).scalar_one()
         lock_conn.commit()

@@ -8,7 +8,12 @@ still needed is never pruned, whatever its age:
 - an outbox row not yet ``published`` (Debezium or a connector recovery may still send it; rule
   changes are deleted once written, and would be kept as well);
 - the trace of a run that is ``running`` or ``waiting`` (a durable delay resumes it);
-- the action-log args of such a run.
+- the action-log args of such a run;
+- the sample of a backtest still ``running`` (its worker writes it when it ends).
+
+A backtest's sample (would-be actions with placeholders resolved, i.e. patient data copied from
+events) goes once the newest event it may hold (its window's ``until``) is older than the window:
+the events it was taken from are pruned by then too. Its counts and per-day figures stay.
 
 The outbox payloads inside the window are kept whole: they are the source of past events for
 backtests (SPEC section 10), which therefore cover exactly the retained window.
@@ -31,11 +36,13 @@ KEPT_RUN_STATUSES: Final = (RunStatus.RUNNING.value, RunStatus.WAITING.value)
 
 PRUNABLE_OUTBOX_STATUS: Final = "published"
 KEPT_AGGREGATES: Final = ("rule",)
+RUNNING_BACKTEST: Final = "running"
 
 
 @dataclass(frozen=True)
 class Step:
-    """One kind of data retention empties: ``column`` of ``table`` (set to SQL NULL)."""
+    """One kind of data retention empties: ``column`` of ``table`` (SQL NULL; a backtest's sample
+    ``[]``, its column being NOT NULL)."""
 
     name: str  # as progress lines and the summary name it
     table: str
@@ -46,6 +53,7 @@ STEPS: Final = (
     Step("outboxPayloads", "outbox_events", "payload"),
     Step("runTraces", "automation_runs", "trace"),
     Step("actionLogArgs", "automation_action_logs", "args"),
+    Step("backtestSamples", "backtests", "sample"),
 )
 
 
@@ -64,6 +72,11 @@ def outbox_prunable(*, status: str, aggregate_type: str, created_at: datetime, b
 def run_prunable(*, status: str, created_at: datetime, before: datetime) -> bool:
     """Whether a run's trace (and its action logs' args) may go."""
     return created_at < before and status not in KEPT_RUN_STATUSES
+
+
+def backtest_sample_prunable(*, status: str, until: datetime, before: datetime) -> bool:
+    """Whether a backtest's sample may go (its window ended before the cutoff, and it is over)."""
+    return until < before and status != RUNNING_BACKTEST
 
 
 def drain(

@@ -9,6 +9,7 @@ import pytest
 from crmflow.retention_plan import (
     KEPT_RUN_STATUSES,
     STEPS,
+    backtest_sample_prunable,
     cutoff,
     drain,
     outbox_prunable,
@@ -28,11 +29,12 @@ def test_cutoff_is_the_window_before_now_and_at_least_a_day():
         cutoff(NOW, 0)
 
 
-def test_steps_name_the_three_kinds_of_data_and_only_payload_columns():
+def test_steps_name_the_four_kinds_of_data_and_only_payload_columns():
     assert [(s.name, s.table, s.column) for s in STEPS] == [
         ("outboxPayloads", "outbox_events", "payload"),
         ("runTraces", "automation_runs", "trace"),
         ("actionLogArgs", "automation_action_logs", "args"),
+        ("backtestSamples", "backtests", "sample"),
     ]
 
 
@@ -59,6 +61,20 @@ def test_runs_that_still_execute_keep_their_trace_at_any_age(status):
     assert run_prunable(status=status.value, created_at=OLD, before=BEFORE) is not kept
     assert run_prunable(status=status.value, created_at=RECENT, before=BEFORE) is False
     assert kept == (status in (RunStatus.RUNNING, RunStatus.WAITING))
+
+
+@pytest.mark.parametrize(
+    ("status", "until", "prunable"),
+    [
+        ("done", OLD, True),
+        ("failed", OLD, True),
+        ("cancelled", OLD, True),
+        ("done", RECENT, False),  # its newest events are still inside the window
+        ("running", OLD, False),  # its worker writes the sample when it ends
+    ],
+)
+def test_a_backtest_sample_goes_once_its_window_ended_before_the_cutoff(status, until, prunable):
+    assert backtest_sample_prunable(status=status, until=until, before=BEFORE) is prunable
 
 
 def test_drain_prunes_batches_until_one_comes_back_short():
