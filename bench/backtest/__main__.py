@@ -255,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg_at_start": os.getloadavg(),
     }
     pid_file = Path(os.environ["CRMFLOW_RUN_DIR"]) / "pids" / "pg.pid"
+    # Live first: the rate phase's seeding writes ~1 GB of WAL in the same cluster, which
+    # Debezium's replication slot must read through before the live phase's rule could arrive.
+    if args.phase in ("live", "all"):
+        results["live"] = live_phase(args, settings)
     if args.phase in ("rate", "all"):
         started_pg = not pid_file.exists()
         if started_pg:
@@ -264,8 +268,6 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if started_pg:
                 subprocess.run([str(STACK_SH), "stop", "pg"], check=False, cwd=ROOT)
-    if args.phase in ("live", "all"):
-        results["live"] = live_phase(args, settings)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"backtest-{started_at}.json"
     path.write_text(json.dumps(results, indent=2, default=str) + "\n")
