@@ -111,25 +111,26 @@ def print_tables(results: dict[str, Any]) -> None:
                 verdict,
             ]
         )
-    print("\nLatency, outbox commit -> note committed (ms, from the rows' database timestamps)")
-    print(
-        _table(
-            [
-                "step",
-                "design",
-                "offered/s",
-                "written/s",
-                "done/written",
-                "p50",
-                "p95",
-                "p99",
-                "max",
-                "other cores",
-                "",
-            ],
-            rows,
+    if steps:
+        print("\nLatency, outbox commit -> note committed (ms, from the rows' database timestamps)")
+        print(
+            _table(
+                [
+                    "step",
+                    "design",
+                    "offered/s",
+                    "written/s",
+                    "done/written",
+                    "p50",
+                    "p95",
+                    "p99",
+                    "max",
+                    "other cores",
+                    "",
+                ],
+                rows,
+            )
         )
-    )
     rows = []
     for s in steps:
         stages = s.get("stages") or {}
@@ -142,8 +143,9 @@ def print_tables(results: dict[str, Any]) -> None:
                 ),
             ]
         )
-    print("\nWhere the time goes, p50 / p99 ms per stage (bench/README.md: stages)")
-    print(_table(["step", *STAGE_NAMES], rows))
+    if steps:
+        print("\nWhere the time goes, p50 / p99 ms per stage (bench/README.md: stages)")
+        print(_table(["step", *STAGE_NAMES], rows))
     rows = []
     for s in [*steps, *(s for s in results["steps"] if s["phase"] == "fairness")]:
         cpu = s["resources"]["cpu_seconds"]
@@ -261,6 +263,17 @@ def plot(results: dict[str, Any], path: Path) -> None:
         for key, style in styles.items():
             ys = [_capped(s["latency"][key]) for s in pts]
             ax.plot(xs, ys, style, marker="o", ms=3, color=colors[design], label=f"{design} {key}")
+    for fair in (s for s in results["steps"] if s["phase"] == "fairness"):
+        for n, part in enumerate(fair.get("loads", [])):
+            for key, marker in (("p50", "v"), ("p99", "^")):
+                ax.plot(
+                    [part["offered_rate"]],
+                    [_capped(part["latency"][key])],
+                    marker,
+                    ms=6,
+                    color=["black", "tab:brown", "tab:pink"][n % 3],
+                    label=f"{fair['name']}: {part['label']} {key}",
+                )
     ax.axhline(1000, color="grey", lw=0.8)
     ax.text(ax.get_xlim()[0], 1000, " p99 limit 1 s", va="bottom", fontsize=8, color="grey")
     ax.set_xscale("log")
