@@ -2,6 +2,7 @@
 
 Phases, each step in a fresh tenant, all against the same evaluator and runner:
   latency     CDC at fixed offered rates (default 50/s and 500/s, 60 s each)
+  fairness    CDC, two practices at once: a busy one (500/s) beside a quiet one (20/s), per-practice p99
   polling     the seed's polling publisher at 1 s and 5 s intervals, same rates, same consumer
   throughput  CDC, ramping up the offered rate until p99 >= 1 s, then bisecting
 Prints a table, writes bench/results/e2e-<UTC timestamp>.json and .png. See bench/README.md.
@@ -23,7 +24,7 @@ import psycopg
 
 from bench.e2e.stack import ROOT, Stack, dsn, slot_env
 
-PHASES = ("idle", "latency", "polling", "throughput", "capacity")
+PHASES = ("idle", "latency", "fairness", "polling", "throughput", "capacity")
 RAMP = [250.0, 1000.0, 2000.0, 3000.0, 4000.0, 6000.0]
 QUICK_RAMP = [250.0, 1000.0, 2000.0]
 PG_SETTINGS = (
@@ -66,6 +67,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--quick", action="store_true", help="15 s steps and a short ramp: a smoke run, not a measurement")
     add("--duration", type=float, help="seconds of offered load per step (default 60; --quick 15)")
     add("--rates", type=_floats, default=[50.0, 500.0], help="latency rates, events/s (50,500)")
+    add("--fairness-rates", type=_floats, default=[500.0, 20.0],
+        help="fairness phase: the busy practice's rate, then the quiet one's, events/s (500,20)")  # fmt: skip
     add("--poll-intervals", type=_floats, default=[1.0, 5.0], help="poller intervals, s (1,5)")
     add("--poll-rates", type=_floats, help="rates of the polling steps (default: --rates)")
     add("--ramp", type=_floats, help="throughput ramp, events/s (250,1000,2000,3000,4000,6000)")
@@ -98,6 +101,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.backlog = args.backlog if args.backlog is not None else (5000 if args.quick else 20000)
     args.bisect = args.bisect if args.bisect is not None else (1 if args.quick else 3)
     args.only = [x.strip() for x in args.only.split(",") if x.strip()]
+    if len(args.fairness_rates) != 2 or min(args.fairness_rates) <= 0:
+        p.error("--fairness-rates: two positive rates, the busy practice's then the quiet one's")
     unknown = set(args.only) - set(PHASES)
     if unknown:
         p.error(f"unknown phase(s): {', '.join(sorted(unknown))}")

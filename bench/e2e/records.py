@@ -31,14 +31,16 @@ def end_offsets(bootstrap: str, topic: str = COMMANDS) -> dict[int, int]:
         consumer.close()
 
 
-def command_times(bootstrap: str, start: dict[int, int], practice_id: str) -> dict[str, float]:
+def command_times(
+    bootstrap: str, start: dict[int, int], practice_id: str | tuple[str, ...]
+) -> dict[str, float]:
     """Event id -> record timestamp (s) of its EventEvaluated marker, for the markers of one
-    practice written after the offsets ``start``."""
+    practice (or of several: event ids are unique) written after the offsets ``start``."""
     end = end_offsets(bootstrap)
     consumer = _consumer(bootstrap)
     wanted = {p: (start.get(p, 0), end[p]) for p in end if end[p] > start.get(p, 0)}
     times: dict[str, float] = {}
-    needle = practice_id.encode()
+    needles = [p.encode() for p in ((practice_id,) if isinstance(practice_id, str) else practice_id)]
     deadline = time.monotonic() + READ_TIMEOUT
     try:
         consumer.assign([TopicPartition(COMMANDS, p, lo) for p, (lo, _) in wanted.items()])
@@ -48,7 +50,7 @@ def command_times(bootstrap: str, start: dict[int, int], practice_id: str) -> di
                 if msg.error():
                     continue
                 value = msg.value() or b""
-                if needle in value:
+                if any(needle in value for needle in needles):
                     command: dict[str, Any] = json.loads(value)
                     if command.get("kind") == "event":
                         times[command["eventId"]] = msg.timestamp()[1] / 1000.0

@@ -14,6 +14,10 @@ STAGE_NAMES = [name for name, _ in STAGES]
 TARGETS = {"p50_at_50": 0.050, "p99_at_50": 0.250, "sustained": 2000.0}
 # issue 17: with no traffic, % of one core
 IDLE_TARGETS = {"python_services_core_percent": 3.0, "kafka_connect_core_percent": 8.0}
+# issue 17: the quiet practice's p99 while a busy one writes beside it (fairness phase)
+FAIRNESS_P99 = 0.250
+# steps of the rate tables and the plot (the fairness step has a table of its own)
+_APART = ("warmup", "capacity", "fairness")
 
 
 def _ms(v: float | None) -> str:
@@ -36,7 +40,14 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def targets(results: dict[str, Any]) -> dict[str, Any]:
-    at50 = next((s for s in results["steps"] if s["design"] == "cdc" and s["offered_rate"] == 50), None)
+    at50 = next(
+        (
+            s
+            for s in results["steps"]
+            if s["design"] == "cdc" and s["offered_rate"] == 50 and s["phase"] != "fairness"
+        ),
+        None,
+    )
     sustained = (results.get("throughput") or {}).get("max_sustained_rate")
     out: dict[str, Any] = {}
     if at50:
@@ -53,6 +64,15 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
     if idle:
         for key, limit in IDLE_TARGETS.items():
             out[f"idle {key} <= {limit:g}"] = {"value": idle[key], "met": idle[key] <= limit}
+    fair = results.get("fairness")
+    if fair and "quiet" in fair["practices"]:
+        quiet, busy = fair["practices"]["quiet"], fair["practices"].get("busy", {})
+        name = (
+            f"fairness: quiet practice's p99 <= {FAIRNESS_P99 * 1000:.0f} ms at {quiet['offered_rate']:g}/s"
+            f" beside one at {busy.get('offered_rate', 0):g}/s"
+        )
+        p99 = quiet["latency"]["p99"]
+        out[name] = {"value_ms": round(p99 * 1000, 1), "met": p99 <= FAIRNESS_P99}
     if sustained is not None:
         out[">= 2,000 events/s with p99 < 1 s"] = {
             "value": sustained,
@@ -71,7 +91,7 @@ def print_tables(results: dict[str, Any]) -> None:
             f"Python services ({services}): {idle['python_services_core_percent']:.2f}%; "
             f"Kafka + Connect: {idle['kafka_connect_core_percent']:.2f}%"
         )
-    steps = [s for s in results["steps"] if s["phase"] not in ("warmup", "capacity")]
+    steps = [s for s in results["steps"] if s["phase"] not in _APART]
     rows = []
     for s in steps:
         lat = s["latency"]
@@ -91,25 +111,26 @@ def print_tables(results: dict[str, Any]) -> None:
                 verdict,
             ]
         )
-    print("\nLatency, outbox commit -> note committed (ms, from the rows' database timestamps)")
-    print(
-        _table(
-            [
-                "step",
-                "design",
-                "offered/s",
-                "written/s",
-                "done/written",
-                "p50",
-                "p95",
-                "p99",
-                "max",
-                "other cores",
-                "",
-            ],
-            rows,
+    if steps:
+        print("\nLatency, outbox commit -> note committed (ms, from the rows' database timestamps)")
+        print(
+            _table(
+                [
+                    "step",
+                    "design",
+                    "offered/s",
+                    "written/s",
+                    "done/written",
+                    "p50",
+                    "p95",
+                    "p99",
+                    "max",
+                    "other cores",
+                    "",
+                ],
+                rows,
+            )
         )
-    )
     rows = []
     for s in steps:
         stages = s.get("stages") or {}
@@ -122,10 +143,11 @@ def print_tables(results: dict[str, Any]) -> None:
                 ),
             ]
         )
-    print("\nWhere the time goes, p50 / p99 ms per stage (bench/README.md: stages)")
-    print(_table(["step", *STAGE_NAMES], rows))
+    if steps:
+        print("\nWhere the time goes, p50 / p99 ms per stage (bench/README.md: stages)")
+        print(_table(["step", *STAGE_NAMES], rows))
     rows = []
-    for s in steps:
+    for s in [*steps, *(s for s in results["steps"] if s["phase"] == "fairness")]:
         cpu = s["resources"]["cpu_seconds"]
         done = max(1, s["latency"]["completed"])
         rows.append(
@@ -154,6 +176,8 @@ def print_tables(results: dict[str, Any]) -> None:
                 f"  read by Debezium after {done['publish']:.1f} s, evaluated after {done['evaluate']:.1f} s,"
                 f" executed after {done['execute']:.1f} s; CPU s: {used}"
             )
+    if fair := results.get("fairness"):
+        print_fairness(fair)
     peak: dict[str, int] = {}
     for s in results["steps"]:
         for name, kib in s["resources"]["peak_memory_kib"].items():
@@ -168,6 +192,42 @@ def print_tables(results: dict[str, Any]) -> None:
         print(f"target {name}: {'met' if t['met'] else 'NOT met'} ({t.get('value_ms', t.get('value'))})")
     if results.get("quick"):
         print("(--quick: short steps, a smoke run; the targets are judged on full 60 s steps)")
+
+
+def print_fairness(fair: dict[str, Any]) -> None:
+    print(
+        f"\nFairness: {len(fair['practices'])} practices at once, open loop, {fair['design']},"
+        f" {fair['duration']:g} s (step '{fair['step']}'); ms, per practice"
+    )
+    rows = []
+    for label, p in fair["practices"].items():
+        lat = p["latency"]
+        rows.append(
+            [
+                label,
+                f"{p['offered_rate']:g}",
+                "-" if p.get("achieved_rate") is None else f"{p['achieved_rate']:g}",
+                f"{lat['completed']}/{p['written']}",
+                _ms(lat["p50"]),
+                _ms(lat["p95"]),
+                _ms(lat["p99"]),
+                _ms(lat["max"]),
+                *(
+                    f"{_ms(p['stages'][n]['p50'])} / {_ms(p['stages'][n]['p99'])}"
+                    if n in p["stages"]
+                    else "-"
+                    for n in STAGE_NAMES
+                ),
+            ]
+        )
+    headers = ["practice", "offered/s", "written/s", "done/written", "p50", "p95", "p99", "max"]
+    print(_table([*headers, *(f"{n} p50/p99" for n in STAGE_NAMES)], rows))
+    res = fair["resources"]
+    print(
+        f"other cores {res['cores_busy_other']:.2f}"
+        + (f"; stopped: {fair['aborted']}" if fair.get("aborted") else "")
+        + " (CPU of the step: the CPU table above)"
+    )
 
 
 def write_results(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
@@ -190,7 +250,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = [s for s in results["steps"] if s["phase"] not in ("warmup", "capacity")]
+    steps = [s for s in results["steps"] if s["phase"] not in _APART]
     designs = sorted({s["design"] for s in steps}, key=lambda d: (d != "cdc", d))
     fig, ax = plt.subplots(figsize=(9, 5.5))
     styles = {"p50": "-", "p95": "--", "p99": "-.", "max": ":"}
@@ -203,6 +263,17 @@ def plot(results: dict[str, Any], path: Path) -> None:
         for key, style in styles.items():
             ys = [_capped(s["latency"][key]) for s in pts]
             ax.plot(xs, ys, style, marker="o", ms=3, color=colors[design], label=f"{design} {key}")
+    for fair in (s for s in results["steps"] if s["phase"] == "fairness"):
+        for n, part in enumerate(fair.get("loads", [])):
+            for key, marker in (("p50", "v"), ("p99", "^")):
+                ax.plot(
+                    [part["offered_rate"]],
+                    [_capped(part["latency"][key])],
+                    marker,
+                    ms=6,
+                    color=["black", "tab:brown", "tab:pink"][n % 3],
+                    label=f"{fair['name']}: {part['label']} {key}",
+                )
     ax.axhline(1000, color="grey", lw=0.8)
     ax.text(ax.get_xlim()[0], 1000, " p99 limit 1 s", va="bottom", fontsize=8, color="grey")
     ax.set_xscale("log")

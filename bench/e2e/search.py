@@ -1,4 +1,4 @@
-"""The run's plan: warm-up, latency steps, polling steps, then the throughput search.
+"""The run's plan: warm-up, latency steps, the fairness step, polling steps, then the throughput search.
 
 Throughput: a rate is *sustained* when a step at that offered rate, for the full duration,
 wrote (nearly) every scheduled event, every event got its effect, and p99 stayed under 1 s.
@@ -21,7 +21,7 @@ from bench.e2e.idle import measure_idle
 from bench.e2e.monitor import Monitor
 from bench.e2e.profile import Profiler
 from bench.e2e.stack import Stack, dsn
-from bench.e2e.steps import Body, Display, StepRunner, StepSpec
+from bench.e2e.steps import Body, Display, Load, StepRunner, StepSpec
 from crmflow.db.engine import make_engine
 from crmflow.settings import Settings
 
@@ -84,6 +84,8 @@ class Bench:
         if "latency" in a.only:
             for rate in a.rates:
                 self._step(StepSpec(f"cdc {rate:g}/s", "latency", "cdc", rate, a.duration))
+        if "fairness" in a.only:
+            self._fairness()
         if "polling" in a.only:
             for interval in a.poll_intervals:
                 for rate in a.poll_rates:
@@ -115,6 +117,28 @@ class Bench:
                 "stages": result.get("drain_stages"),
                 "events": result.get("written"),
             }
+
+    def _fairness(self) -> None:
+        """A busy practice and a quiet one at once (issue 17): the quiet one's percentiles show
+        what another practice's load does to it."""
+        busy, quiet = self.args.fairness_rates
+        spec = StepSpec.concurrent(
+            f"fair {busy:g}+{quiet:g}/s",
+            "fairness",
+            (Load("busy", busy), Load("quiet", quiet)),
+            self.args.duration,
+        )
+        result = self._step(spec)
+        self.results["fairness"] = {
+            "step": spec.name,
+            "design": spec.design,
+            "duration": spec.duration,
+            "practices": {
+                part["label"]: {k: v for k, v in part.items() if k != "label"} for part in result["loads"]
+            },
+            "aborted": result["aborted"],
+            "resources": result["resources"],
+        }
 
     def _throughput(self) -> None:
         a = self.args
