@@ -11,7 +11,8 @@ from bench.e2e.measure import STAGES
 
 # evaluator2: a second evaluator started by hand (bench/README.md, issue 17), 0 when none runs
 COMPONENTS = (
-    "postgresql", "kafka", "connect", "evaluator", "evaluator2", "runner", "poller", "load generator", "harness"
+    "postgresql", "kafka", "connect", "evaluator", "evaluator2", "runner", "poller",
+    "load generator", "harness",
 )  # fmt: skip
 STAGE_NAMES = [name for name, _ in STAGES]
 TARGETS = {"p50_at_50": 0.050, "p99_at_50": 0.250, "sustained": 2000.0}
@@ -141,7 +142,7 @@ def print_tables(results: dict[str, Any]) -> None:
     print(
         "\nCPU seconds per component over each step (offer + drain); last column: pipeline CPU ms per event"
     )
-    print("(pipeline: postgresql, kafka, connect, evaluator(s), runner, poller; load generator, harness apart)")
+    print("(pipeline: postgresql, kafka, connect, evaluators, runner, poller; load generator, harness apart)")
     print(_table(["step", *COMPONENTS, "ms/event"], rows))
     for s in results["steps"]:
         if s["phase"] == "capacity" and "drain_stages" in s:
