@@ -9,7 +9,11 @@ from typing import Any
 
 from bench.e2e.measure import STAGES
 
-COMPONENTS = ("postgresql", "kafka", "connect", "evaluator", "runner", "poller", "load generator", "harness")
+# evaluator2: a second evaluator started by hand (bench/README.md, issue 17), 0 when none runs
+COMPONENTS = (
+    "postgresql", "kafka", "connect", "evaluator", "evaluator2", "runner", "poller",
+    "load generator", "harness",
+)  # fmt: skip
 STAGE_NAMES = [name for name, _ in STAGES]
 TARGETS = {"p50_at_50": 0.050, "p99_at_50": 0.250, "sustained": 2000.0}
 # issue 17: with no traffic, % of one core
@@ -154,13 +158,13 @@ def print_tables(results: dict[str, Any]) -> None:
             [
                 s["name"],
                 *(f"{cpu.get(c, 0.0):.1f}" for c in COMPONENTS),
-                f"{1000 * sum(cpu.get(c, 0.0) for c in COMPONENTS[:6]) / done:.2f}",
+                f"{1000 * sum(cpu.get(c, 0.0) for c in COMPONENTS[:7]) / done:.2f}",
             ]
         )
     print(
         "\nCPU seconds per component over each step (offer + drain); last column: pipeline CPU ms per event"
     )
-    print("(pipeline: postgresql, kafka, connect, evaluator, runner, poller; load generator, harness apart)")
+    print("(pipeline: postgresql, kafka, connect, evaluators, runner, poller; load generator, harness apart)")
     print(_table(["step", *COMPONENTS, "ms/event"], rows))
     for s in results["steps"]:
         if s["phase"] == "capacity" and "drain_stages" in s:

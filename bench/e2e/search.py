@@ -47,6 +47,8 @@ class Bench:
         if missing or pg_pid is None:
             raise RuntimeError(f"not running: {', '.join(missing or ['postgresql'])}")
         components = {n: pid for n, pid in pids.items() if pid is not None}
+        if (second := self.stack.pid("evaluator2")) is not None:  # started by hand (bench/README.md)
+            components["evaluator2"] = second
         display = Display(sys.stdout)
         with Monitor(components, pg_pid=pg_pid, dsn=dsn(self.settings)) as monitor:
             self.runner = StepRunner(stack=self.stack, engine=self.engine, monitor=monitor, display=display)
