@@ -32,6 +32,17 @@ def _ms(v: float | None) -> str:
     return f"{v * 1000:.0f}" if v < 10 else f"{v:.1f}s"
 
 
+def _load_cells(load: dict[str, Any]) -> list[str]:
+    """A step's or a practice's offered and written rates, done/written and latency percentiles."""
+    lat = load["latency"]
+    return [
+        f"{load['offered_rate']:g}",
+        "-" if load.get("achieved_rate") is None else f"{load['achieved_rate']:g}",
+        f"{lat['completed']}/{load['written']}",
+        *(_ms(lat[q]) for q in ("p50", "p95", "p99", "max")),
+    ]
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
 
@@ -98,19 +109,12 @@ def print_tables(results: dict[str, Any]) -> None:
     steps = [s for s in results["steps"] if s["phase"] not in _APART]
     rows = []
     for s in steps:
-        lat = s["latency"]
         verdict = ("pass" if s["passed"] else "FAIL") if s["phase"] == "throughput" else ""
         rows.append(
             [
                 s["name"],
                 s["design"],
-                f"{s['offered_rate']:g}",
-                "-" if s.get("achieved_rate") is None else f"{s['achieved_rate']:g}",
-                f"{lat['completed']}/{s['written']}",
-                _ms(lat["p50"]),
-                _ms(lat["p95"]),
-                _ms(lat["p99"]),
-                _ms(lat["max"]),
+                *_load_cells(s),
                 f"{s['resources']['cores_busy_other']:.2f}",
                 verdict,
             ]
@@ -205,17 +209,10 @@ def print_fairness(fair: dict[str, Any]) -> None:
     )
     rows = []
     for label, p in fair["practices"].items():
-        lat = p["latency"]
         rows.append(
             [
                 label,
-                f"{p['offered_rate']:g}",
-                "-" if p.get("achieved_rate") is None else f"{p['achieved_rate']:g}",
-                f"{lat['completed']}/{p['written']}",
-                _ms(lat["p50"]),
-                _ms(lat["p95"]),
-                _ms(lat["p99"]),
-                _ms(lat["max"]),
+                *_load_cells(p),
                 *(
                     f"{_ms(p['stages'][n]['p50'])} / {_ms(p['stages'][n]['p99'])}"
                     if n in p["stages"]
