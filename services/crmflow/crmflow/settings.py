@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     # latency, and a shorter one costs more batches (CPU) for fewer events each.
     evaluator_batch_size: int = 500
     evaluator_batch_seconds: float = 0.005
+    evaluator_fetch_wait_ms: int = Field(
+        default=100,
+        ge=1,
+        description="Longest wait of the evaluator's fetches from the broker (Faust's own: 1,500 ms). "
+        "A fetch holding only idle partitions delays the busy ones by up to this much.",
+    )
     rules_catch_up_seconds: float = Field(
         default=2.0,
         description="How long the evaluator holds an event until it has every rule change of the "

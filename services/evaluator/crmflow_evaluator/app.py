@@ -18,6 +18,7 @@ from crmflow import topics
 from crmflow.settings import Settings
 from crmflow_evaluator import metrics
 from crmflow_evaluator.batching import take_batches
+from crmflow_evaluator.fetch_wait import bound_fetch_wait
 from crmflow_evaluator.health import readiness
 from crmflow_evaluator.kafka_auth import aiokafka_auth, faust_credentials
 from crmflow_evaluator.partitioner import CachedPartitioner
@@ -28,6 +29,7 @@ from crmflow_evaluator.rules_loader import RulesLoader
 
 
 def build_app(settings: Settings) -> faust.App:
+    bound_fetch_wait(settings.evaluator_fetch_wait_ms)
     app = faust.App(
         "crmflow-evaluator",
         broker=f"kafka://{settings.kafka_bootstrap}",
