@@ -135,6 +135,11 @@ def test_prunes_old_rows_in_batches_and_keeps_what_is_still_needed(
     with engine.begin() as conn:
         old_events = [event(conn, pid, age=OLD) for _ in range(5)]
         old_pending = event(conn, pid, age=OLD, status="pending")  # not streamed yet: still needed
+        old_rule_change = event(conn, pid, age=OLD)  # a rule change's row is never pruned
+        conn.execute(
+            text("UPDATE outbox_events SET aggregate_type = 'rule' WHERE id = CAST(:id AS uuid)"),
+            {"id": old_rule_change},
+        )
         recent_event = event(conn, pid, age=RECENT)
         old_runs = [run(conn, pid, age=OLD, status=s) for s in ("succeeded", "failed", "skipped")]
         old_waiting = run(conn, pid, age=OLD, status="waiting")  # resumes later: still needed
@@ -155,6 +160,7 @@ def test_prunes_old_rows_in_batches_and_keeps_what_is_still_needed(
     # (the live stack may have streamed the pending row meanwhile: a row still pending keeps its payload)
     assert after["outbox"][old_pending][0] or after["outbox"][old_pending][1] == "published"
     assert after["outbox"][recent_event][0]
+    assert after["outbox"][old_rule_change] == (True, "published", True)
     for rid in old_runs:
         assert after["runs"][rid][0] is False and after["logs"][rid][0] is False
     for rid in (old_waiting, old_running, recent_run):

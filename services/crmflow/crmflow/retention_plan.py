@@ -64,21 +64,6 @@ def cutoff(now: datetime, days: int) -> datetime:
     return now - timedelta(days=days)
 
 
-def outbox_prunable(*, status: str, aggregate_type: str, created_at: datetime, before: datetime) -> bool:
-    """Whether an outbox row's payload may go (the SQL of crmflow.retention says the same)."""
-    return created_at < before and status == PRUNABLE_OUTBOX_STATUS and aggregate_type not in KEPT_AGGREGATES
-
-
-def run_prunable(*, status: str, created_at: datetime, before: datetime) -> bool:
-    """Whether a run's trace (and its action logs' args) may go."""
-    return created_at < before and status not in KEPT_RUN_STATUSES
-
-
-def backtest_sample_prunable(*, status: str, until: datetime, before: datetime) -> bool:
-    """Whether a backtest's sample may go (its window ended before the cutoff, and it is over)."""
-    return until < before and status != RUNNING_BACKTEST
-
-
 def drain(
     prune_batch: Callable[[int], int],
     batch_size: int,
