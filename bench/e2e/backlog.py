@@ -62,7 +62,7 @@ def run_backlog(
         stack.resume_connector()
         stalled = _drain(runner, spec, progress, written, resumed)
     resources = runner.monitor.close(window, {"harness": runner.self_cpu() - harness0})
-    commands = command_times(stack.settings.kafka_bootstrap, commands_start, practice_id)
+    commands = command_times(stack.settings.kafka_bootstrap, commands_start, (practice_id,))
     analyze(runner.conn)
     published, executed, evaluated = [], [], []
     for event_ts, note_ts, event_id in runner.conn.execute(_STAGE_TIMES, (practice_id,)):

@@ -31,16 +31,14 @@ def end_offsets(bootstrap: str, topic: str = COMMANDS) -> dict[int, int]:
         consumer.close()
 
 
-def command_times(
-    bootstrap: str, start: dict[int, int], practice_id: str | tuple[str, ...]
-) -> dict[str, float]:
-    """Event id -> record timestamp (s) of its EventEvaluated marker, for the markers of one
-    practice (or of several: event ids are unique) written after the offsets ``start``."""
+def command_times(bootstrap: str, start: dict[int, int], practice_ids: tuple[str, ...]) -> dict[str, float]:
+    """Event id -> record timestamp (s) of its EventEvaluated marker, for the markers of the
+    practices ``practice_ids`` (event ids are unique) written after the offsets ``start``."""
     end = end_offsets(bootstrap)
     consumer = _consumer(bootstrap)
     wanted = {p: (start.get(p, 0), end[p]) for p in end if end[p] > start.get(p, 0)}
     times: dict[str, float] = {}
-    needles = [p.encode() for p in ((practice_id,) if isinstance(practice_id, str) else practice_id)]
+    needles = [p.encode() for p in practice_ids]
     deadline = time.monotonic() + READ_TIMEOUT
     try:
         consumer.assign([TopicPartition(COMMANDS, p, lo) for p, (lo, _) in wanted.items()])
